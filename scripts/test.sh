@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The README's test command: builds the solution and runs every test project, writing TRX files to $1.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-TestResults}"
+mkdir -p "$out"
+dotnet build Mlx.Managed.sln -c Release -nologo -v q || exit 2
+status=0
+for proj in tests/*/*.csproj; do
+  name=$(basename "$proj" .csproj)
+  dotnet test "$proj" -c Release --no-build -nologo -v q \
+    --logger "trx;LogFileName=$(realpath "$out")/$name.trx" --logger "console;verbosity=minimal" || status=1
+done
+exit $status
