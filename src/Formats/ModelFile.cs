@@ -116,6 +116,11 @@ public sealed partial class ModelFile : IDisposable
             throw new ModelFormatException(byExtension, $"file is {length} bytes, over the limit of {limits.MaxFileBytes} (LoadLimits.MaxFileBytes)");
         }
         ModelFileFormat? detected = DetectContent(handle, length, byExtension);
+        // Safetensors has no magic; when the extension claims it, its reader gives the precise reason.
+        if (detected is null && byExtension == ModelFileFormat.Safetensors && length >= 8)
+        {
+            detected = ModelFileFormat.Safetensors;
+        }
         if (detected is null)
         {
             throw new ModelFormatException(byExtension, "content is not a recognised model file (npy, npz, safetensors or gguf magic not found)", 0);

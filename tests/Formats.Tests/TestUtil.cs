@@ -40,11 +40,18 @@ internal static class TestUtil
     }
 
     /// <summary>Asserts that opening (and reading) the bytes is refused with a reason containing <paramref name="expected"/>.</summary>
+    /// <remarks>Also asserts the refusal came fast and without large allocations (no trusting declared sizes).</remarks>
     public static ModelFormatException Refused(byte[] bytes, string extension, string expected, LoadLimits? limits = null)
     {
         string path = WriteTemp(bytes, extension);
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var e = Assert.Throws<ModelFormatException>(() => OpenAndReadAll(path, limits));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"refusal took {clock.Elapsed}");
+        long used = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        Assert.True(used < 64L << 20, $"refusal allocated {used} bytes");
         Assert.Contains(expected, e.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("   at ", e.Message);
         return e;
     }
 
@@ -147,4 +154,60 @@ internal sealed class GgufBuilder
     public GgufBuilder Zeros(int n) => Raw(new byte[n]);
 
     public byte[] Build() => _s.ToArray();
+}
+
+/// <summary>Builds zip files member by member, with every size, CRC and offset overridable.</summary>
+internal sealed class ZipBuilder
+{
+    private readonly MemoryStream _body = new();
+    private readonly MemoryStream _central = new();
+    private int _count;
+
+    /// <summary>Adds a member; <paramref name="content"/> is the uncompressed bytes.</summary>
+    public ZipBuilder Add(string name, byte[] content, ushort method = 0, long? declaredSize = null, uint? crc = null,
+        ushort flags = 0, byte[]? compressedOverride = null, long? localOffsetOverride = null, long? compressedSizeOverride = null)
+    {
+        byte[] payload = compressedOverride ?? (method == 8 ? Deflate(content) : content);
+        byte[] nameBytes = Encoding.UTF8.GetBytes(name);
+        uint c = crc ?? Crc(content);
+        long usize = declaredSize ?? content.Length;
+        long csize = compressedSizeOverride ?? payload.Length;
+        long offset = _body.Position;
+        var w = new BinaryWriter(_body);
+        w.Write(0x04034b50u); w.Write((ushort)20); w.Write(flags); w.Write(method); w.Write(0u);
+        w.Write(c); w.Write((uint)csize); w.Write((uint)usize); w.Write((ushort)nameBytes.Length); w.Write((ushort)0);
+        w.Write(nameBytes); w.Write(payload);
+        var cw = new BinaryWriter(_central);
+        cw.Write(0x02014b50u); cw.Write((ushort)20); cw.Write((ushort)20); cw.Write(flags); cw.Write(method); cw.Write(0u);
+        cw.Write(c); cw.Write((uint)csize); cw.Write((uint)usize); cw.Write((ushort)nameBytes.Length); cw.Write((ushort)0);
+        cw.Write((ushort)0); cw.Write((ushort)0); cw.Write((ushort)0); cw.Write(0u); cw.Write((uint)(localOffsetOverride ?? offset));
+        cw.Write(nameBytes);
+        _count++;
+        return this;
+    }
+
+    public byte[] Build(int? countOverride = null, long? cdOffsetOverride = null)
+    {
+        var result = new MemoryStream();
+        result.Write(_body.ToArray());
+        long cdOffset = result.Position;
+        result.Write(_central.ToArray());
+        var w = new BinaryWriter(result);
+        w.Write(0x06054b50u); w.Write((ushort)0); w.Write((ushort)0);
+        w.Write((ushort)(countOverride ?? _count)); w.Write((ushort)(countOverride ?? _count));
+        w.Write((uint)_central.Length); w.Write((uint)(cdOffsetOverride ?? cdOffset)); w.Write((ushort)0);
+        return result.ToArray();
+    }
+
+    public static byte[] Deflate(byte[] content)
+    {
+        var ms = new MemoryStream();
+        using (var d = new System.IO.Compression.DeflateStream(ms, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+        {
+            d.Write(content);
+        }
+        return ms.ToArray();
+    }
+
+    public static uint Crc(byte[] content) => Mlx.Formats.Internal.Crc32.Compute(content);
 }
