@@ -1,0 +1,57 @@
+namespace Mlx;
+
+/// <summary>Orders the graph behind some arrays and runs each pending node once.</summary>
+internal static class Evaluator
+{
+    private static readonly object s_lock = new();
+
+    public static void Eval(IEnumerable<MxArray> roots)
+    {
+        lock (s_lock)
+        {
+            var order = TopologicalOrder(roots);
+            foreach (var node in order)
+            {
+                node.Primitive.EvalCpu(node.Inputs, node.Outputs);
+                foreach (var output in node.Outputs)
+                {
+                    // Dropping the node frees the inputs once nothing else refers to them.
+                    output.Detach();
+                }
+            }
+        }
+    }
+
+    /// <summary>The pending nodes behind <paramref name="roots"/>, inputs before users (iterative: graphs can be deep).</summary>
+    public static List<Node> TopologicalOrder(IEnumerable<MxArray> roots)
+    {
+        var order = new List<Node>();
+        var visited = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(Node Node, int Next)>();
+        foreach (var root in roots)
+        {
+            if (root.PendingNode is not { } start || !visited.Add(start))
+            {
+                continue;
+            }
+            stack.Push((start, 0));
+            while (stack.Count > 0)
+            {
+                var (node, next) = stack.Pop();
+                if (next < node.Inputs.Length)
+                {
+                    stack.Push((node, next + 1));
+                    if (node.Inputs[next].PendingNode is { } child && visited.Add(child))
+                    {
+                        stack.Push((child, 0));
+                    }
+                }
+                else
+                {
+                    order.Add(node);
+                }
+            }
+        }
+        return order;
+    }
+}

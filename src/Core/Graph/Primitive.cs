@@ -1,0 +1,41 @@
+namespace Mlx;
+
+/// <summary>
+/// One operation of the lazy graph: its CPU kernel and, beside it, its derivative rules. An op in <see cref="Mx"/>
+/// checks arguments and computes shapes; the primitive does the work when the graph is evaluated.
+/// </summary>
+public abstract class Primitive
+{
+    public virtual string Name => GetType().Name;
+
+    /// <summary>Computes <paramref name="outputs"/> (unevaluated arrays of known shape and dtype) from evaluated inputs.</summary>
+    public abstract void EvalCpu(MxArray[] inputs, MxArray[] outputs);
+
+    /// <summary>Vector-Jacobian product: cotangents of the inputs listed in <paramref name="argnums"/>.</summary>
+    public virtual MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        throw new NotSupportedException($"{Name} has no vector-Jacobian product.");
+
+    /// <summary>Jacobian-vector product: tangents of the outputs given tangents of the inputs in <paramref name="argnums"/>.</summary>
+    public virtual MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) =>
+        throw new NotSupportedException($"{Name} has no Jacobian-vector product.");
+
+    /// <summary>Whether two nodes with this primitive and the same inputs compute the same thing.</summary>
+    public virtual bool IsEquivalent(Primitive other) => other.GetType() == GetType();
+
+    public override string ToString() => Name;
+}
+
+/// <summary>A node: one primitive applied to its inputs, producing one or more sibling outputs.</summary>
+internal sealed class Node
+{
+    public Node(Primitive primitive, MxArray[] inputs)
+    {
+        Primitive = primitive;
+        Inputs = inputs;
+        Outputs = Array.Empty<MxArray>();
+    }
+
+    public Primitive Primitive { get; }
+    public MxArray[] Inputs { get; }
+    public MxArray[] Outputs { get; set; }
+}

@@ -1,0 +1,249 @@
+using System.Runtime.InteropServices;
+
+namespace Mlx;
+
+/// <summary>
+/// A block of 64-byte-aligned native memory holding array data. Buffers are shared by views; when the last array
+/// that uses one is collected, its finalizer hands the memory back to the allocator's cache.
+/// </summary>
+internal sealed unsafe class Buffer
+{
+    private nint _pointer;
+
+    internal Buffer(nint pointer, long bytes, long capacity)
+    {
+        _pointer = pointer;
+        Bytes = bytes;
+        Capacity = capacity;
+    }
+
+    /// <summary>Bytes requested by the array.</summary>
+    public long Bytes { get; }
+
+    /// <summary>Bytes actually reserved (the cache rounds sizes up).</summary>
+    public long Capacity { get; }
+
+    public nint Pointer => _pointer;
+
+    public Span<T> AsSpan<T>() where T : unmanaged => new((void*)_pointer, checked((int)(Bytes / sizeof(T))));
+
+    public Span<T> AsSpan<T>(long offsetElements, long count) where T : unmanaged =>
+        new((T*)_pointer + offsetElements, checked((int)count));
+
+    public T* Ptr<T>() where T : unmanaged => (T*)_pointer;
+
+    internal void Release()
+    {
+        nint p = Interlocked.Exchange(ref _pointer, 0);
+        if (p != 0)
+        {
+            Allocator.Return(p, Capacity, Bytes);
+            GC.SuppressFinalize(this);
+        }
+    }
+
+    ~Buffer()
+    {
+        nint p = Interlocked.Exchange(ref _pointer, 0);
+        if (p != 0)
+        {
+            Allocator.Return(p, Capacity, Bytes);
+        }
+    }
+}
+
+/// <summary>Thrown when an evaluation would allocate past <see cref="MemoryInfo.SetMemoryLimit"/>.</summary>
+public sealed class MemoryLimitExceededException : Exception
+{
+    public MemoryLimitExceededException(long requested, long active, long limit)
+        : base($"Allocating {requested:N0} bytes would exceed the memory limit of {limit:N0} bytes ({active:N0} bytes are in use).")
+    {
+        Requested = requested;
+        Active = active;
+        Limit = limit;
+    }
+
+    public long Requested { get; }
+    public long Active { get; }
+    public long Limit { get; }
+}
+
+/// <summary>
+/// Hands out aligned native buffers and keeps freed ones in a size-bucketed cache, so that loops reuse memory
+/// instead of faulting in fresh pages on every step.
+/// </summary>
+internal static unsafe class Allocator
+{
+    private const int Alignment = 64;
+    private static readonly object s_lock = new();
+    private static readonly Dictionary<long, Stack<nint>> s_cache = new();
+    private static long s_active;
+    private static long s_peak;
+    private static long s_cached;
+    private static long s_limit = long.MaxValue;
+    private static long s_cacheLimit = 8L << 30;
+
+    public static long Active => Interlocked.Read(ref s_active);
+    public static long Peak => Interlocked.Read(ref s_peak);
+    public static long Cached => Interlocked.Read(ref s_cached);
+    public static long Limit => s_limit;
+
+    public static void SetLimit(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        s_limit = bytes == 0 ? long.MaxValue : bytes;
+    }
+
+    public static void SetCacheLimit(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        s_cacheLimit = bytes;
+        Trim(bytes);
+    }
+
+    public static void ResetPeak() => Interlocked.Exchange(ref s_peak, Active);
+
+    public static void ClearCache() => Trim(0);
+
+    /// <summary>Throws before anything is allocated when <paramref name="bytes"/> more would pass the limit.</summary>
+    public static void CheckBudget(long bytes)
+    {
+        if (s_limit == long.MaxValue || Active + bytes <= s_limit)
+        {
+            return;
+        }
+        // Arrays the program no longer references may still await finalization: collect them before refusing.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        if (Active + bytes > s_limit)
+        {
+            throw new MemoryLimitExceededException(bytes, Active, s_limit);
+        }
+    }
+
+    public static Buffer Allocate(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        long capacity = RoundUp(Math.Max(bytes, 1));
+        CheckBudget(bytes);
+        nint p = 0;
+        lock (s_lock)
+        {
+            if (s_cache.TryGetValue(capacity, out var stack) && stack.Count > 0)
+            {
+                p = stack.Pop();
+                s_cached -= capacity;
+            }
+        }
+        if (p == 0)
+        {
+            p = (nint)NativeMemory.AlignedAlloc((nuint)capacity, Alignment);
+            if (p == 0)
+            {
+                throw new OutOfMemoryException($"Could not allocate {capacity:N0} bytes.");
+            }
+            if (capacity >= 1 << 16)
+            {
+                GC.AddMemoryPressure(capacity);
+            }
+        }
+        long active = Interlocked.Add(ref s_active, bytes);
+        long peak;
+        while (active > (peak = Interlocked.Read(ref s_peak)) && Interlocked.CompareExchange(ref s_peak, active, peak) != peak)
+        {
+        }
+        return new Buffer(p, bytes, capacity);
+    }
+
+    internal static void Return(nint pointer, long capacity, long bytes)
+    {
+        Interlocked.Add(ref s_active, -bytes);
+        lock (s_lock)
+        {
+            if (s_cached + capacity <= s_cacheLimit)
+            {
+                if (!s_cache.TryGetValue(capacity, out var stack))
+                {
+                    s_cache[capacity] = stack = new Stack<nint>();
+                }
+                stack.Push(pointer);
+                s_cached += capacity;
+                return;
+            }
+        }
+        Free(pointer, capacity);
+    }
+
+    private static void Trim(long keep)
+    {
+        List<(nint, long)> toFree = new();
+        lock (s_lock)
+        {
+            foreach (var (capacity, stack) in s_cache)
+            {
+                while (s_cached > keep && stack.Count > 0)
+                {
+                    toFree.Add((stack.Pop(), capacity));
+                    s_cached -= capacity;
+                }
+            }
+        }
+        foreach (var (p, c) in toFree)
+        {
+            Free(p, c);
+        }
+    }
+
+    private static void Free(nint pointer, long capacity)
+    {
+        NativeMemory.AlignedFree((void*)pointer);
+        if (capacity >= 1 << 16)
+        {
+            GC.RemoveMemoryPressure(capacity);
+        }
+    }
+
+    // Small sizes round to 64 bytes; larger ones to a quarter of their power of two, so the cache can reuse them.
+    private static long RoundUp(long bytes)
+    {
+        if (bytes <= 4096)
+        {
+            return (bytes + 63) & ~63L;
+        }
+        long pow = 1L << (63 - (int)long.LeadingZeroCount(bytes - 1));
+        long step = Math.Max(pow / 4, 4096);
+        return (bytes + step - 1) / step * step;
+    }
+}
+
+/// <summary>Memory accounting, as <c>mlx.core.get_active_memory</c> and friends.</summary>
+public sealed class MemoryInfo
+{
+    internal MemoryInfo()
+    {
+    }
+
+    /// <summary>Bytes held by live arrays.</summary>
+    public long ActiveBytes => Allocator.Active;
+
+    /// <summary>The largest <see cref="ActiveBytes"/> seen since the start or the last <see cref="ResetPeak"/>.</summary>
+    public long PeakBytes => Allocator.Peak;
+
+    /// <summary>Bytes kept in the buffer cache for reuse.</summary>
+    public long CacheBytes => Allocator.Cached;
+
+    /// <summary>The active-memory limit (long.MaxValue when none is set).</summary>
+    public long MemoryLimit => Allocator.Limit;
+
+    public void ResetPeak() => Allocator.ResetPeak();
+
+    public void ClearCache() => Allocator.ClearCache();
+
+    /// <summary>Caps active memory; an allocation past it throws <see cref="MemoryLimitExceededException"/>. 0 removes the cap.</summary>
+    public void SetMemoryLimit(long bytes) => Allocator.SetLimit(bytes);
+
+    public void SetCacheLimit(long bytes) => Allocator.SetCacheLimit(bytes);
+
+    /// <summary>Throws <see cref="MemoryLimitExceededException"/> if <paramref name="bytes"/> more would pass the limit.</summary>
+    public void EnsureAvailable(long bytes) => Allocator.CheckBudget(bytes);
+}

@@ -1,0 +1,259 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Mlx;
+
+/// <summary>
+/// An n-dimensional array: a shape, a dtype, and either data (after evaluation) or the node that will compute it.
+/// Views (reshape, transpose, slices, broadcasts) share their source's buffer with other strides and offset.
+/// </summary>
+public sealed unsafe partial class MxArray
+{
+    private readonly int[] _shape;
+    private Node? _node;
+    private Buffer? _buffer;
+    private long[] _strides;
+    private long _offset;
+
+    internal MxArray(int[] shape, DType dtype, Node node)
+    {
+        _shape = shape;
+        DType = dtype;
+        _node = node;
+        _strides = Array.Empty<long>();
+    }
+
+    internal MxArray(int[] shape, DType dtype, Buffer buffer, long[] strides, long offset)
+    {
+        _shape = shape;
+        DType = dtype;
+        _buffer = buffer;
+        _strides = strides;
+        _offset = offset;
+    }
+
+    /// <summary>Builds the outputs of one node: a primitive applied to inputs.</summary>
+    internal static MxArray[] Create(int[][] shapes, DType[] dtypes, Primitive primitive, MxArray[] inputs)
+    {
+        var node = new Node(primitive, inputs);
+        var outputs = new MxArray[shapes.Length];
+        for (int i = 0; i < shapes.Length; i++)
+        {
+            outputs[i] = new MxArray(shapes[i], dtypes[i], node);
+        }
+        node.Outputs = outputs;
+        return outputs;
+    }
+
+    internal static MxArray Create(int[] shape, DType dtype, Primitive primitive, params MxArray[] inputs) =>
+        Create(new[] { shape }, new[] { dtype }, primitive, inputs)[0];
+
+    public int[] Shape => (int[])_shape.Clone();
+
+    internal int[] ShapeRef => _shape;
+
+    public DType DType { get; }
+
+    public int NDim => _shape.Length;
+
+    public long Size
+    {
+        get
+        {
+            long n = 1;
+            foreach (int d in _shape)
+            {
+                n *= d;
+            }
+            return n;
+        }
+    }
+
+    public int ItemSize => DType.Size();
+
+    public long NBytes => Size * ItemSize;
+
+    /// <summary>A C# scalar literal turned into an array: it takes the other operand's dtype where it fits (MLX's weak type).</summary>
+    internal bool IsWeak { get; init; }
+
+    internal Node? PendingNode => _node;
+
+    /// <summary>The primitive that will compute this array, or null once it is evaluated.</summary>
+    internal Primitive? Primitive => _node?.Primitive;
+
+    internal MxArray[] Inputs => _node?.Inputs ?? Array.Empty<MxArray>();
+
+    internal MxArray[] Siblings => _node?.Outputs ?? new[] { this };
+
+    public bool IsEvaluated => _buffer is not null;
+
+    internal Buffer Buffer => _buffer ?? throw new InvalidOperationException("The array has not been evaluated.");
+
+    /// <summary>Strides in elements (valid after evaluation).</summary>
+    internal long[] Strides => _strides;
+
+    internal long Offset => _offset;
+
+    internal void Detach() => _node = null;
+
+    /// <summary>Gives this array fresh row-major data.</summary>
+    internal Buffer AllocateData()
+    {
+        var buffer = Allocator.Allocate(NBytes);
+        SetData(buffer, RowMajorStrides(_shape), 0);
+        return buffer;
+    }
+
+    internal void SetData(Buffer buffer, long[] strides, long offset)
+    {
+        _buffer = buffer;
+        _strides = strides;
+        _offset = offset;
+    }
+
+    /// <summary>Shares <paramref name="source"/>'s buffer with other strides and offset.</summary>
+    internal void SetView(MxArray source, long[] strides, long offset) => SetData(source.Buffer, strides, offset);
+
+    internal T* Ptr<T>() where T : unmanaged => Buffer.Ptr<T>() + _offset;
+
+    internal byte* RawPtr => (byte*)Buffer.Pointer + _offset * ItemSize;
+
+    internal bool IsRowContiguous
+    {
+        get
+        {
+            long expected = 1;
+            for (int i = _shape.Length - 1; i >= 0; i--)
+            {
+                if (_shape[i] != 1 && _strides[i] != expected)
+                {
+                    return false;
+                }
+                expected *= _shape[i];
+            }
+            return true;
+        }
+    }
+
+    internal static long[] RowMajorStrides(int[] shape) => Mlx.Kernels.Strided.RowMajor(shape);
+
+    /// <summary>Evaluates (if needed) and copies the elements out in row-major order, converting to <typeparamref name="T"/>'s dtype.</summary>
+    public T[] ToArray<T>() where T : unmanaged
+    {
+        var dtype = DTypes.Of<T>();
+        var source = dtype == DType ? this : Mx.AsType(this, dtype);
+        Mx.Eval(source);
+        var result = new T[source.Size];
+        if (result.Length == 0)
+        {
+            return result;
+        }
+        fixed (T* dst = result)
+        {
+            if (source.IsRowContiguous)
+            {
+                new ReadOnlySpan<T>(source.Ptr<T>(), result.Length).CopyTo(result);
+            }
+            else
+            {
+                Mlx.Kernels.Strided.Copy(source.Ptr<T>(), source._shape, source._strides, dst);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>The value of a one-element array.</summary>
+    public T Item<T>() where T : unmanaged
+    {
+        if (Size != 1)
+        {
+            throw new InvalidOperationException($"Item() needs an array of one element; this one has shape {FormatShape(_shape)}.");
+        }
+        return ToArray<T>()[0];
+    }
+
+    /// <summary>This array converted to <paramref name="dtype"/>.</summary>
+    public MxArray AsType(DType dtype) => Mx.AsType(this, dtype);
+
+    /// <summary>The transpose (axes reversed), a view.</summary>
+    public MxArray T => Mx.Transpose(this);
+
+    internal static string FormatShape(int[] shape) => "(" + string.Join(", ", shape) + (shape.Length == 1 ? ",)" : ")");
+
+    /// <summary>Printed as MLX prints: <c>array([1, 2, 3], dtype=int32)</c>. Evaluates the array.</summary>
+    public override string ToString()
+    {
+        var sb = new StringBuilder("array(");
+        string[] items = FormatElements();
+        if (_shape.Length == 0)
+        {
+            sb.Append(items[0]);
+        }
+        else
+        {
+            int pos = 0;
+            AppendNested(sb, items, 0, ref pos, 7);
+        }
+        sb.Append(", dtype=").Append(DType.Name()).Append(')');
+        return sb.ToString();
+    }
+
+    private void AppendNested(StringBuilder sb, string[] items, int dim, ref int pos, int indent)
+    {
+        sb.Append('[');
+        for (int i = 0; i < _shape[dim]; i++)
+        {
+            if (i > 0)
+            {
+                sb.Append(',');
+                if (dim == _shape.Length - 1)
+                {
+                    sb.Append(' ');
+                }
+                else
+                {
+                    sb.Append('\n', _shape.Length - 1 - dim).Append(' ', indent + dim);
+                }
+            }
+            if (dim == _shape.Length - 1)
+            {
+                sb.Append(items[pos++]);
+            }
+            else
+            {
+                AppendNested(sb, items, dim + 1, ref pos, indent);
+            }
+        }
+        sb.Append(']');
+    }
+
+    private string[] FormatElements()
+    {
+        switch (DType)
+        {
+            case DType.Bool:
+                return ToArray<bool>().Select(b => b ? "True" : "False").ToArray();
+            case DType.Complex64:
+                return ToArray<Complex64>().Select(c => FormatFloat(c.Real) + (c.Imag < 0 || float.IsNegative(c.Imag) ? "-" : "+") + FormatFloat(MathF.Abs(c.Imag)) + "j").ToArray();
+            case DType.Float16 or DType.Float32 or DType.BFloat16:
+                return ToArray<float>().Select(f => FormatFloat(f)).ToArray();
+            case DType.Float64:
+                return ToArray<double>().Select(FormatFloat).ToArray();
+            case DType.UInt64:
+                return ToArray<ulong>().Select(v => v.ToString(CultureInfo.InvariantCulture)).ToArray();
+            default:
+                return ToArray<long>().Select(v => v.ToString(CultureInfo.InvariantCulture)).ToArray();
+        }
+    }
+
+    // C++ ostream's default (%g, 6 significant digits), which MLX's printer uses.
+    internal static string FormatFloat(double v)
+    {
+        if (double.IsNaN(v)) return "nan";
+        if (double.IsPositiveInfinity(v)) return "inf";
+        if (double.IsNegativeInfinity(v)) return "-inf";
+        string s = v.ToString("G6", CultureInfo.InvariantCulture).Replace("E", "e");
+        return s;
+    }
+}

@@ -1,0 +1,239 @@
+using System.Runtime.InteropServices;
+
+namespace Mlx;
+
+/// <summary>
+/// Every op of mlx.core, named in PascalCase with MLX's argument order and defaults. Ops build graph nodes;
+/// nothing is computed until <see cref="Eval"/> or an implicit evaluation.
+/// </summary>
+public static unsafe partial class Mx
+{
+    private static Device s_defaultDevice = Device.Cpu;
+    private static int s_nextStream = 1;
+
+    /// <summary>Memory accounting and limits, as mlx.core's get_active_memory and friends.</summary>
+    public static MemoryInfo Memory { get; } = new();
+
+    public static Device DefaultDevice => s_defaultDevice;
+
+    public static void SetDefaultDevice(Device device)
+    {
+        CheckDevice(device);
+        s_defaultDevice = device;
+    }
+
+    public static Stream DefaultStream(Device device) => new(0, device);
+
+    public static Stream NewStream(Device device)
+    {
+        CheckDevice(device);
+        return new Stream(Interlocked.Increment(ref s_nextStream), device);
+    }
+
+    /// <summary>Waits for all work on <paramref name="stream"/> (all streams when null).</summary>
+    public static void Synchronize(Stream? stream = null)
+    {
+        Task[] pending;
+        lock (s_pending)
+        {
+            pending = s_pending.ToArray();
+            s_pending.Clear();
+        }
+        Task.WaitAll(pending);
+    }
+
+    private static readonly List<Task> s_pending = new();
+
+    internal static void CheckDevice(Device device)
+    {
+        if (device.Type == DeviceType.Gpu)
+        {
+            throw new NotSupportedException("No GPU backend is available in this build: the ILGPU backend is not implemented yet. Use Device.Cpu.");
+        }
+    }
+
+    private static void CheckStream(StreamOrDevice? stream)
+    {
+        if (stream is { } s)
+        {
+            CheckDevice(s.Resolve());
+        }
+    }
+
+    /// <summary>Computes the given arrays and everything they depend on.</summary>
+    public static void Eval(params MxArray[] arrays) => Evaluator.Eval(arrays);
+
+    public static void Eval(IEnumerable<MxArray> arrays) => Evaluator.Eval(arrays);
+
+    /// <summary>Starts computing the arrays in the background; a later <see cref="Eval"/> or read waits for it.</summary>
+    public static Task AsyncEval(params MxArray[] arrays)
+    {
+        var task = Task.Run(() => Evaluator.Eval(arrays));
+        lock (s_pending)
+        {
+            s_pending.Add(task);
+        }
+        return task;
+    }
+
+    // ---------------------------------------------------------------- creation from data
+
+    /// <summary>An array of <paramref name="data"/> (row-major) with <paramref name="shape"/>, converted to <paramref name="dtype"/> if given.</summary>
+    public static MxArray Array<T>(T[] data, int[] shape, DType? dtype = null) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(shape);
+        long size = Shapes.CheckedSize(shape);
+        if (size != data.Length)
+        {
+            throw new ArgumentException($"{data.Length} elements cannot fill shape {MxArray.FormatShape(shape)} ({size} elements).");
+        }
+        var native = DTypes.Of<T>();
+        var array = FromSpan<T>(data, (int[])shape.Clone(), native);
+        return dtype is { } d && d != native ? AsType(array, d) : array;
+    }
+
+    /// <summary>A 1-D array of <paramref name="data"/>.</summary>
+    public static MxArray Array<T>(T[] data, DType? dtype = null) where T : unmanaged => Array(data, new[] { data.Length }, dtype);
+
+    /// <summary>A 0-d array holding <paramref name="scalar"/>. A double becomes float32, as in MLX, unless <paramref name="dtype"/> says otherwise.</summary>
+    public static MxArray Array<T>(T scalar, DType? dtype = null) where T : unmanaged
+    {
+        if (typeof(T) == typeof(double) && dtype is null)
+        {
+            return FromSpan(new[] { (float)(double)(object)scalar }, System.Array.Empty<int>(), DType.Float32);
+        }
+        var native = DTypes.Of<T>();
+        var array = FromSpan(new[] { scalar }, System.Array.Empty<int>(), native);
+        return dtype is { } d && d != native ? AsType(array, d) : array;
+    }
+
+    internal static MxArray FromSpan<T>(ReadOnlySpan<T> data, int[] shape, DType dtype) where T : unmanaged
+    {
+        var buffer = Allocator.Allocate((long)data.Length * sizeof(T));
+        data.CopyTo(new Span<T>((void*)buffer.Pointer, data.Length));
+        return new MxArray(shape, dtype, buffer, MxArray.RowMajorStrides(shape), 0);
+    }
+
+    /// <summary>An evaluated array over a copy of raw little-endian bytes.</summary>
+    public static MxArray FromBytes(ReadOnlySpan<byte> bytes, int[] shape, DType dtype)
+    {
+        long size = Shapes.CheckedSize(shape);
+        if (size * dtype.Size() != bytes.Length)
+        {
+            throw new ArgumentException($"{bytes.Length} bytes do not hold {size} elements of {dtype.Name()}.");
+        }
+        return FromSpan(bytes, (int[])shape.Clone(), dtype);
+    }
+
+    internal static MxArray Weak(double value) => new(System.Array.Empty<int>(), DType.Float32, Scalar((float)value), System.Array.Empty<long>(), 0) { IsWeak = true };
+
+    internal static MxArray Weak(long value) => new(System.Array.Empty<int>(), DType.Int32, Scalar((int)value), System.Array.Empty<long>(), 0) { IsWeak = true };
+
+    private static Buffer Scalar<T>(T value) where T : unmanaged
+    {
+        var b = Allocator.Allocate(sizeof(T));
+        *(T*)b.Pointer = value;
+        return b;
+    }
+
+    // ---------------------------------------------------------------- dtype
+
+    public static MxArray AsType(MxArray a, DType dtype, StreamOrDevice? stream = null)
+    {
+        CheckStream(stream);
+        if (a.DType == dtype)
+        {
+            return a;
+        }
+        return MxArray.Create(a.ShapeRef, dtype, new AsTypePrimitive(dtype), a);
+    }
+
+    /// <summary>A row-major copy of <paramref name="a"/>.</summary>
+    public static MxArray Contiguous(MxArray a, StreamOrDevice? stream = null) =>
+        MxArray.Create(a.ShapeRef, a.DType, new AsTypePrimitive(a.DType), a);
+
+    public static MxArray Copy(MxArray a, StreamOrDevice? stream = null) => Contiguous(a, stream);
+
+    /// <summary>Stops gradients: the same values, seen as a constant by the transforms.</summary>
+    public static MxArray StopGradient(MxArray a, StreamOrDevice? stream = null) =>
+        MxArray.Create(a.ShapeRef, a.DType, new StopGradientPrimitive(), a);
+}
+
+internal sealed class StopGradientPrimitive : Primitive
+{
+    public override string Name => "StopGradient";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs) =>
+        outputs[0].SetView(inputs[0], inputs[0].Strides, inputs[0].Offset);
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) => new[] { Mx.ZerosLike(primals[0]) };
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) => new[] { Mx.ZerosLike(primals[0]) };
+}
+
+/// <summary>Shape arithmetic: every product overflow-checked, axes normalized, broadcasting.</summary>
+internal static class Shapes
+{
+    public static long CheckedSize(int[] shape)
+    {
+        long n = 1;
+        foreach (int d in shape)
+        {
+            if (d < 0)
+            {
+                throw new ArgumentException($"Negative dimension {d} in shape {MxArray.FormatShape(shape)}.");
+            }
+            try
+            {
+                n = checked(n * d);
+            }
+            catch (OverflowException)
+            {
+                throw new OverflowException($"The shape {MxArray.FormatShape(shape)} has more elements than can be counted in 64 bits.");
+            }
+        }
+        return n;
+    }
+
+    public static int Axis(int axis, int ndim)
+    {
+        int a = axis < 0 ? axis + ndim : axis;
+        if (a < 0 || a >= ndim)
+        {
+            throw new ArgumentException($"Axis {axis} is out of bounds for an array of dimension {ndim}.");
+        }
+        return a;
+    }
+
+    public static int[] Axes(int[]? axes, int ndim)
+    {
+        if (axes is null)
+        {
+            return Enumerable.Range(0, ndim).ToArray();
+        }
+        var result = axes.Select(a => Axis(a, ndim)).ToArray();
+        if (result.Distinct().Count() != result.Length)
+        {
+            throw new ArgumentException($"Duplicate axes in [{string.Join(", ", axes)}].");
+        }
+        return result;
+    }
+
+    public static int[] Broadcast(int[] a, int[] b)
+    {
+        int nd = Math.Max(a.Length, b.Length);
+        var result = new int[nd];
+        for (int i = 0; i < nd; i++)
+        {
+            int da = i - (nd - a.Length) >= 0 ? a[i - (nd - a.Length)] : 1;
+            int db = i - (nd - b.Length) >= 0 ? b[i - (nd - b.Length)] : 1;
+            if (da != db && da != 1 && db != 1)
+            {
+                throw new ArgumentException($"Shapes {MxArray.FormatShape(a)} and {MxArray.FormatShape(b)} cannot be broadcast.");
+            }
+            result[i] = da == 1 ? db : da;
+        }
+        return result;
+    }
+}

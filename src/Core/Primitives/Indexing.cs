@@ -1,0 +1,335 @@
+using System.Numerics;
+using Mlx.Kernels;
+
+namespace Mlx;
+
+/// <summary>Shared helpers: (A, K, B) splits and index reading.</summary>
+internal static unsafe class AxisLayout
+{
+    public static (long A, long K, long B) Split(int[] shape, int axis)
+    {
+        long a = 1, b = 1;
+        for (int i = 0; i < axis; i++) a *= shape[i];
+        for (int i = axis + 1; i < shape.Length; i++) b *= shape[i];
+        return (a, shape[axis], b);
+    }
+
+    /// <summary>Indices as row-major int64, negatives wrapped by <paramref name="size"/> and range-checked.</summary>
+    public static long[] ReadIndices(MxArray indices, long size, string op)
+    {
+        var values = indices.DType == DType.Int64 ? ContiguousLongs(indices) : ContiguousLongs(Cast.Materialize(indices, DType.Int64), release: true);
+        for (int i = 0; i < values.Length; i++)
+        {
+            long v = values[i];
+            if (v < 0) v += size;
+            if (v < 0 || v >= size)
+            {
+                throw new IndexOutOfRangeException($"{op}: index {values[i]} is out of bounds for an axis of size {size}.");
+            }
+            values[i] = v;
+        }
+        return values;
+    }
+
+    private static long[] ContiguousLongs(MxArray x, bool release = false)
+    {
+        var result = new long[x.Size];
+        if (result.Length > 0)
+        {
+            fixed (long* p = result)
+            {
+                Strided.Copy(x.Ptr<long>(), x.ShapeRef, x.Strides, p);
+            }
+        }
+        if (release)
+        {
+            x.Buffer.Release();
+        }
+        return result;
+    }
+}
+
+/// <summary>take(a, indices, axis): whole slices of a picked along one axis.</summary>
+internal sealed unsafe class TakePrimitive : Primitive
+{
+    public TakePrimitive(int axis) => Axis = axis;
+
+    public int Axis { get; }
+
+    public override string Name => "Take";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var a = Cast.Contiguous(inputs[0]);
+        var o = outputs[0];
+        o.AllocateData();
+        var (A, K, B) = AxisLayout.Split(a.ShapeRef, Axis);
+        long[] idx = AxisLayout.ReadIndices(inputs[1], K, "take");
+        long rowBytes = B * a.ItemSize;
+        byte* src = a.RawPtr, dst = o.RawPtr;
+        for (long i = 0; i < A; i++)
+        {
+            for (long j = 0; j < idx.Length; j++)
+            {
+                System.Buffer.MemoryCopy(src + (i * K + idx[j]) * rowBytes, dst + (i * idx.Length + j) * rowBytes, rowBytes, rowBytes);
+            }
+        }
+        if (!ReferenceEquals(a, inputs[0])) a.Buffer.Release();
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        argnums.Select(k => k == 0
+            ? Mx.ScatterAxis(Mx.ZerosLike(primals[0]), primals[1], cotangents[0], Axis, ScatterMode.Add)
+            : Mx.ZerosLike(primals[1])).ToArray();
+}
+
+public enum ScatterMode
+{
+    None, Add, Prod, Max, Min,
+}
+
+/// <summary>The inverse of take along one axis: updates written (or combined) into a copy of a.</summary>
+internal sealed unsafe class ScatterAxisPrimitive : Primitive
+{
+    public ScatterAxisPrimitive(int axis, ScatterMode mode)
+    {
+        Axis = axis;
+        Mode = mode;
+    }
+
+    public int Axis { get; }
+    public ScatterMode Mode { get; }
+
+    public override string Name => "Scatter" + (Mode == ScatterMode.None ? "" : Mode.ToString());
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (o.DType is DType.Float16 or DType.BFloat16 && Mode != ScatterMode.None)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        o.AllocateData();
+        Cast.Run(inputs[0], o);
+        var (A, K, B) = AxisLayout.Split(o.ShapeRef, Axis);
+        long[] idx = AxisLayout.ReadIndices(inputs[1], K, "scatter");
+        var u = Cast.Contiguous(inputs[2]);
+        if (Mode == ScatterMode.None)
+        {
+            long rowBytes = B * o.ItemSize;
+            for (long i = 0; i < A; i++)
+                for (long j = 0; j < idx.Length; j++)
+                    System.Buffer.MemoryCopy(u.RawPtr + (i * idx.Length + j) * rowBytes, o.RawPtr + (i * K + idx[j]) * rowBytes, rowBytes, rowBytes);
+        }
+        else
+        {
+            var v = new Kernel { O = o, U = u, Idx = idx, A = A, K = K, B = B, Mode = Mode };
+            if (Dispatch.IsComputeFloat(o.DType)) Dispatch.Float(o.DType, ref v); else Dispatch.Int(o.DType, ref v);
+        }
+        if (!ReferenceEquals(u, inputs[2])) u.Buffer.Release();
+    }
+
+    private struct Kernel : IFloatVisitor, IIntVisitor
+    {
+        public MxArray O, U;
+        public long[] Idx;
+        public long A, K, B;
+        public ScatterMode Mode;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> => Run<T>();
+
+        void IIntVisitor.Visit<T>() => Run<T>();
+
+        private void Run<T>() where T : unmanaged, INumber<T>
+        {
+            T* o = O.Ptr<T>(), u = U.Ptr<T>();
+            for (long i = 0; i < A; i++)
+            {
+                for (long j = 0; j < Idx.Length; j++)
+                {
+                    T* dst = o + (i * K + Idx[j]) * B;
+                    T* src = u + (i * Idx.Length + j) * B;
+                    for (long b = 0; b < B; b++)
+                    {
+                        dst[b] = Mode switch
+                        {
+                            ScatterMode.Add => dst[b] + src[b],
+                            ScatterMode.Prod => dst[b] * src[b],
+                            ScatterMode.Max => MaximumOp<T>.Apply(dst[b], src[b]),
+                            _ => MinimumOp<T>.Apply(dst[b], src[b]),
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        if (Mode is not (ScatterMode.Add or ScatterMode.None))
+        {
+            throw new NotSupportedException($"{Name} has no vector-Jacobian product.");
+        }
+        var g = cotangents[0];
+        return argnums.Select(k => k switch
+        {
+            0 => Mode == ScatterMode.Add ? g : Mx.ScatterAxis(g, primals[1], Mx.ZerosLike(primals[2]), Axis, ScatterMode.None),
+            1 => Mx.ZerosLike(primals[1]),
+            _ => Mx.Take(g, primals[1], Axis),
+        }).ToArray();
+    }
+}
+
+/// <summary>take_along_axis / put_along_axis: indices broadcast against a except on the axis.</summary>
+internal sealed unsafe class AlongAxisPrimitive : Primitive
+{
+    public AlongAxisPrimitive(int axis, bool put, ScatterMode mode = ScatterMode.None)
+    {
+        Axis = axis;
+        Put = put;
+        Mode = mode;
+    }
+
+    public int Axis { get; }
+    public bool Put { get; }
+    public ScatterMode Mode { get; }
+
+    public override string Name => Put ? "PutAlongAxis" : "TakeAlongAxis";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var a = inputs[0];
+        var o = outputs[0];
+        // The index array has the output's shape (take) or the updates' shape (put), already broadcast.
+        var indices = inputs[1];
+        int[] ishape = indices.ShapeRef;
+        long[] idx = AxisLayout.ReadIndices(indices, a.ShapeRef[Axis], Name);
+        int nd = ishape.Length;
+        var pos = new int[nd];
+        long n = idx.Length;
+        if (!Put)
+        {
+            o.AllocateData();
+            int item = a.ItemSize;
+            for (long e = 0; e < n; e++)
+            {
+                long srcOff = a.Offset;
+                for (int d = 0; d < nd; d++) srcOff += (d == Axis ? idx[e] : pos[d]) * a.Strides[d];
+                System.Buffer.MemoryCopy((byte*)a.Buffer.Pointer + srcOff * item, o.RawPtr + e * item, item, item);
+                Next(pos, ishape);
+            }
+            return;
+        }
+        o.AllocateData();
+        Cast.Run(a, o);
+        var u = inputs[2];
+        var uc = Cast.Contiguous(u);
+        int size = o.ItemSize;
+        for (long e = 0; e < n; e++)
+        {
+            long dstOff = 0;
+            for (int d = 0; d < nd; d++) dstOff += (d == Axis ? idx[e] : pos[d]) * o.Strides[d];
+            if (Mode == ScatterMode.Add)
+            {
+                AddElement(o, dstOff, uc, e);
+            }
+            else
+            {
+                System.Buffer.MemoryCopy(uc.RawPtr + e * size, o.RawPtr + dstOff * size, size, size);
+            }
+            Next(pos, ishape);
+        }
+        if (!ReferenceEquals(uc, u)) uc.Buffer.Release();
+    }
+
+    private static void AddElement(MxArray o, long dstOff, MxArray u, long e)
+    {
+        switch (o.DType)
+        {
+            case DType.Float32: o.Ptr<float>()[dstOff] += u.Ptr<float>()[e]; break;
+            case DType.Float64: o.Ptr<double>()[dstOff] += u.Ptr<double>()[e]; break;
+            case DType.Int32: o.Ptr<int>()[dstOff] += u.Ptr<int>()[e]; break;
+            case DType.Int64: o.Ptr<long>()[dstOff] += u.Ptr<long>()[e]; break;
+            default: throw new NotSupportedException($"put_along_axis with add is not supported for {o.DType.Name()}.");
+        }
+    }
+
+    private static void Next(int[] pos, int[] shape)
+    {
+        for (int d = shape.Length - 1; d >= 0; d--)
+        {
+            if (++pos[d] < shape[d]) return;
+            pos[d] = 0;
+        }
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        var g = cotangents[0];
+        if (!Put)
+        {
+            return argnums.Select(k => k == 0
+                ? Mx.PutAlongAxisRaw(Mx.ZerosLike(primals[0]), primals[1], g, Axis, ScatterMode.Add)
+                : Mx.ZerosLike(primals[1])).ToArray();
+        }
+        return argnums.Select(k => k switch
+        {
+            0 => Mode == ScatterMode.Add ? g : Mx.PutAlongAxisRaw(g, primals[1], Mx.ZerosLike(primals[2]), Axis, ScatterMode.None),
+            1 => Mx.ZerosLike(primals[1]),
+            _ => Mx.TakeAlongAxisRaw(g, primals[1], Axis),
+        }).ToArray();
+    }
+}
+
+/// <summary>Joins arrays along an axis into a new row-major array.</summary>
+internal sealed unsafe class ConcatenatePrimitive : Primitive
+{
+    public ConcatenatePrimitive(int axis) => Axis = axis;
+
+    public int Axis { get; }
+
+    public override string Name => "Concatenate";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        o.AllocateData();
+        var (A, K, B) = AxisLayout.Split(o.ShapeRef, Axis);
+        long item = o.ItemSize;
+        long offsetK = 0;
+        foreach (var x0 in inputs)
+        {
+            var x = Cast.Contiguous(x0);
+            long k = x.ShapeRef[Axis];
+            long bytes = k * B * item;
+            for (long i = 0; i < A && bytes > 0; i++)
+            {
+                System.Buffer.MemoryCopy(x.RawPtr + i * bytes, o.RawPtr + (i * K + offsetK) * B * item, bytes, bytes);
+            }
+            offsetK += k;
+            if (!ReferenceEquals(x, x0)) x.Buffer.Release();
+        }
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        var starts = new int[primals.Length];
+        int acc = 0;
+        for (int i = 0; i < primals.Length; i++)
+        {
+            starts[i] = acc;
+            acc += primals[i].ShapeRef[Axis];
+        }
+        return argnums.Select(k =>
+        {
+            var shape = cotangents[0].ShapeRef;
+            var start = new int[shape.Length];
+            var stop = (int[])shape.Clone();
+            var step = Enumerable.Repeat(1, shape.Length).ToArray();
+            start[Axis] = starts[k];
+            stop[Axis] = starts[k] + primals[k].ShapeRef[Axis];
+            return Mx.SliceRaw(cotangents[0], start, stop, step);
+        }).ToArray();
+    }
+}

@@ -1,0 +1,163 @@
+using System.Numerics;
+using Mlx.Kernels;
+
+namespace Mlx;
+
+public enum ReduceOp
+{
+    Sum, Prod, Max, Min, And, Or,
+}
+
+/// <summary>Reductions over a set of axes; the output keeps reduced axes as size 1 (the op reshapes).</summary>
+internal sealed unsafe class ReducePrimitive : Primitive
+{
+    public ReducePrimitive(ReduceOp op, int[] axes)
+    {
+        Op = op;
+        Axes = axes;
+    }
+
+    public ReduceOp Op { get; }
+    public int[] Axes { get; }
+
+    public override string Name => Op.ToString();
+
+    public override bool IsEquivalent(Primitive other) => other is ReducePrimitive p && p.Op == Op && p.Axes.SequenceEqual(Axes);
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (o.DType is DType.Float16 or DType.BFloat16)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        DType work = Op is ReduceOp.And or ReduceOp.Or ? DType.Bool : o.DType;
+        var x = inputs[0].DType == work && inputs[0].IsRowContiguous ? inputs[0] : Cast.Materialize(inputs[0], work);
+        var shape = (int[])x.ShapeRef.Clone();
+        MxArray current = x;
+        foreach (int axis in Axes.OrderByDescending(a => a))
+        {
+            long A = 1, B = 1;
+            for (int i = 0; i < axis; i++) A *= shape[i];
+            for (int i = axis + 1; i < shape.Length; i++) B *= shape[i];
+            long K = shape[axis];
+            shape[axis] = 1;
+            var next = new MxArray((int[])shape.Clone(), work, Allocator.Allocate(A * B * work.Size()), MxArray.RowMajorStrides(shape), 0);
+            var v = new Kernel { X = current, O = next, A = A, K = K, B = B, Op = Op };
+            if (work == DType.Complex64)
+            {
+                throw new NotSupportedException($"{Op} is not supported for complex64 arrays.");
+            }
+            if (Dispatch.IsComputeFloat(work)) Dispatch.Float(work, ref v); else Dispatch.Int(work, ref v);
+            if (!ReferenceEquals(current, inputs[0]))
+            {
+                current.Buffer.Release();
+            }
+            current = next;
+        }
+        if (ReferenceEquals(current, inputs[0]))
+        {
+            o.AllocateData();
+            Cast.Run(current, o);
+        }
+        else
+        {
+            o.SetData(current.Buffer, MxArray.RowMajorStrides(o.ShapeRef), 0);
+        }
+    }
+
+    private struct Kernel : IFloatVisitor, IIntVisitor
+    {
+        public MxArray X, O;
+        public long A, K, B;
+        public ReduceOp Op;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> => Run<T>();
+
+        void IIntVisitor.Visit<T>() => Run<T>();
+
+        private void Run<T>() where T : unmanaged, INumber<T>, IMinMaxValue<T>
+        {
+            T* x = X.Ptr<T>(), o = O.Ptr<T>();
+            switch (Op)
+            {
+                case ReduceOp.Sum: Reduction.Run<T, SumReduce<T>>(x, A, K, B, o); break;
+                case ReduceOp.Prod: Reduction.Run<T, ProdReduce<T>>(x, A, K, B, o); break;
+                case ReduceOp.Max or ReduceOp.Or: Reduction.Run<T, MaxReduce<T>>(x, A, K, B, o); break;
+                default: Reduction.Run<T, MinReduce<T>>(x, A, K, B, o); break;
+            }
+        }
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        var x = primals[0];
+        var g = cotangents[0];
+        var y = outputs[0];
+        switch (Op)
+        {
+            case ReduceOp.Sum:
+                return new[] { Mx.BroadcastTo(g, x.ShapeRef) };
+            case ReduceOp.Prod:
+                return new[] { Mx.Multiply(Mx.BroadcastTo(Mx.Multiply(g, y), x.ShapeRef), Mx.Reciprocal(x)) };
+            case ReduceOp.Max or ReduceOp.Min:
+                var mask = Mx.AsType(Mx.Equal(x, y), g.DType);
+                var count = Mx.Sum(mask, Axes, keepDims: true);
+                return new[] { Mx.Multiply(Mx.Divide(mask, count), g) };
+            default:
+                return new[] { Mx.ZerosLike(x) };
+        }
+    }
+}
+
+/// <summary>argmax / argmin along one axis, giving uint32 indices.</summary>
+internal sealed unsafe class ArgReducePrimitive : Primitive
+{
+    public ArgReducePrimitive(bool max, int axis)
+    {
+        Max = max;
+        Axis = axis;
+    }
+
+    public bool Max { get; }
+    public int Axis { get; }
+
+    public override string Name => Max ? "ArgMax" : "ArgMin";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x0 = inputs[0];
+        DType work = x0.DType switch
+        {
+            DType.Float16 or DType.BFloat16 => DType.Float32,
+            DType.Bool => DType.UInt8,
+            _ => x0.DType,
+        };
+        var x = x0.DType == work && x0.IsRowContiguous ? x0 : Cast.Materialize(x0, work);
+        var o = outputs[0];
+        o.AllocateData();
+        long A = 1, B = 1;
+        for (int i = 0; i < Axis; i++) A *= x.ShapeRef[i];
+        for (int i = Axis + 1; i < x.NDim; i++) B *= x.ShapeRef[i];
+        var v = new Kernel { X = x, O = o, A = A, K = x.ShapeRef[Axis], B = B, Max = Max };
+        if (Dispatch.IsComputeFloat(work)) Dispatch.Float(work, ref v); else Dispatch.Int(work, ref v);
+        if (!ReferenceEquals(x, x0))
+        {
+            x.Buffer.Release();
+        }
+    }
+
+    private struct Kernel : IFloatVisitor, IIntVisitor
+    {
+        public MxArray X, O;
+        public long A, K, B;
+        public bool Max;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> => Reduction.ArgReduce(X.Ptr<T>(), A, K, B, O.Ptr<uint>(), Max);
+
+        void IIntVisitor.Visit<T>() => Reduction.ArgReduce(X.Ptr<T>(), A, K, B, O.Ptr<uint>(), Max);
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) => new[] { Mx.ZerosLike(primals[0]) };
+}

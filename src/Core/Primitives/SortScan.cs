@@ -1,0 +1,263 @@
+using System.Numerics;
+using Mlx.Kernels;
+
+namespace Mlx;
+
+/// <summary>Moves one axis last into a row-major scratch array, so row kernels see contiguous rows.</summary>
+internal static class AxisLast
+{
+    public static int[] Perm(int ndim, int axis)
+    {
+        var perm = Enumerable.Range(0, ndim).Where(i => i != axis).Append(axis).ToArray();
+        return perm;
+    }
+
+    public static MxArray Gather(MxArray x, int axis, DType dtype)
+    {
+        var perm = Perm(x.NDim, axis);
+        var shape = perm.Select(p => x.ShapeRef[p]).ToArray();
+        var strides = perm.Select(p => x.Strides[p]).ToArray();
+        var view = new MxArray(shape, x.DType, x.Buffer, strides, x.Offset);
+        return Cast.Materialize(view, dtype);
+    }
+
+    /// <summary>Makes <paramref name="o"/> a view of the axis-last <paramref name="scratch"/> in the original axis order.</summary>
+    public static void Restore(MxArray scratch, MxArray o, int axis)
+    {
+        var perm = Perm(o.NDim, axis);
+        var strides = new long[o.NDim];
+        for (int i = 0; i < perm.Length; i++)
+        {
+            strides[perm[i]] = scratch.Strides[i];
+        }
+        o.SetData(scratch.Buffer, strides, 0);
+    }
+}
+
+/// <summary>Sort or argsort along an axis; NaN sorts last; argsort is stable.</summary>
+internal sealed unsafe class SortPrimitive : Primitive
+{
+    public SortPrimitive(int axis, bool indices)
+    {
+        Axis = axis;
+        Indices = indices;
+    }
+
+    public int Axis { get; }
+    public bool Indices { get; }
+
+    public override string Name => Indices ? "ArgSort" : "Sort";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        DType work = x.DType switch { DType.Float16 or DType.BFloat16 => DType.Float32, DType.Bool => DType.UInt8, _ => x.DType };
+        if (work == DType.Complex64) throw new NotSupportedException("Sorting complex64 arrays is not supported.");
+        var scratch = AxisLast.Gather(x, Axis, work);
+        long n = x.ShapeRef.Length == 0 ? 1 : x.ShapeRef[Axis];
+        long rows = n == 0 ? 0 : x.Size / n;
+        MxArray result;
+        if (Indices)
+        {
+            result = new MxArray(scratch.ShapeRef, DType.UInt32, Allocator.Allocate(scratch.Size * 4), scratch.Strides, 0);
+        }
+        else
+        {
+            result = scratch;
+        }
+        var v = new Kernel { X = scratch, O = result, Rows = rows, N = n, Indices = Indices };
+        if (Dispatch.IsComputeFloat(work)) Dispatch.Float(work, ref v); else Dispatch.Int(work, ref v);
+        if (Indices)
+        {
+            scratch.Buffer.Release();
+        }
+        else if (work != x.DType)
+        {
+            var back = Cast.Materialize(result, x.DType);
+            result.Buffer.Release();
+            result = back;
+        }
+        AxisLast.Restore(result, outputs[0], Axis);
+    }
+
+    private struct Kernel : IFloatVisitor, IIntVisitor
+    {
+        public MxArray X, O;
+        public long Rows, N;
+        public bool Indices;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> => Run<T>();
+
+        void IIntVisitor.Visit<T>() => Run<T>();
+
+        private void Run<T>() where T : unmanaged, INumber<T>
+        {
+            nint px = (nint)X.Ptr<T>(), po = (nint)O.RawPtr;
+            long n = N;
+            bool indices = Indices;
+            Parallelism.For(Rows, n * 16, (s, e) =>
+            {
+                var keys = new T[n];
+                var order = new int[n];
+                for (long r = s; r < e; r++)
+                {
+                    var row = new Span<T>((T*)px + r * n, (int)n);
+                    row.CopyTo(keys);
+                    for (int i = 0; i < n; i++) order[i] = i;
+                    var k = keys;
+                    // Ties broken by position: stable, and NaN after everything else.
+                    Array.Sort(order, (i, j) =>
+                    {
+                        T a = k[i], b = k[j];
+                        bool na = T.IsNaN(a), nb = T.IsNaN(b);
+                        int c = na ? (nb ? 0 : 1) : nb ? -1 : a.CompareTo(b);
+                        return c != 0 ? c : i.CompareTo(j);
+                    });
+                    if (indices)
+                    {
+                        uint* o = (uint*)po + r * n;
+                        for (int i = 0; i < n; i++) o[i] = (uint)order[i];
+                    }
+                    else
+                    {
+                        for (int i = 0; i < n; i++) row[i] = k[order[i]];
+                    }
+                }
+            });
+        }
+    }
+}
+
+public enum ScanOp
+{
+    Sum, Prod, Max, Min, LogAddExp,
+}
+
+/// <summary>Cumulative reductions along an axis (cumsum, cumprod, cummax, cummin, logcumsumexp).</summary>
+internal sealed unsafe class ScanPrimitive : Primitive
+{
+    public ScanPrimitive(ScanOp op, int axis, bool reverse, bool inclusive)
+    {
+        Op = op;
+        Axis = axis;
+        Reverse = reverse;
+        Inclusive = inclusive;
+    }
+
+    public ScanOp Op { get; }
+    public int Axis { get; }
+    public bool Reverse { get; }
+    public bool Inclusive { get; }
+
+    public override string Name => "Cum" + Op;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (o.DType is DType.Float16 or DType.BFloat16)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        var scratch = AxisLast.Gather(inputs[0], Axis, o.DType);
+        long n = o.ShapeRef[Axis];
+        long rows = n == 0 ? 0 : o.Size / n;
+        var v = new Kernel { X = scratch, Rows = rows, N = n, Op = Op, Reverse = Reverse, Inclusive = Inclusive };
+        if (Dispatch.IsComputeFloat(o.DType)) Dispatch.Float(o.DType, ref v); else Dispatch.Int(o.DType, ref v);
+        AxisLast.Restore(scratch, o, Axis);
+    }
+
+    private struct Kernel : IFloatVisitor, IIntVisitor
+    {
+        public MxArray X;
+        public long Rows, N;
+        public ScanOp Op;
+        public bool Reverse, Inclusive;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+        {
+            if (Op == ScanOp.LogAddExp)
+            {
+                Run<T, LogAddExpOp<T>>(T.NegativeInfinity);
+                return;
+            }
+            RunNumeric<T>();
+        }
+
+        void IIntVisitor.Visit<T>() => RunNumeric<T>();
+
+        private void RunNumeric<T>() where T : unmanaged, INumber<T>, IMinMaxValue<T>
+        {
+            switch (Op)
+            {
+                case ScanOp.Sum: Run<T, AddOp<T>>(T.Zero); break;
+                case ScanOp.Prod: Run<T, MultiplyOp<T>>(T.One); break;
+                case ScanOp.Max: Run<T, MaximumOp<T>>(T.MinValue); break;
+                case ScanOp.Min: Run<T, MinimumOp<T>>(T.MaxValue); break;
+                default: throw new NotSupportedException($"cum{Op} is not defined for integer arrays.");
+            }
+        }
+
+        private void Run<T, TOp>(T identity) where T : unmanaged where TOp : IBinaryOp<T, T>
+        {
+            T* x = X.Ptr<T>();
+            long n = N;
+            for (long r = 0; r < Rows; r++)
+            {
+                T* row = x + r * n;
+                T acc = identity;
+                for (long i = 0; i < n; i++)
+                {
+                    long j = Reverse ? n - 1 - i : i;
+                    T v = row[j];
+                    if (Inclusive)
+                    {
+                        acc = i == 0 ? v : TOp.Apply(acc, v);
+                        row[j] = acc;
+                    }
+                    else
+                    {
+                        row[j] = acc;
+                        acc = i == 0 ? v : TOp.Apply(acc, v);
+                    }
+                }
+            }
+        }
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        var g = cotangents[0];
+        var x = primals[0];
+        switch (Op)
+        {
+            case ScanOp.Sum:
+                return new[] { Mx.Cumsum(g, Axis, !Reverse, Inclusive) };
+            case ScanOp.Prod:
+                return new[] { CumprodVjp(x, g) };
+            default:
+                throw new NotSupportedException($"{Name} has no vector-Jacobian product.");
+        }
+    }
+
+    // d/dx_j sum_i g_i prod_{k<=i} x_k, computed without dividing by x (exact at zeros): for each j,
+    // sum over i >= j of g_i * prod_{k<=i, k!=j} x_k, via an outer product on the scanned axis.
+    private MxArray CumprodVjp(MxArray x, MxArray g)
+    {
+        if (Reverse || !Inclusive)
+        {
+            throw new NotSupportedException("The gradient of a reversed or exclusive cumprod is not supported.");
+        }
+        int n = x.ShapeRef[Axis];
+        var xm = Mx.MoveAxis(x, Axis, -1);
+        var gm = Mx.MoveAxis(g, Axis, -1);
+        // P[..., j, i] = prod_{k<=i, k!=j} x_k for i >= j, else 0.
+        var xe = Mx.ExpandDims(xm, -2);                      // (..., 1, n): x_k along the last axis
+        var eye = Mx.Eye(n, dtype: x.DType);
+        var withOne = Mx.Add(Mx.Multiply(xe, Mx.Subtract(1, eye)), eye); // row j: x with x_j replaced by 1
+        var prods = Mx.Cumprod(withOne, -1);                 // (..., n(j), n(i))
+        var mask = Mx.Triu(Mx.Ones(new[] { n, n }, x.DType));
+        var contrib = Mx.Sum(Mx.Multiply(Mx.Multiply(prods, mask), Mx.ExpandDims(gm, -2)), -1);
+        return Mx.MoveAxis(contrib, -1, Axis);
+    }
+}

@@ -1,0 +1,227 @@
+using System.Numerics;
+using Mlx.Kernels;
+
+namespace Mlx;
+
+/// <summary>Unary ops. The first members mirror <see cref="UnaryFloatFn"/> value for value.</summary>
+public enum UnaryOp
+{
+    Abs, Negative, Exp, Expm1, Log, Log2, Log10, Log1p, Sin, Cos, Tan, Arcsin, Arccos, Arctan, Sinh, Cosh, Tanh,
+    Arcsinh, Arccosh, Arctanh, Sigmoid, Sqrt, Rsqrt, Reciprocal, Square, Floor, Ceil, Round, Cbrt, Erf, Erfinv, Sign,
+    Degrees, Radians,
+    LogicalNot, BitwiseInvert, IsNaN, IsInf, IsPosInf, IsNegInf, Conjugate, Real, Imag,
+}
+
+internal sealed unsafe class UnaryPrimitive : Primitive
+{
+    public UnaryPrimitive(UnaryOp op) => Op = op;
+
+    public UnaryOp Op { get; }
+
+    public override string Name => Op.ToString();
+
+    public override bool IsEquivalent(Primitive other) => other is UnaryPrimitive p && p.Op == Op;
+
+    public static bool ReturnsBool(UnaryOp op) => op is UnaryOp.LogicalNot or UnaryOp.IsNaN or UnaryOp.IsInf or UnaryOp.IsPosInf or UnaryOp.IsNegInf;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var o = outputs[0];
+        if (x.DType is DType.Float16 or DType.BFloat16)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        o.AllocateData();
+        long n = o.Size;
+        if (n == 0)
+        {
+            return;
+        }
+        var src = Cast.Contiguous(x);
+        try
+        {
+            if (x.DType == DType.Complex64)
+            {
+                ComplexKernel(src.Ptr<Complex64>(), o, n);
+            }
+            else if (ReturnsBool(Op))
+            {
+                BoolResult(src, o.Ptr<bool>(), n);
+            }
+            else if (Dispatch.IsComputeFloat(x.DType))
+            {
+                var v = new FloatKernel { X = src, O = o, Fn = (UnaryFloatFn)(int)Op, N = n };
+                Dispatch.Float(x.DType, ref v);
+            }
+            else
+            {
+                var v = new IntKernel { X = src, O = o, Op = Op, N = n };
+                Dispatch.Int(x.DType, ref v);
+            }
+        }
+        finally
+        {
+            if (!ReferenceEquals(src, x))
+            {
+                src.Buffer.Release();
+            }
+        }
+    }
+
+    private void BoolResult(MxArray x, bool* o, long n)
+    {
+        if (Op == UnaryOp.LogicalNot)
+        {
+            var t = Cast.Materialize(x, DType.Bool);
+            bool* b = t.Ptr<bool>();
+            for (long i = 0; i < n; i++) o[i] = !b[i];
+            t.Buffer.Release();
+            return;
+        }
+        if (!x.DType.IsFloating())
+        {
+            new Span<bool>(o, (int)n).Clear();
+            return;
+        }
+        var v = new ClassifyKernel { X = x, O = o, Op = Op, N = n };
+        Dispatch.Float(x.DType, ref v);
+    }
+
+    private struct ClassifyKernel : IFloatVisitor
+    {
+        public MxArray X;
+        public bool* O;
+        public UnaryOp Op;
+        public long N;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+        {
+            T* x = X.Ptr<T>();
+            for (long i = 0; i < N; i++)
+            {
+                O[i] = Op switch
+                {
+                    UnaryOp.IsNaN => T.IsNaN(x[i]),
+                    UnaryOp.IsInf => T.IsInfinity(x[i]),
+                    UnaryOp.IsPosInf => T.IsPositiveInfinity(x[i]),
+                    _ => T.IsNegativeInfinity(x[i]),
+                };
+            }
+        }
+    }
+
+    private struct FloatKernel : IFloatVisitor
+    {
+        public MxArray X, O;
+        public UnaryFloatFn Fn;
+        public long N;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> => UnaryFloat.Run(Fn, X.Ptr<T>(), O.Ptr<T>(), N);
+    }
+
+    private struct IntKernel : IIntVisitor
+    {
+        public MxArray X, O;
+        public UnaryOp Op;
+        public long N;
+
+        public void Visit<T>() where T : unmanaged, IBinaryInteger<T>, IMinMaxValue<T>
+        {
+            T* x = X.Ptr<T>();
+            T* o = O.Ptr<T>();
+            bool signed = T.IsNegative(T.MinValue);
+            for (long i = 0; i < N; i++)
+            {
+                T v = x[i];
+                o[i] = Op switch
+                {
+                    UnaryOp.Abs => signed && T.IsNegative(v) ? T.Zero - v : v,
+                    UnaryOp.Negative => T.Zero - v,
+                    UnaryOp.Square => v * v,
+                    UnaryOp.Sign => v == T.Zero ? T.Zero : (T.IsNegative(v) ? T.Zero - T.One : T.One),
+                    UnaryOp.Floor or UnaryOp.Ceil or UnaryOp.Round or UnaryOp.Conjugate or UnaryOp.Real => v,
+                    UnaryOp.BitwiseInvert => ~v,
+                    _ => throw new NotSupportedException($"{Op} is not defined for {O.DType.Name()} arrays."),
+                };
+            }
+        }
+    }
+
+    private void ComplexKernel(Complex64* x, MxArray o, long n)
+    {
+        if (Op is UnaryOp.Real or UnaryOp.Imag or UnaryOp.Abs)
+        {
+            float* r = o.Ptr<float>();
+            for (long i = 0; i < n; i++) r[i] = Op == UnaryOp.Real ? x[i].Real : Op == UnaryOp.Imag ? x[i].Imag : x[i].Magnitude;
+            return;
+        }
+        Complex64* c = o.Ptr<Complex64>();
+        for (long i = 0; i < n; i++)
+        {
+            var z = new System.Numerics.Complex(x[i].Real, x[i].Imag);
+            System.Numerics.Complex r = Op switch
+            {
+                UnaryOp.Negative => -z,
+                UnaryOp.Conjugate => System.Numerics.Complex.Conjugate(z),
+                UnaryOp.Exp => System.Numerics.Complex.Exp(z),
+                UnaryOp.Log => System.Numerics.Complex.Log(z),
+                UnaryOp.Sqrt => System.Numerics.Complex.Sqrt(z),
+                UnaryOp.Sin => System.Numerics.Complex.Sin(z),
+                UnaryOp.Cos => System.Numerics.Complex.Cos(z),
+                UnaryOp.Tanh => System.Numerics.Complex.Tanh(z),
+                UnaryOp.Square => z * z,
+                UnaryOp.Reciprocal => 1 / z,
+                _ => throw new NotSupportedException($"{Op} is not defined for complex64 arrays."),
+            };
+            c[i] = new Complex64((float)r.Real, (float)r.Imaginary);
+        }
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        var x = primals[0];
+        var g = cotangents[0];
+        var y = outputs[0];
+        MxArray d = Op switch
+        {
+            UnaryOp.Abs => Mx.Multiply(g, Mx.Sign(x)),
+            UnaryOp.Negative => Mx.Negative(g),
+            UnaryOp.Exp => Mx.Multiply(g, y),
+            UnaryOp.Expm1 => Mx.Multiply(g, Mx.Add(y, 1)),
+            UnaryOp.Log => Mx.Divide(g, x),
+            UnaryOp.Log2 => Mx.Divide(g, Mx.Multiply(x, Math.Log(2))),
+            UnaryOp.Log10 => Mx.Divide(g, Mx.Multiply(x, Math.Log(10))),
+            UnaryOp.Log1p => Mx.Divide(g, Mx.Add(x, 1)),
+            UnaryOp.Sin => Mx.Multiply(g, Mx.Cos(x)),
+            UnaryOp.Cos => Mx.Negative(Mx.Multiply(g, Mx.Sin(x))),
+            UnaryOp.Tan => Mx.Divide(g, Mx.Square(Mx.Cos(x))),
+            UnaryOp.Arcsin => Mx.Multiply(g, Mx.Rsqrt(Mx.Subtract(1, Mx.Square(x)))),
+            UnaryOp.Arccos => Mx.Negative(Mx.Multiply(g, Mx.Rsqrt(Mx.Subtract(1, Mx.Square(x))))),
+            UnaryOp.Arctan => Mx.Divide(g, Mx.Add(Mx.Square(x), 1)),
+            UnaryOp.Sinh => Mx.Multiply(g, Mx.Cosh(x)),
+            UnaryOp.Cosh => Mx.Multiply(g, Mx.Sinh(x)),
+            UnaryOp.Tanh => Mx.Multiply(g, Mx.Subtract(1, Mx.Square(y))),
+            UnaryOp.Arcsinh => Mx.Multiply(g, Mx.Rsqrt(Mx.Add(Mx.Square(x), 1))),
+            UnaryOp.Arccosh => Mx.Multiply(g, Mx.Rsqrt(Mx.Subtract(Mx.Square(x), 1))),
+            UnaryOp.Arctanh => Mx.Divide(g, Mx.Subtract(1, Mx.Square(x))),
+            UnaryOp.Sigmoid => Mx.Multiply(g, Mx.Multiply(y, Mx.Subtract(1, y))),
+            UnaryOp.Sqrt => Mx.Divide(g, Mx.Multiply(y, 2)),
+            UnaryOp.Rsqrt => Mx.Multiply(g, Mx.Multiply(Mx.Divide(y, x), -0.5)),
+            UnaryOp.Reciprocal => Mx.Negative(Mx.Multiply(g, Mx.Square(y))),
+            UnaryOp.Square => Mx.Multiply(g, Mx.Multiply(x, 2)),
+            UnaryOp.Cbrt => Mx.Divide(g, Mx.Multiply(Mx.Square(y), 3)),
+            UnaryOp.Erf => Mx.Multiply(g, Mx.Multiply(Mx.Exp(Mx.Negative(Mx.Square(x))), 2 / Math.Sqrt(Math.PI))),
+            UnaryOp.Erfinv => Mx.Multiply(g, Mx.Multiply(Mx.Exp(Mx.Square(y)), Math.Sqrt(Math.PI) / 2)),
+            UnaryOp.Degrees => Mx.Multiply(g, 180 / Math.PI),
+            UnaryOp.Radians => Mx.Multiply(g, Math.PI / 180),
+            UnaryOp.Conjugate => Mx.Conjugate(g),
+            _ => Mx.ZerosLike(x),
+        };
+        return new[] { d };
+    }
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) =>
+        Vjp(primals, tangents, argnums, new[] { Mx.Unary(Op, primals[0]) });
+}

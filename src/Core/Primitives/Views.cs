@@ -1,0 +1,271 @@
+namespace Mlx;
+
+/// <summary>Reshape: a view when the input's memory allows it, else a row-major copy.</summary>
+internal sealed class ReshapePrimitive : Primitive
+{
+    public override string Name => "Reshape";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var o = outputs[0];
+        if (x.IsRowContiguous)
+        {
+            o.SetView(x, MxArray.RowMajorStrides(o.ShapeRef), x.Offset);
+            return;
+        }
+        var c = Cast.Materialize(x, x.DType);
+        o.SetView(c, MxArray.RowMajorStrides(o.ShapeRef), 0);
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        new[] { Mx.Reshape(cotangents[0], primals[0].ShapeRef) };
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) => throw new NotSupportedException();
+}
+
+internal sealed class TransposePrimitive : Primitive
+{
+    public TransposePrimitive(int[] axes) => Axes = axes;
+
+    public int[] Axes { get; }
+
+    public override string Name => "Transpose";
+
+    public override bool IsEquivalent(Primitive other) => other is TransposePrimitive p && p.Axes.SequenceEqual(Axes);
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var strides = new long[Axes.Length];
+        for (int i = 0; i < Axes.Length; i++)
+        {
+            strides[i] = x.Strides[Axes[i]];
+        }
+        outputs[0].SetView(x, strides, x.Offset);
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        var inverse = new int[Axes.Length];
+        for (int i = 0; i < Axes.Length; i++)
+        {
+            inverse[Axes[i]] = i;
+        }
+        return new[] { Mx.Transpose(cotangents[0], inverse) };
+    }
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) => new[] { Mx.Transpose(tangents[0], Axes) };
+}
+
+/// <summary>Broadcast to a larger shape: stride 0 on the repeated dims.</summary>
+internal sealed class BroadcastPrimitive : Primitive
+{
+    public override string Name => "Broadcast";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var o = outputs[0];
+        int[] shape = o.ShapeRef;
+        int lead = shape.Length - x.NDim;
+        var strides = new long[shape.Length];
+        for (int i = 0; i < x.NDim; i++)
+        {
+            strides[lead + i] = x.ShapeRef[i] == 1 && shape[lead + i] != 1 ? 0 : x.Strides[i];
+        }
+        o.SetView(x, strides, x.Offset);
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        new[] { Mx.SumToShape(cotangents[0], primals[0].ShapeRef) };
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) =>
+        new[] { Mx.BroadcastTo(tangents[0], Mx.Broadcast(primals[0], tangents[0]).ShapeRef) };
+}
+
+/// <summary>A strided slice (NumPy basic indexing): start, stop and step per axis, already normalized.</summary>
+internal sealed class SlicePrimitive : Primitive
+{
+    public SlicePrimitive(int[] start, int[] stop, int[] step)
+    {
+        Start = start;
+        Stop = stop;
+        Step = step;
+    }
+
+    public int[] Start { get; }
+    public int[] Stop { get; }
+    public int[] Step { get; }
+
+    public override string Name => "Slice";
+
+    public override bool IsEquivalent(Primitive other) =>
+        other is SlicePrimitive p && p.Start.SequenceEqual(Start) && p.Stop.SequenceEqual(Stop) && p.Step.SequenceEqual(Step);
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var o = outputs[0];
+        long offset = x.Offset;
+        var strides = new long[x.NDim];
+        for (int i = 0; i < x.NDim; i++)
+        {
+            if (o.ShapeRef[i] > 0)
+            {
+                offset += Start[i] * x.Strides[i];
+            }
+            strides[i] = x.Strides[i] * Step[i];
+        }
+        o.SetView(x, strides, o.Size == 0 ? x.Offset : offset);
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        new[] { Mx.SliceUpdateRaw(Mx.ZerosLike(primals[0]), cotangents[0], Start, Stop, Step) };
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) =>
+        new[] { Mx.SliceRaw(tangents[0], Start, Stop, Step) };
+}
+
+/// <summary>Writes an update into a copy of its input at a strided slice.</summary>
+internal sealed unsafe class SliceUpdatePrimitive : Primitive
+{
+    public SliceUpdatePrimitive(int[] start, int[] stop, int[] step)
+    {
+        Start = start;
+        Stop = stop;
+        Step = step;
+    }
+
+    public int[] Start { get; }
+    public int[] Stop { get; }
+    public int[] Step { get; }
+
+    public override string Name => "SliceUpdate";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var update = inputs[1];
+        var o = outputs[0];
+        o.AllocateData();
+        Cast.Run(x, o);
+        // A view of the output at the slice, filled from the (broadcast) update.
+        long offset = 0;
+        var strides = new long[x.NDim];
+        var sliceShape = Mx.SliceShape(x.ShapeRef, Start, Stop, Step);
+        for (int i = 0; i < x.NDim; i++)
+        {
+            offset += Start[i] * o.Strides[i];
+            strides[i] = o.Strides[i] * Step[i];
+        }
+        if (sliceShape.Aggregate(1L, (a, b) => a * b) == 0)
+        {
+            return;
+        }
+        var src = Cast.Contiguous(update);
+        CopyInto(src, (byte*)o.Buffer.Pointer + offset * o.ItemSize, sliceShape, strides, o.ItemSize);
+        if (!ReferenceEquals(src, update))
+        {
+            src.Buffer.Release();
+        }
+    }
+
+    // Scatters contiguous src into a strided destination.
+    internal static void CopyInto(MxArray src, byte* dst, int[] shape, long[] strides, int itemSize)
+    {
+        long n = src.Size;
+        byte* s = src.RawPtr;
+        var index = new int[shape.Length];
+        for (long i = 0; i < n; i++)
+        {
+            long off = 0;
+            for (int d = 0; d < shape.Length; d++)
+            {
+                off += index[d] * strides[d];
+            }
+            System.Buffer.MemoryCopy(s + i * itemSize, dst + off * itemSize, itemSize, itemSize);
+            for (int d = shape.Length - 1; d >= 0; d--)
+            {
+                if (++index[d] < shape[d])
+                {
+                    break;
+                }
+                index[d] = 0;
+            }
+        }
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        var g = cotangents[0];
+        var result = new MxArray[argnums.Length];
+        for (int k = 0; k < argnums.Length; k++)
+        {
+            result[k] = argnums[k] == 0
+                ? Mx.SliceUpdateRaw(g, Mx.Zeros(Mx.SliceShape(primals[0].ShapeRef, Start, Stop, Step), g.DType), Start, Stop, Step)
+                : Mx.SumToShape(Mx.SliceRaw(g, Start, Stop, Step), primals[1].ShapeRef);
+        }
+        return result;
+    }
+}
+
+/// <summary>as_strided: a view of the row-major input with arbitrary strides and offset (elements).</summary>
+internal sealed class AsStridedPrimitive : Primitive
+{
+    public AsStridedPrimitive(long[] strides, long offset)
+    {
+        StridesValue = strides;
+        OffsetValue = offset;
+    }
+
+    public long[] StridesValue { get; }
+    public long OffsetValue { get; }
+
+    public override string Name => "AsStrided";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = Cast.Contiguous(inputs[0]);
+        outputs[0].SetView(x, (long[])StridesValue.Clone(), x.Offset + OffsetValue);
+    }
+}
+
+/// <summary>where(cond, a, b) over operands broadcast to one shape.</summary>
+internal sealed unsafe class SelectPrimitive : Primitive
+{
+    public override string Name => "Select";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var c = inputs[0];
+        var a = inputs[1];
+        var b = inputs[2];
+        var o = outputs[0];
+        o.AllocateData();
+        if (o.Size == 0)
+        {
+            return;
+        }
+        var shape = o.ShapeRef;
+        switch (o.ItemSize)
+        {
+            case 1: Kernels.Elementwise.Select(c.Ptr<bool>(), c.Strides, a.Ptr<byte>(), a.Strides, b.Ptr<byte>(), b.Strides, o.Ptr<byte>(), shape); break;
+            case 2: Kernels.Elementwise.Select(c.Ptr<bool>(), c.Strides, a.Ptr<ushort>(), a.Strides, b.Ptr<ushort>(), b.Strides, o.Ptr<ushort>(), shape); break;
+            case 4: Kernels.Elementwise.Select(c.Ptr<bool>(), c.Strides, a.Ptr<uint>(), a.Strides, b.Ptr<uint>(), b.Strides, o.Ptr<uint>(), shape); break;
+            default: Kernels.Elementwise.Select(c.Ptr<bool>(), c.Strides, a.Ptr<ulong>(), a.Strides, b.Ptr<ulong>(), b.Strides, o.Ptr<ulong>(), shape); break;
+        }
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        var g = cotangents[0];
+        var zeros = Mx.ZerosLike(g);
+        return argnums.Select(k => k switch
+        {
+            0 => Mx.ZerosLike(primals[0]),
+            1 => Mx.Where(primals[0], g, zeros),
+            _ => Mx.Where(primals[0], zeros, g),
+        }).ToArray();
+    }
+}

@@ -1,0 +1,165 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Mlx.Kernels;
+
+/// <summary>An elementwise binary operator: a scalar rule and span forms for the three run shapes a kernel meets.</summary>
+public interface IBinaryOp<T, TOut> where T : unmanaged where TOut : unmanaged
+{
+    static abstract TOut Apply(T a, T b);
+
+    /// <summary>Both operands advance (stride 1).</summary>
+    static virtual void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<TOut> o) => throw new NotSupportedException();
+
+    static virtual bool HasSpanForms => false;
+}
+
+/// <summary>An elementwise unary operator.</summary>
+public interface IUnaryOp<T, TOut> where T : unmanaged where TOut : unmanaged
+{
+    static abstract TOut Apply(T x);
+
+    static virtual void Span(ReadOnlySpan<T> x, Span<TOut> o) => throw new NotSupportedException();
+
+    static virtual bool HasSpanForm => false;
+}
+
+/// <summary>Drivers that walk strided, broadcast operands and call an operator on contiguous runs.</summary>
+public static unsafe class Elementwise
+{
+    /// <summary>
+    /// o[i] = op(a[i], b[i]) over <paramref name="shape"/>, with a and b strided (stride 0 broadcasts) and o row-major.
+    /// </summary>
+    public static void Binary<T, TOut, TOp>(T* a, long[] sa, T* b, long[] sb, TOut* o, int[] shape)
+        where T : unmanaged where TOut : unmanaged where TOp : IBinaryOp<T, TOut>
+    {
+        var (cs, st) = Strided.Collapse(shape, sa, sb, Strided.RowMajor(shape));
+        long[] ca = st[0], cb = st[1];
+        int nd = cs.Length;
+        long inner = cs[nd - 1];
+        long outer = 1;
+        for (int d = 0; d < nd - 1; d++)
+        {
+            outer *= cs[d];
+        }
+        if (inner == 0 || outer == 0)
+        {
+            return;
+        }
+        long ia = ca[nd - 1], ib = cb[nd - 1];
+        nint pa = (nint)a, pb = (nint)b, po = (nint)o;
+        if (outer == 1)
+        {
+            // One long run: split it across threads.
+            Parallelism.For(inner, 1, (start, end) =>
+                Run<T, TOut, TOp>((T*)pa + start * ia, ia, (T*)pb + start * ib, ib, (TOut*)po + start, end - start));
+            return;
+        }
+        Parallelism.For(outer, inner, (start, end) =>
+        {
+            for (long r = start; r < end; r++)
+            {
+                Run<T, TOut, TOp>((T*)pa + Strided.OuterOffset(r, cs, ca), ia, (T*)pb + Strided.OuterOffset(r, cs, cb), ib,
+                    (TOut*)po + r * inner, inner);
+            }
+        });
+    }
+
+    private static void Run<T, TOut, TOp>(T* a, long ia, T* b, long ib, TOut* o, long n)
+        where T : unmanaged where TOut : unmanaged where TOp : IBinaryOp<T, TOut>
+    {
+        if (TOp.HasSpanForms && ia == 1 && ib == 1)
+        {
+            TOp.VV(new ReadOnlySpan<T>(a, (int)n), new ReadOnlySpan<T>(b, (int)n), new Span<TOut>(o, (int)n));
+            return;
+        }
+        if (ia == 1 && ib == 0)
+        {
+            T bv = *b;
+            for (long i = 0; i < n; i++)
+            {
+                o[i] = TOp.Apply(a[i], bv);
+            }
+            return;
+        }
+        if (ia == 0 && ib == 1)
+        {
+            T av = *a;
+            for (long i = 0; i < n; i++)
+            {
+                o[i] = TOp.Apply(av, b[i]);
+            }
+            return;
+        }
+        for (long i = 0; i < n; i++)
+        {
+            o[i] = TOp.Apply(a[i * ia], b[i * ib]);
+        }
+    }
+
+    /// <summary>o[i] = op(x[i]) over contiguous memory.</summary>
+    public static void Unary<T, TOut, TOp>(T* x, TOut* o, long n)
+        where T : unmanaged where TOut : unmanaged where TOp : IUnaryOp<T, TOut>
+    {
+        nint px = (nint)x, po = (nint)o;
+        Parallelism.For(n, 4, (start, end) =>
+        {
+            T* xs = (T*)px + start;
+            TOut* os = (TOut*)po + start;
+            long len = end - start;
+            if (TOp.HasSpanForm)
+            {
+                TOp.Span(new ReadOnlySpan<T>(xs, (int)len), new Span<TOut>(os, (int)len));
+                return;
+            }
+            for (long i = 0; i < len; i++)
+            {
+                os[i] = TOp.Apply(xs[i]);
+            }
+        });
+    }
+
+    /// <summary>o[i] = c[i] ? a[i] : b[i] with all three strided and o row-major.</summary>
+    public static void Select<T>(bool* c, long[] sc, T* a, long[] sa, T* b, long[] sb, T* o, int[] shape) where T : unmanaged
+    {
+        var (cs, st) = Strided.Collapse(shape, sc, sa, sb, Strided.RowMajor(shape));
+        int nd = cs.Length;
+        long inner = cs[nd - 1], outer = 1;
+        for (int d = 0; d < nd - 1; d++)
+        {
+            outer *= cs[d];
+        }
+        if (inner == 0 || outer == 0)
+        {
+            return;
+        }
+        nint pc = (nint)c, pa = (nint)a, pb = (nint)b, po = (nint)o;
+        long ic = st[0][nd - 1], ia = st[1][nd - 1], ib = st[2][nd - 1];
+        Parallelism.For(outer, inner, (start, end) =>
+        {
+            for (long r = start; r < end; r++)
+            {
+                bool* cr = (bool*)pc + Strided.OuterOffset(r, cs, st[0]);
+                T* ar = (T*)pa + Strided.OuterOffset(r, cs, st[1]);
+                T* br = (T*)pb + Strided.OuterOffset(r, cs, st[2]);
+                T* or = (T*)po + r * inner;
+                for (long i = 0; i < inner; i++)
+                {
+                    or[i] = cr[i * ic] ? ar[i * ia] : br[i * ib];
+                }
+            }
+        });
+    }
+}
+
+/// <summary>Conversions between element types, vectorized where TensorPrimitives can.</summary>
+public static unsafe class Convert
+{
+    public static void Numeric<TIn, TOut>(TIn* x, TOut* o, long n)
+        where TIn : unmanaged, INumberBase<TIn> where TOut : unmanaged, INumberBase<TOut>
+    {
+        nint px = (nint)x, po = (nint)o;
+        Parallelism.For(n, 2, (s, e) =>
+            TensorPrimitives.ConvertTruncating<TIn, TOut>(new ReadOnlySpan<TIn>((TIn*)px + s, (int)(e - s)), new Span<TOut>((TOut*)po + s, (int)(e - s))));
+    }
+}

@@ -1,0 +1,126 @@
+namespace Mlx.Kernels;
+
+/// <summary>Shape and stride bookkeeping shared by the kernels: merging dims and walking strided memory.</summary>
+public static unsafe class Strided
+{
+    /// <summary>
+    /// Merges adjacent dims that are contiguous with each other in every operand (and drops size-1 dims), so a
+    /// kernel walks as few and as long runs as possible. Returns the merged shape and one stride list per operand.
+    /// </summary>
+    public static (long[] Shape, long[][] Strides) Collapse(int[] shape, params long[][] strides)
+    {
+        var outShape = new List<long>();
+        var outStrides = new List<long>[strides.Length];
+        for (int k = 0; k < strides.Length; k++)
+        {
+            outStrides[k] = new List<long>();
+        }
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] == 1)
+            {
+                continue;
+            }
+            int last = outShape.Count - 1;
+            bool merge = last >= 0;
+            for (int k = 0; k < strides.Length && merge; k++)
+            {
+                merge = outStrides[k][last] == strides[k][d] * shape[d];
+            }
+            if (merge)
+            {
+                outShape[last] *= shape[d];
+                for (int k = 0; k < strides.Length; k++)
+                {
+                    outStrides[k][last] = strides[k][d];
+                }
+            }
+            else
+            {
+                outShape.Add(shape[d]);
+                for (int k = 0; k < strides.Length; k++)
+                {
+                    outStrides[k].Add(strides[k][d]);
+                }
+            }
+        }
+        if (outShape.Count == 0)
+        {
+            outShape.Add(1);
+            for (int k = 0; k < strides.Length; k++)
+            {
+                outStrides[k].Add(1);
+            }
+        }
+        return (outShape.ToArray(), outStrides.Select(s => s.ToArray()).ToArray());
+    }
+
+    /// <summary>Row-major strides of <paramref name="shape"/>, in elements.</summary>
+    public static long[] RowMajor(ReadOnlySpan<int> shape)
+    {
+        var s = new long[shape.Length];
+        long acc = 1;
+        for (int i = shape.Length - 1; i >= 0; i--)
+        {
+            s[i] = acc;
+            acc *= shape[i];
+        }
+        return s;
+    }
+
+    /// <summary>Element offset of the row-major outer index <paramref name="outer"/> over all dims but the last.</summary>
+    public static long OuterOffset(long outer, long[] shape, long[] strides)
+    {
+        long offset = 0;
+        for (int d = shape.Length - 2; d >= 0 && outer > 0; d--)
+        {
+            long i = outer % shape[d];
+            outer /= shape[d];
+            offset += i * strides[d];
+        }
+        return offset;
+    }
+
+    /// <summary>Copies a strided array into contiguous row-major memory at <paramref name="dst"/>.</summary>
+    public static void Copy<T>(T* src, int[] shape, long[] strides, T* dst) where T : unmanaged
+    {
+        var (cs, cst) = Collapse(shape, strides, RowMajor(shape));
+        long[] st = cst[0];
+        int nd = cs.Length;
+        long inner = cs[nd - 1];
+        long innerStride = st[nd - 1];
+        long outer = 1;
+        for (int d = 0; d < nd - 1; d++)
+        {
+            outer *= cs[d];
+        }
+        if (inner == 0 || outer == 0)
+        {
+            return;
+        }
+        nint s = (nint)src, o = (nint)dst;
+        Parallelism.For(outer, inner, (start, end) =>
+        {
+            for (long r = start; r < end; r++)
+            {
+                T* sp = (T*)s + OuterOffset(r, cs, st);
+                T* dp = (T*)o + r * inner;
+                if (innerStride == 1)
+                {
+                    new ReadOnlySpan<T>(sp, (int)inner).CopyTo(new Span<T>(dp, (int)inner));
+                }
+                else if (innerStride == 0)
+                {
+                    new Span<T>(dp, (int)inner).Fill(*sp);
+                }
+                else
+                {
+                    for (long i = 0; i < inner; i++)
+                    {
+                        dp[i] = sp[i * innerStride];
+                    }
+                }
+            }
+        });
+    }
+}
