@@ -16,7 +16,7 @@ public abstract class Primitive
         throw new NotSupportedException($"{Name} has no vector-Jacobian product.");
 
     /// <summary>Jacobian-vector product: tangents of the outputs given tangents of the inputs in <paramref name="argnums"/>.</summary>
-    public virtual MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) =>
+    public virtual MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
         throw new NotSupportedException($"{Name} has no Jacobian-vector product.");
 
     /// <summary>Whether two nodes with this primitive and the same inputs compute the same thing.</summary>

@@ -203,14 +203,13 @@ internal sealed unsafe class BinaryPrimitive : Primitive
         return Mx.Multiply(g, Mx.Divide(wrtA ? b : Mx.Negative(a), denom));
     }
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums)
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
     {
         // The Jacobian of an elementwise op is diagonal, so each input's part of the JVP is its VJP applied to its tangent.
-        var output = Mx.Binary(Op, primals[0], primals[1]);
         MxArray? total = null;
         for (int k = 0; k < argnums.Length; k++)
         {
-            var part = Vjp(primals, new[] { tangents[k] }, new[] { argnums[k] }, new[] { output })[0];
+            var part = Vjp(primals, new[] { tangents[k] }, new[] { argnums[k] }, outputs)[0];
             total = total is null ? part : Mx.Add(total, part);
         }
         return new[] { total! };

@@ -21,7 +21,7 @@ internal sealed class AsTypePrimitive : Primitive
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
         new[] { Mx.AsType(cotangents[0], primals[0].DType) };
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) => new[] { Mx.AsType(tangents[0], DType) };
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) => new[] { Mx.AsType(tangents[0], DType) };
 
     public override bool IsEquivalent(Primitive other) => other is AsTypePrimitive p && p.DType == DType;
 }

@@ -60,7 +60,7 @@ internal sealed unsafe class MatmulPrimitive : Primitive
             : Mx.Matmul(Mx.SwapAxes(primals[0], -1, -2), g)).ToArray();
     }
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums)
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
     {
         MxArray? total = null;
         for (int k = 0; k < argnums.Length; k++)

@@ -55,7 +55,7 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
         return new[] { Mx.Subtract(gy, Mx.Multiply(y, Mx.Sum(gy, Axis, keepDims: true))) };
     }
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums)
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
     {
         var y = Mx.Softmax(primals[0], Axis);
         var ty = Mx.Multiply(tangents[0], y);

@@ -222,6 +222,6 @@ internal sealed unsafe class UnaryPrimitive : Primitive
         return new[] { d };
     }
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) =>
-        Vjp(primals, tangents, argnums, new[] { Mx.Unary(Op, primals[0]) });
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        Vjp(primals, tangents, argnums, outputs);
 }

@@ -21,7 +21,8 @@ internal sealed class ReshapePrimitive : Primitive
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
         new[] { Mx.Reshape(cotangents[0], primals[0].ShapeRef) };
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) => throw new NotSupportedException();
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        new[] { Mx.Reshape(tangents[0], outputs[0].ShapeRef) };
 }
 
 internal sealed class TransposePrimitive : Primitive
@@ -55,7 +56,7 @@ internal sealed class TransposePrimitive : Primitive
         return new[] { Mx.Transpose(cotangents[0], inverse) };
     }
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) => new[] { Mx.Transpose(tangents[0], Axes) };
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) => new[] { Mx.Transpose(tangents[0], Axes) };
 }
 
 /// <summary>Broadcast to a larger shape: stride 0 on the repeated dims.</summary>
@@ -80,8 +81,8 @@ internal sealed class BroadcastPrimitive : Primitive
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
         new[] { Mx.SumToShape(cotangents[0], primals[0].ShapeRef) };
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) =>
-        new[] { Mx.BroadcastTo(tangents[0], Mx.Broadcast(primals[0], tangents[0]).ShapeRef) };
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        new[] { Mx.BroadcastTo(tangents[0], outputs[0].ShapeRef) };
 }
 
 /// <summary>A strided slice (NumPy basic indexing): start, stop and step per axis, already normalized.</summary>
@@ -123,7 +124,7 @@ internal sealed class SlicePrimitive : Primitive
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
         new[] { Mx.SliceUpdateRaw(Mx.ZerosLike(primals[0]), cotangents[0], Start, Stop, Step) };
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) =>
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
         new[] { Mx.SliceRaw(tangents[0], Start, Stop, Step) };
 }
 

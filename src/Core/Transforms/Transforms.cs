@@ -1,0 +1,262 @@
+namespace Mlx;
+
+/// <summary>Marks the start of a traced function: an identity whose output is the array a transform differentiates by.</summary>
+internal sealed class TracerPrimitive : Primitive
+{
+    public override string Name => "Tracer";
+
+    public override bool IsEquivalent(Primitive other) => false;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs) =>
+        outputs[0].SetView(inputs[0], inputs[0].Strides, inputs[0].Offset);
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) => cotangents;
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) => tangents;
+}
+
+public static partial class Mx
+{
+    private static MxArray Trace(MxArray x) => MxArray.Create(x.ShapeRef, x.DType, new TracerPrimitive(), x);
+
+    /// <summary>
+    /// The pending nodes between <paramref name="tracers"/> and <paramref name="outputs"/>, inputs first, with the
+    /// set of arrays that depend on a tracer (only those carry derivatives).
+    /// </summary>
+    private static (List<Node> Order, HashSet<MxArray> Dependent) Tape(MxArray[] tracers, MxArray[] outputs)
+    {
+        var order = Evaluator.TopologicalOrder(outputs);
+        var dependent = new HashSet<MxArray>(ReferenceEqualityComparer.Instance);
+        foreach (var t in tracers) dependent.Add(t);
+        var kept = new List<Node>();
+        foreach (var node in order)
+        {
+            if (node.Primitive is TracerPrimitive && tracers.Any(t => ReferenceEquals(t.PendingNode, node)))
+            {
+                continue;
+            }
+            if (node.Primitive is StopGradientPrimitive)
+            {
+                continue;
+            }
+            if (node.Inputs.Any(dependent.Contains))
+            {
+                foreach (var o in node.Outputs) dependent.Add(o);
+                kept.Add(node);
+            }
+        }
+        return (kept, dependent);
+    }
+
+    /// <summary>
+    /// Vector-Jacobian product: the outputs of <paramref name="fun"/> at <paramref name="primals"/> and the
+    /// cotangents of the primals given <paramref name="cotangents"/> for the outputs.
+    /// </summary>
+    public static (MxArray[] Outputs, MxArray[] Vjps) Vjp(Func<MxArray[], MxArray[]> fun, MxArray[] primals, MxArray[] cotangents)
+    {
+        var tracers = primals.Select(Trace).ToArray();
+        var outputs = fun(tracers);
+        if (outputs.Length != cotangents.Length)
+        {
+            throw new ArgumentException($"vjp: {outputs.Length} outputs but {cotangents.Length} cotangents.");
+        }
+        var (order, dependent) = Tape(tracers, outputs);
+        var grads = new Dictionary<MxArray, MxArray>(ReferenceEqualityComparer.Instance);
+        void Accumulate(MxArray target, MxArray g)
+        {
+            if (!g.ShapeRef.SequenceEqual(target.ShapeRef)) g = SumToShape(BroadcastTo(g, Shapes.Broadcast(g.ShapeRef, target.ShapeRef)), target.ShapeRef);
+            if (g.DType != target.DType && target.DType.IsInexact()) g = AsType(g, target.DType);
+            grads[target] = grads.TryGetValue(target, out var prev) ? Add(prev, g) : g;
+        }
+        for (int i = 0; i < outputs.Length; i++)
+        {
+            if (dependent.Contains(outputs[i])) Accumulate(outputs[i], cotangents[i]);
+        }
+        for (int n = order.Count - 1; n >= 0; n--)
+        {
+            var node = order[n];
+            if (!node.Outputs.Any(grads.ContainsKey))
+            {
+                continue;
+            }
+            var cots = node.Outputs.Select(o => grads.TryGetValue(o, out var g) ? g : ZerosLike(o)).ToArray();
+            var argnums = Enumerable.Range(0, node.Inputs.Length).Where(i => dependent.Contains(node.Inputs[i])).ToArray();
+            var vjps = node.Primitive.Vjp(node.Inputs, cots, argnums, node.Outputs);
+            for (int k = 0; k < argnums.Length; k++)
+            {
+                Accumulate(node.Inputs[argnums[k]], vjps[k]);
+            }
+        }
+        var result = tracers.Select(t => grads.TryGetValue(t, out var g) ? g : ZerosLike(t)).ToArray();
+        return (outputs, result);
+    }
+
+    /// <summary>Jacobian-vector product: the outputs and their tangents given tangents of the primals.</summary>
+    public static (MxArray[] Outputs, MxArray[] Jvps) Jvp(Func<MxArray[], MxArray[]> fun, MxArray[] primals, MxArray[] tangents)
+    {
+        if (primals.Length != tangents.Length) throw new ArgumentException("jvp: one tangent per primal is needed.");
+        var tracers = primals.Select(Trace).ToArray();
+        var outputs = fun(tracers);
+        var (order, dependent) = Tape(tracers, outputs);
+        var tan = new Dictionary<MxArray, MxArray>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < tracers.Length; i++) tan[tracers[i]] = tangents[i];
+        foreach (var node in order)
+        {
+            var argnums = Enumerable.Range(0, node.Inputs.Length).Where(i => tan.ContainsKey(node.Inputs[i])).ToArray();
+            if (argnums.Length == 0) continue;
+            var ts = argnums.Select(i => tan[node.Inputs[i]]).ToArray();
+            var outs = node.Primitive.Jvp(node.Inputs, ts, argnums, node.Outputs);
+            for (int k = 0; k < outs.Length; k++) tan[node.Outputs[k]] = outs[k];
+        }
+        return (outputs, outputs.Select(o => tan.TryGetValue(o, out var t) ? t : ZerosLike(o)).ToArray());
+    }
+
+    /// <summary>
+    /// A function returning the value of <paramref name="fun"/> (its first output must be a scalar loss; the
+    /// others are auxiliary outputs, returned as they are) and the gradients with respect to the arguments
+    /// listed in <paramref name="argnums"/> (default: the first).
+    /// </summary>
+    public static Func<MxArray[], (MxArray[] Values, MxArray[] Grads)> ValueAndGrad(Func<MxArray[], MxArray[]> fun, int[]? argnums = null)
+    {
+        return args =>
+        {
+            var nums = argnums ?? new[] { 0 };
+            foreach (int a in nums)
+            {
+                if (a < 0 || a >= args.Length) throw new ArgumentException($"argnum {a} is out of range for {args.Length} arguments.");
+            }
+            MxArray[]? full = null;
+            var (outputs, vjps) = Vjp(
+                diff =>
+                {
+                    var call = (MxArray[])args.Clone();
+                    for (int i = 0; i < nums.Length; i++) call[nums[i]] = diff[i];
+                    full = fun(call);
+                    if (full.Length == 0 || full[0].Size != 1)
+                    {
+                        throw new ArgumentException($"The function to differentiate must return a scalar first; it returned shape {(full.Length == 0 ? "none" : MxArray.FormatShape(full[0].ShapeRef))}.");
+                    }
+                    return new[] { full[0] };
+                },
+                nums.Select(i => args[i]).ToArray(),
+                new[] { OnesLike(Reshape(Array(1f), System.Array.Empty<int>())) });
+            var values = full!;
+            return (values, vjps);
+        };
+    }
+
+    public static Func<MxArray, (MxArray Value, MxArray Grad)> ValueAndGrad(Func<MxArray, MxArray> fun)
+    {
+        var vg = ValueAndGrad(args => new[] { fun(args[0]) });
+        return x =>
+        {
+            var (v, g) = vg(new[] { x });
+            return (v[0], g[0]);
+        };
+    }
+
+    public static Func<MxArray[], MxArray[]> Grad(Func<MxArray[], MxArray> fun, int[]? argnums = null)
+    {
+        var vg = ValueAndGrad(args => new[] { fun(args) }, argnums);
+        return args => vg(args).Grads;
+    }
+
+    public static Func<MxArray, MxArray> Grad(Func<MxArray, MxArray> fun)
+    {
+        var vg = ValueAndGrad(fun);
+        return x => vg(x).Grad;
+    }
+
+    /// <summary>
+    /// Vectorizes <paramref name="fun"/> over axis <paramref name="inAxes"/>[i] of each argument (null: not mapped)
+    /// and stacks results on <paramref name="outAxes"/>. Runs the function once per batch element and stacks: the
+    /// results are exactly a loop's; per-primitive batching rules would make it faster.
+    /// </summary>
+    public static Func<MxArray[], MxArray[]> Vmap(Func<MxArray[], MxArray[]> fun, int?[]? inAxes = null, int[]? outAxes = null)
+    {
+        return args =>
+        {
+            var axes = inAxes ?? Enumerable.Repeat<int?>(0, args.Length).ToArray();
+            if (axes.Length != args.Length) throw new ArgumentException("vmap: one in-axis per argument is needed.");
+            int n = -1;
+            for (int i = 0; i < args.Length; i++)
+            {
+                if (axes[i] is { } ax)
+                {
+                    int size = args[i].ShapeRef[Shapes.Axis(ax, args[i].NDim)];
+                    if (n >= 0 && size != n) throw new ArgumentException($"vmap: mapped axes have sizes {n} and {size}.");
+                    n = size;
+                }
+            }
+            if (n < 0) throw new ArgumentException("vmap: at least one argument must be mapped.");
+            var results = new List<MxArray[]>();
+            for (int b = 0; b < n; b++)
+            {
+                var call = args.Select((a, i) => axes[i] is { } ax ? Take(a, Array(b), Shapes.Axis(ax, a.NDim)) : a).ToArray();
+                results.Add(fun(call));
+            }
+            int outputs = results.Count > 0 ? results[0].Length : 0;
+            var oax = outAxes ?? Enumerable.Repeat(0, outputs).ToArray();
+            return Enumerable.Range(0, outputs).Select(k => Stack(results.Select(r => r[k]).ToArray(), oax[k])).ToArray();
+        };
+    }
+
+    public static Func<MxArray, MxArray> Vmap(Func<MxArray, MxArray> fun, int inAxis = 0, int outAxis = 0)
+    {
+        var v = Vmap(args => new[] { fun(args[0]) }, new int?[] { inAxis }, new[] { outAxis });
+        return x => v(new[] { x })[0];
+    }
+
+    /// <summary>
+    /// A function with a user-defined VJP: <paramref name="forward"/> computes the outputs, <paramref name="vjp"/>
+    /// (primals, cotangents, outputs) gives the cotangents of the primals.
+    /// </summary>
+    public static Func<MxArray[], MxArray[]> CustomFunction(Func<MxArray[], MxArray[]> forward, Func<MxArray[], MxArray[], MxArray[], MxArray[]> vjp)
+    {
+        return args =>
+        {
+            var outs = forward(args.Select(a => StopGradient(a)).ToArray());
+            var prim = new CustomVjpPrimitive(vjp, outs.Length);
+            var shapes = outs.Select(o => o.ShapeRef).ToArray();
+            var dtypes = outs.Select(o => o.DType).ToArray();
+            return MxArray.Create(shapes, dtypes, prim, args.Concat(outs).ToArray());
+        };
+    }
+
+    /// <summary>Checkpointing: the forward values are recomputed in the backward pass instead of kept.</summary>
+    public static Func<MxArray[], MxArray[]> Checkpoint(Func<MxArray[], MxArray[]> fun) =>
+        CustomFunction(fun, (primals, cotangents, outputs) => Vjp(fun, primals, cotangents).Vjps);
+}
+
+/// <summary>Carries a user VJP: its inputs are the primals followed by the forward outputs it passes through.</summary>
+internal sealed class CustomVjpPrimitive : Primitive
+{
+    private readonly Func<MxArray[], MxArray[], MxArray[], MxArray[]> _vjp;
+    private readonly int _outputs;
+
+    public CustomVjpPrimitive(Func<MxArray[], MxArray[], MxArray[], MxArray[]> vjp, int outputs)
+    {
+        _vjp = vjp;
+        _outputs = outputs;
+    }
+
+    public override string Name => "CustomVjp";
+
+    public override bool IsEquivalent(Primitive other) => false;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        int first = inputs.Length - _outputs;
+        for (int i = 0; i < _outputs; i++)
+        {
+            outputs[i].SetView(inputs[first + i], inputs[first + i].Strides, inputs[first + i].Offset);
+        }
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        int n = primals.Length - _outputs;
+        var grads = _vjp(primals.Take(n).ToArray(), cotangents, outputs);
+        return argnums.Select(i => i < n ? grads[i] : Mx.ZerosLike(primals[i])).ToArray();
+    }
+}

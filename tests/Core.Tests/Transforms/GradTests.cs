@@ -1,0 +1,190 @@
+namespace Mlx.Core.Tests.Transforms;
+
+/// <summary>Gradients checked against central finite differences in float64, and MLX's own cases.</summary>
+public class GradTests
+{
+    private static double[] Numeric(Func<MxArray, MxArray> f, double[] x, int[] shape, double h = 1e-6)
+    {
+        var g = new double[x.Length];
+        for (int i = 0; i < x.Length; i++)
+        {
+            var xp = (double[])x.Clone();
+            var xm = (double[])x.Clone();
+            xp[i] += h;
+            xm[i] -= h;
+            double fp = f(Mx.Array(xp, shape)).Item<double>();
+            double fm = f(Mx.Array(xm, shape)).Item<double>();
+            g[i] = (fp - fm) / (2 * h);
+        }
+        return g;
+    }
+
+    private static void Check(Func<MxArray, MxArray> f, double[] x, int[] shape, double tol = 1e-5)
+    {
+        var analytic = Mx.Grad(f)(Mx.Array(x, shape)).ToArray<double>();
+        var numeric = Numeric(f, x, shape);
+        Assert.Equal(numeric.Length, analytic.Length);
+        for (int i = 0; i < x.Length; i++)
+        {
+            Assert.True(Math.Abs(numeric[i] - analytic[i]) <= tol * (1 + Math.Abs(numeric[i])), $"element {i}: numeric {numeric[i]} vs analytic {analytic[i]}");
+        }
+    }
+
+    private static double[] RandomValues(int n, int seed, double lo = -2, double hi = 2)
+    {
+        var r = new System.Random(seed);
+        return Enumerable.Range(0, n).Select(_ => lo + (hi - lo) * r.NextDouble()).ToArray();
+    }
+
+    [Fact]
+    public void CumprodGradientMatchesMlx()
+    {
+        // MLX's test: grad of sum(cumprod(x)) at [2, 0, 2, 2, 3] is [1, 38, 0, 0, 0].
+        var g = Mx.Grad(x => Mx.Sum(Mx.Cumprod(x)))(Mx.Array(new float[] { 2, 0, 2, 2, 3 }));
+        Assert.Equal(new float[] { 1, 38, 0, 0, 0 }, g.ToArray<float>());
+    }
+
+    [Fact]
+    public void PowerGradientAtOneOneMatchesMlx()
+    {
+        // MLX's test: d/dx (x - y) ** x at x = y = 1 is 1 (the log term vanishes where the base is 0).
+        var f = Mx.Grad(args => Mx.Power(Mx.Subtract(args[0], args[1]), args[0]), new[] { 0 });
+        var g = f(new[] { Mx.Array(1.0f), Mx.Array(1.0f) })[0];
+        Assert.Equal(1f, g.Item<float>());
+    }
+
+    [Theory]
+    [InlineData("exp")]
+    [InlineData("log")]
+    [InlineData("sin")]
+    [InlineData("tanh")]
+    [InlineData("sigmoid")]
+    [InlineData("sqrt")]
+    [InlineData("square")]
+    [InlineData("erf")]
+    [InlineData("arctan")]
+    [InlineData("abs")]
+    public void UnaryGradientsMatchFiniteDifferences(string name)
+    {
+        Func<MxArray, MxArray> op = name switch
+        {
+            "exp" => x => Mx.Exp(x),
+            "log" => x => Mx.Log(x),
+            "sin" => x => Mx.Sin(x),
+            "tanh" => x => Mx.Tanh(x),
+            "sigmoid" => x => Mx.Sigmoid(x),
+            "sqrt" => x => Mx.Sqrt(x),
+            "square" => x => Mx.Square(x),
+            "erf" => x => Mx.Erf(x),
+            "arctan" => x => Mx.Arctan(x),
+            _ => x => Mx.Abs(x),
+        };
+        bool positive = name is "log" or "sqrt";
+        var x = RandomValues(7, name.Length, positive ? 0.5 : -2, 2);
+        Check(v => Mx.Sum(op(v)), x, new[] { 7 });
+    }
+
+    [Fact]
+    public void BroadcastingBinaryGradients()
+    {
+        var y = Mx.Array(RandomValues(3, 5, 0.5, 2), new[] { 1, 3 });
+        var x = RandomValues(6, 4, 0.5, 2);
+        Check(v => Mx.Sum(Mx.Multiply(Mx.Divide(v, y), Mx.Add(v, y))), x, new[] { 2, 3 });
+        Check(v => Mx.Sum(Mx.Power(v, y)), x, new[] { 2, 3 });
+        Check(v => Mx.Sum(Mx.Maximum(v, Mx.Array(1.0))), x, new[] { 2, 3 });
+    }
+
+    [Fact]
+    public void ReductionsOverSeveralAxes()
+    {
+        var x = RandomValues(24, 9);
+        int[] shape = { 2, 3, 4 };
+        Check(v => Mx.Sum(Mx.Square(Mx.Sum(v, new[] { 0, 2 }))), x, shape);
+        Check(v => Mx.Sum(Mx.Max(v, new[] { 1, 2 })), x, shape);
+        Check(v => Mx.Sum(Mx.Mean(v, new[] { 0, 1 })), x, shape);
+        Check(v => Mx.Logsumexp(v), x, shape);
+        Check(v => Mx.Sum(Mx.Multiply(Mx.Softmax(v, -1), Mx.Arange(4.0, DType.Float64))), x, shape);
+    }
+
+    [Fact]
+    public void ViewsAndIndexing()
+    {
+        var x = RandomValues(12, 11);
+        int[] shape = { 3, 4 };
+        Check(v => Mx.Sum(Mx.Square(Mx.Transpose(v)[1..3, ..])), x, shape);
+        Check(v => Mx.Sum(Mx.Exp(v[Idx.Slice(null, null, -1), 2])), x, shape);
+        Check(v => Mx.Sum(Mx.Square(Mx.Take(v, Mx.Array(new[] { 0, 2, 2, -1 }), 1))), x, shape);
+        Check(v => Mx.Sum(Mx.Square(Mx.Reshape(v, new[] { 2, 6 })[.., 1..4])), x, shape);
+        Check(v => Mx.Sum(Mx.Square(Mx.Concatenate(new[] { v, Mx.Sin(v) }, 1))), x, shape);
+        Check(v => Mx.Sum(Mx.Square(Mx.Where(Mx.Greater(v, Mx.Array(0.0)), v, Mx.Multiply(v, 3.0)))), x, shape);
+    }
+
+    [Fact]
+    public void MatmulGradients()
+    {
+        var w = Mx.Array(RandomValues(12, 2), new[] { 4, 3 });
+        var x = RandomValues(8, 3);
+        Check(v => Mx.Sum(Mx.Tanh(Mx.Matmul(v, w))), x, new[] { 2, 4 });
+        Check(v => Mx.Sum(Mx.Square(Mx.Matmul(Mx.Transpose(w), Mx.Transpose(v)))), x, new[] { 2, 4 });
+    }
+
+    [Fact]
+    public void SeveralArgnumsAndAuxiliaryOutputs()
+    {
+        var vg = Mx.ValueAndGrad(args => new[] { Mx.Sum(Mx.Multiply(args[0], args[1])), Mx.Multiply(args[0], 2.0) }, new[] { 0, 1 });
+        var a = Mx.Array(new double[] { 1, 2, 3 });
+        var b = Mx.Array(new double[] { 4, 5, 6 });
+        var (values, grads) = vg(new[] { a, b });
+        Assert.Equal(32.0, values[0].Item<double>());
+        Assert.Equal(new double[] { 2, 4, 6 }, values[1].ToArray<double>());
+        Assert.Equal(new double[] { 4, 5, 6 }, grads[0].ToArray<double>());
+        Assert.Equal(new double[] { 1, 2, 3 }, grads[1].ToArray<double>());
+    }
+
+    [Fact]
+    public void StopGradientBlocksTheFlow()
+    {
+        var g = Mx.Grad(x => Mx.Sum(Mx.Multiply(x, Mx.StopGradient(x))))(Mx.Array(new double[] { 1, 2 }));
+        Assert.Equal(new double[] { 1, 2 }, g.ToArray<double>());
+    }
+
+    [Fact]
+    public void JvpMatchesDirectionalDerivative()
+    {
+        var x = Mx.Array(new double[] { 0.3, -1.2, 2.0 });
+        var t = Mx.Array(new double[] { 1.0, 0.5, -2.0 });
+        var (outs, jvps) = Mx.Jvp(a => new[] { Mx.Multiply(Mx.Sin(a[0]), Mx.Exp(a[0])) }, new[] { x }, new[] { t });
+        var xv = x.ToArray<double>();
+        var tv = t.ToArray<double>();
+        var expected = xv.Select((v, i) => (Math.Cos(v) * Math.Exp(v) + Math.Sin(v) * Math.Exp(v)) * tv[i]).ToArray();
+        var got = jvps[0].ToArray<double>();
+        for (int i = 0; i < 3; i++) Assert.Equal(expected[i], got[i], 1e-12);
+        var o = outs[0].ToArray<double>();
+        for (int i = 0; i < 3; i++) Assert.Equal(Math.Sin(xv[i]) * Math.Exp(xv[i]), o[i], 1e-12);
+    }
+
+    [Fact]
+    public void VmapEqualsALoop()
+    {
+        var x = Mx.Array(RandomValues(12, 21), new[] { 3, 4 });
+        var w = Mx.Array(RandomValues(4, 22), new[] { 4 });
+        var f = Mx.Vmap(args => new[] { Mx.Sum(Mx.Multiply(args[0], args[1])) }, new int?[] { 0, null });
+        var batched = f(new[] { x, w })[0].ToArray<double>();
+        var xs = x.ToArray<double>();
+        var ws = w.ToArray<double>();
+        for (int b = 0; b < 3; b++)
+        {
+            double s = 0;
+            for (int j = 0; j < 4; j++) s += xs[b * 4 + j] * ws[j];
+            Assert.Equal(s, batched[b], 1e-12);
+        }
+    }
+
+    [Fact]
+    public void CustomFunctionUsesTheUserVjp()
+    {
+        var f = Mx.CustomFunction(a => new[] { Mx.Exp(a[0]) }, (primals, cots, outs) => new[] { Mx.Multiply(cots[0], 7.0) });
+        var g = Mx.Grad(args => Mx.Sum(f(args)[0]), new[] { 0 })(new[] { Mx.Array(new double[] { 0, 1 }) })[0];
+        Assert.Equal(new double[] { 7, 7 }, g.ToArray<double>());
+    }
+}
