@@ -101,7 +101,7 @@ public sealed partial class ModelFile : IDisposable
         {
             using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
             long length = RandomAccess.GetLength(handle);
-            return DetectContent(handle, length, ModelFileFormats.FromExtension(System.IO.Path.GetExtension(path)));
+            return DetectContent(handle, length, ModelFileFormats.FromExtension(System.IO.Path.GetExtension(path)), LoadLimits.Default);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
@@ -115,7 +115,7 @@ public sealed partial class ModelFile : IDisposable
         {
             throw new ModelFormatException(byExtension, $"file is {length} bytes, over the limit of {limits.MaxFileBytes} (LoadLimits.MaxFileBytes)");
         }
-        ModelFileFormat? detected = DetectContent(handle, length, byExtension);
+        ModelFileFormat? detected = DetectContent(handle, length, byExtension, limits);
         // Safetensors has no magic; when the extension claims it, its reader gives the precise reason.
         if (detected is null && byExtension == ModelFileFormat.Safetensors && length >= 8)
         {
@@ -152,7 +152,7 @@ public sealed partial class ModelFile : IDisposable
         }
     }
 
-    private static ModelFileFormat? DetectContent(SafeFileHandle handle, long length, ModelFileFormat? byExtension)
+    private static ModelFileFormat? DetectContent(SafeFileHandle handle, long length, ModelFileFormat? byExtension, LoadLimits limits)
     {
         Span<byte> head = stackalloc byte[16];
         int n = 0;
@@ -188,7 +188,7 @@ public sealed partial class ModelFile : IDisposable
         }
         if (head.StartsWith("PK\x03\x04"u8) || head.StartsWith("PK\x05\x06"u8))
         {
-            if (NpzReader.ContainsPickle(handle, length))
+            if (NpzReader.ContainsPickle(handle, length, limits))
             {
                 throw new ModelFormatException(byExtension, "a zip with a .pkl member (a PyTorch checkpoint): " + Messages.Pickle, 0);
             }

@@ -63,6 +63,10 @@ internal sealed class FileCursor
     public byte[] ReadBytes(long count, string what)
     {
         Require(count, what);
+        if (count > Array.MaxLength)
+        {
+            throw Error($"{what} is {count} bytes, too large to read into memory");
+        }
         var result = new byte[count];
         int done = 0;
         while (done < result.Length)

@@ -25,11 +25,11 @@ internal static class NpzReader
     private static readonly IReadOnlyDictionary<string, MetadataValue> s_noMetadata = new Dictionary<string, MetadataValue>();
 
     /// <summary>True when the zip's central directory names a .pkl member (a PyTorch checkpoint); false if unreadable.</summary>
-    public static bool ContainsPickle(SafeFileHandle handle, long length)
+    public static bool ContainsPickle(SafeFileHandle handle, long length, LoadLimits limits)
     {
         try
         {
-            List<CdEntry> entries = ReadCentralDirectory(handle, length, int.MaxValue, out _);
+            List<CdEntry> entries = ReadCentralDirectory(handle, length, limits.MaxNpzMembers, out _);
             return entries.Any(e => e.Name.EndsWith(".pkl", StringComparison.OrdinalIgnoreCase));
         }
         catch (Exception e) when (e is ModelFormatException or IOException)
