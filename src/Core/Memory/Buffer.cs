@@ -121,11 +121,37 @@ internal static unsafe class Allocator
         }
     }
 
+    private const long CollectStep = 32L << 20;
+    private static long s_collectAt = CollectStep;
+
+    /// <summary>
+    /// Intermediate arrays of an evaluated graph are freed only when the GC finalizes them, and their small managed
+    /// objects put almost no pressure on the GC. So when active memory has grown by a step (32 MB, or half of what
+    /// survived the last collection) since the last collection, collect and run finalizers before allocating more.
+    /// </summary>
+    private static void CollectIfGrown(long bytes)
+    {
+        if (Active + bytes <= Interlocked.Read(ref s_collectAt))
+        {
+            return;
+        }
+        GC.Collect(1, GCCollectionMode.Forced, blocking: true);
+        GC.WaitForPendingFinalizers();
+        if (Active + bytes > Interlocked.Read(ref s_collectAt))
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        long after = Active + bytes;
+        Interlocked.Exchange(ref s_collectAt, after + Math.Max(CollectStep, after / 2));
+    }
+
     public static Buffer Allocate(long bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         long capacity = RoundUp(Math.Max(bytes, 1));
         CheckBudget(bytes);
+        CollectIfGrown(bytes);
         nint p = 0;
         lock (s_lock)
         {
