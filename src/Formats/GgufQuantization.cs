@@ -43,6 +43,16 @@ public static class GgufQuantization
         _ => GgufConversion.Unsupported,
     };
 
+    /// <summary>
+    /// The names MLX gives the affine triplet of a quantized GGUF tensor: "P.weight" becomes
+    /// "P.weight", "P.scales", "P.biases" (a name without ".weight" keeps itself as the prefix).
+    /// </summary>
+    public static (string Weights, string Scales, string Biases) MlxNames(string tensorName)
+    {
+        string prefix = tensorName.EndsWith(".weight", StringComparison.Ordinal) ? tensorName[..^".weight".Length] : tensorName;
+        return (tensorName, prefix + ".scales", prefix + ".biases");
+    }
+
     /// <summary>Dequantizes blocks of a supported type (q4_0, q4_1, q8_0, q2_k..q6_k) into <paramref name="output"/>.</summary>
     internal static void Dequantize(string type, ReadOnlySpan<byte> data, Span<float> output)
     {

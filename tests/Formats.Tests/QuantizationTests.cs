@@ -172,6 +172,13 @@ public class QuantizationTests
     }
 
     [Fact]
+    public void MlxNamesForTheTriplet()
+    {
+        Assert.Equal(("blk.0.attn_q.weight", "blk.0.attn_q.scales", "blk.0.attn_q.biases"), GgufQuantization.MlxNames("blk.0.attn_q.weight"));
+        Assert.Equal(("emb", "emb.scales", "emb.biases"), GgufQuantization.MlxNames("emb"));
+    }
+
+    [Fact]
     public void ConversionTable()
     {
         Assert.True(GgmlTypes.TryGet(2, out GgmlTypeInfo q40));

@@ -136,7 +136,8 @@ internal static class NpzReader
             }
             catch (ModelFormatException inner)
             {
-                throw new ModelFormatException(ModelFileFormat.Npz, $"member '{e.Name}': {inner.Reason}", inner.Offset, inner);
+                // Inside a deflated member only the member's position in the file is meaningful.
+                throw new ModelFormatException(ModelFileFormat.Npz, $"member '{e.Name}': {inner.Reason}", e.Method == 0 ? inner.Offset : dataStart, inner);
             }
             long remaining = e.UncompressedSize - prefix.Length;
             byte[] scratch = new byte[64 * 1024];
