@@ -192,37 +192,41 @@ public sealed unsafe partial class MxArray
         }
         else
         {
-            int pos = 0;
-            AppendNested(sb, items, 0, ref pos, 7);
+            AppendNested(sb, items, 0, 0, RowMajorStrides(_shape));
         }
         sb.Append(", dtype=").Append(DType.Name()).Append(')');
         return sb.ToString();
     }
 
-    private void AppendNested(StringBuilder sb, string[] items, int dim, ref int pos, int indent)
+    // MLX's print_subarray: rows of a non-last axis end with ",\n" and the next starts 7 + dim spaces in; an axis
+    // longer than 6 prints its first 3 and last 3 entries around "...".
+    private void AppendNested(StringBuilder sb, string[] items, int dim, long index, long[] strides)
     {
+        int n = _shape[dim];
+        bool last = dim == _shape.Length - 1;
         sb.Append('[');
-        for (int i = 0; i < _shape[dim]; i++)
+        for (int i = 0; i < n; i++)
         {
-            if (i > 0)
+            if (i > 0 && !last)
             {
-                sb.Append(',');
-                if (dim == _shape.Length - 1)
-                {
-                    sb.Append(' ');
-                }
-                else
-                {
-                    sb.Append('\n', _shape.Length - 1 - dim).Append(' ', indent + dim);
-                }
+                sb.Append(' ', 7 + dim);
             }
-            if (dim == _shape.Length - 1)
+            if (i == 3 && n > 6)
             {
-                sb.Append(items[pos++]);
+                sb.Append("...");
+                i = n - 4;
+            }
+            else if (last)
+            {
+                sb.Append(items[index + i * strides[dim]]);
             }
             else
             {
-                AppendNested(sb, items, dim + 1, ref pos, indent);
+                AppendNested(sb, items, dim + 1, index + i * strides[dim], strides);
+            }
+            if (i != n - 1)
+            {
+                sb.Append(last ? ", " : ",\n");
             }
         }
         sb.Append(']');

@@ -43,6 +43,11 @@ public struct FloorDivideIntOp<T> : IBinaryOp<T, T> where T : unmanaged, IBinary
         {
             return T.Zero;
         }
+        if (T.IsNegative(b) && b == T.Zero - T.One)
+        {
+            // a / -1 overflows (throws) for the minimum value; NumPy wraps.
+            return T.Zero - a;
+        }
         T q = a / b;
         if ((a % b != T.Zero) && ((a < T.Zero) != (b < T.Zero)))
         {
@@ -62,8 +67,9 @@ public struct RemainderIntOp<T> : IBinaryOp<T, T> where T : unmanaged, IBinaryIn
 {
     public static T Apply(T a, T b)
     {
-        if (b == T.Zero)
+        if (b == T.Zero || (T.IsNegative(b) && b == T.Zero - T.One))
         {
+            // x % -1 is 0, and computing it throws for the minimum value.
             return T.Zero;
         }
         T r = a % b;

@@ -1,0 +1,396 @@
+namespace Mlx.Core.Tests;
+
+/// <summary>Binary arithmetic, promotion (MLX's 14x14 table), weak scalars, broadcasting, floored division.</summary>
+public class BinaryTests
+{
+    public static readonly DType[] AllTypes = Enum.GetValues<DType>();
+
+    private static MxArray One(DType t) => Mx.Array(new[] { 1.0 }).AsType(t);
+
+    [Theory]
+    // Spot checks of mlx/dtype.cpp's promotion table, independent of DTypes.Promote.
+    [InlineData(DType.Int8, DType.UInt8, DType.Int16)]
+    [InlineData(DType.UInt8, DType.Int8, DType.Int16)]
+    [InlineData(DType.UInt64, DType.Int32, DType.Float32)]
+    [InlineData(DType.Int64, DType.UInt64, DType.Float32)]
+    [InlineData(DType.Float16, DType.BFloat16, DType.Float32)]
+    [InlineData(DType.BFloat16, DType.Float16, DType.Float32)]
+    [InlineData(DType.Int32, DType.Float16, DType.Float16)]
+    [InlineData(DType.Int64, DType.BFloat16, DType.BFloat16)]
+    [InlineData(DType.UInt16, DType.Int8, DType.Int32)]
+    [InlineData(DType.UInt32, DType.Int16, DType.Int64)]
+    [InlineData(DType.UInt8, DType.UInt16, DType.UInt16)]
+    [InlineData(DType.Bool, DType.Int8, DType.Int8)]
+    [InlineData(DType.Bool, DType.Bool, DType.Bool)]
+    [InlineData(DType.Bool, DType.Float16, DType.Float16)]
+    [InlineData(DType.Float16, DType.Float32, DType.Float32)]
+    [InlineData(DType.BFloat16, DType.Float64, DType.Float64)]
+    [InlineData(DType.Float64, DType.Complex64, DType.Complex64)]
+    [InlineData(DType.Int8, DType.Complex64, DType.Complex64)]
+    [InlineData(DType.UInt64, DType.UInt8, DType.UInt64)]
+    [InlineData(DType.Int32, DType.Int64, DType.Int64)]
+    [InlineData(DType.UInt32, DType.Float32, DType.Float32)]
+    public void PromotionOfArrays(DType a, DType b, DType expected)
+    {
+        var r = Mx.Add(One(a), One(b));
+        Assert.Equal(expected, r.DType);
+        Assert.Equal(expected, DTypes.Promote(a, b));
+        Assert.Equal(expected, DTypes.Promote(b, a));
+        Assert.Equal(expected == DType.Bool ? 1.0 : 2.0, r.AsType(DType.Float64).Item<double>());
+    }
+
+    [Fact]
+    public void PromotionTableIsSymmetricAndIdempotent()
+    {
+        foreach (var a in AllTypes)
+        {
+            Assert.Equal(a, DTypes.Promote(a, a));
+            Assert.Equal(a, DTypes.Promote(a, DType.Bool));
+            foreach (var b in AllTypes)
+            {
+                Assert.Equal(DTypes.Promote(a, b), DTypes.Promote(b, a));
+            }
+        }
+    }
+
+    [Fact]
+    public void WeakScalarsKeepTheArrayType()
+    {
+        var i8 = Mx.Array(new sbyte[] { 1, -2, 3 });
+        Assert.Equal(DType.Int8, (i8 * 0).DType);
+        Assert.Equal(new sbyte[] { 0, 0, 0 }, (i8 * 0).ToArray<sbyte>());
+        Assert.Equal(DType.Float32, (i8 * 1.0).DType);
+        Assert.Equal(DType.Float32, (i8 * 1.0f).DType);
+        var u8 = Mx.Array(new byte[] { 1, 2 });
+        Assert.Equal(DType.UInt8, (u8 + 1).DType);
+        Assert.Equal(DType.UInt8, (2 - u8).DType);
+        var f16 = Mx.Array(new[] { (Half)1.5 });
+        Assert.Equal(DType.Float16, (f16 * 2.0).DType);
+        Assert.Equal(DType.Float16, (f16 + 1).DType);
+        var bf = Mx.Array(new[] { (BFloat16)1.5f });
+        Assert.Equal(DType.BFloat16, (bf * 2.0).DType);
+        var b = Mx.Array(new[] { true, false });
+        Assert.Equal(DType.Int32, (b + 1).DType);
+        Assert.Equal(new[] { 2, 1 }, (b + 1).ToArray<int>());
+        Assert.Equal(DType.Float32, (b * 1.5).DType);
+        var i64 = Mx.Array(new[] { 5L });
+        Assert.Equal(DType.Int64, (i64 * 3).DType);
+        Assert.Equal(DType.Float64, (Mx.Array(new[] { 1.0 }) + 1.5).DType);
+        Assert.Equal(DType.Complex64, (Mx.Array(new[] { new Complex64(1, 1) }) * 2.0).DType);
+        // Two strong scalars promote normally.
+        Assert.Equal(DType.Float32, Mx.Add(Mx.Array(1), Mx.Array(1.5f)).DType);
+    }
+
+    public static IEnumerable<object[]> NumericTypes() =>
+        new[] { DType.UInt8, DType.UInt16, DType.UInt32, DType.UInt64, DType.Int8, DType.Int16, DType.Int32, DType.Int64, DType.Float16, DType.Float32, DType.Float64, DType.BFloat16 }
+            .Select(t => new object[] { t });
+
+    [Theory]
+    [MemberData(nameof(NumericTypes))]
+    public void ArithmeticInEveryNumericType(DType t)
+    {
+        double[] a = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17 };
+        double[] b = { 3, 1, 2, 4, 1, 2, 3, 1, 2, 1, 3, 1, 2, 1, 3, 2, 1 };
+        var x = Mx.Array(a, t);
+        var y = Mx.Array(b, t);
+        Assert.Equal(t, (x + y).DType);
+        H.Close(a.Zip(b, (p, q) => p + q).ToArray(), x + y);
+        H.Close(a.Zip(b, (p, q) => p * q).ToArray(), x * y);
+        H.Close(a.Zip(b, (p, q) => Math.Max(p, q)).ToArray(), Mx.Maximum(x, y));
+        H.Close(a.Zip(b, (p, q) => Math.Min(p, q)).ToArray(), Mx.Minimum(x, y));
+        H.Close(a.Zip(b, (p, q) => Math.Floor(p / q)).ToArray(), Mx.FloorDivide(x, y));
+        H.Close(a.Zip(b, (p, q) => p % q).ToArray(), x % y);
+        var big = Mx.Array(a.Select(v => v + 20).ToArray(), t);
+        H.Close(a.Select(v => v + 20 - v).ToArray(), big - x);
+        var div = x / y;
+        Assert.Equal(t.IsFloating() ? t : DType.Float32, div.DType);
+        var (rt, at) = H.Tol(div.DType);
+        H.Close(a.Zip(b, (p, q) => p / q).ToArray(), div, rt, at);
+        // Powers small enough for every type: 1^3, 2^1, 3^2, 4^4 would overflow 8 bits so stop at 3.
+        H.Close(new double[] { 1, 2, 9 }, Mx.Power(x[..3], y[..3]), rt, at);
+    }
+
+    [Fact]
+    public void BoolArithmeticIsLogic()
+    {
+        var a = Mx.Array(new[] { true, true, false, false });
+        var b = Mx.Array(new[] { true, false, true, false });
+        Assert.Equal(DType.Bool, (a + b).DType);
+        Assert.Equal(new[] { true, true, true, false }, (a + b).ToArray<bool>());
+        Assert.Equal(new[] { true, false, false, false }, (a * b).ToArray<bool>());
+        Assert.Equal(new[] { true, true, true, false }, (a | b).ToArray<bool>());
+        Assert.Equal(new[] { true, false, false, false }, (a & b).ToArray<bool>());
+        Assert.Equal(new[] { false, true, true, false }, (a ^ b).ToArray<bool>());
+        Assert.Equal(new[] { false, true, true, false }, Mx.LogicalXor(a, b).ToArray<bool>());
+        Assert.Equal(new[] { false, false, true, true }, (~a).ToArray<bool>());
+    }
+
+    [Fact]
+    public void IntegerOverflowWraps()
+    {
+        Assert.Equal(new sbyte[] { -128 }, (Mx.Array(new sbyte[] { 127 }) + 1).ToArray<sbyte>());
+        Assert.Equal(new byte[] { 255 }, (Mx.Array(new byte[] { 0 }) - 1).ToArray<byte>());
+        Assert.Equal(new[] { int.MinValue }, (Mx.Array(new[] { int.MaxValue }) + 1).ToArray<int>());
+    }
+
+    [Fact]
+    public void IntegerFloorDivideAndRemainderFloorLikePython()
+    {
+        var a = Mx.Array(new[] { 7, -7, 7, -7, 0, 6, -6, 1, -1 });
+        var b = Mx.Array(new[] { 2, 2, -2, -2, 3, 3, 3, 5, 5 });
+        Assert.Equal(new[] { 3, -4, -4, 3, 0, 2, -2, 0, -1 }, Mx.FloorDivide(a, b).ToArray<int>());
+        Assert.Equal(new[] { 1, 1, -1, -1, 0, 0, 0, 1, 4 }, (a % b).ToArray<int>());
+        var (q, r) = Mx.DivMod(a, b);
+        Assert.Equal(Mx.FloorDivide(a, b).ToArray<int>(), q.ToArray<int>());
+        Assert.Equal((a % b).ToArray<int>(), r.ToArray<int>());
+        // a == q * b + r
+        var back = q * b + r;
+        Assert.Equal(a.ToArray<int>(), back.ToArray<int>());
+        foreach (var t in new[] { DType.Int8, DType.Int16, DType.Int64 })
+        {
+            Assert.Equal(new long[] { 3, -4, -4, 3, 0, 2, -2, 0, -1 }, Mx.FloorDivide(a.AsType(t), b.AsType(t)).ToArray<long>());
+            Assert.Equal(new long[] { 1, 1, -1, -1, 0, 0, 0, 1, 4 }, (a.AsType(t) % b.AsType(t)).ToArray<long>());
+        }
+    }
+
+    [Fact]
+    public void IntegerMinValueDividedByMinusOneDoesNotThrow()
+    {
+        // NumPy: floor_divide(INT_MIN, -1) wraps to INT_MIN and remainder is 0.
+        var a = Mx.Array(new[] { int.MinValue, long.MinValue > 0 ? 0 : int.MinValue });
+        var b = Mx.Array(new[] { -1, -1 });
+        Assert.Equal(new[] { int.MinValue, int.MinValue }, Mx.FloorDivide(a, b).ToArray<int>());
+        Assert.Equal(new[] { 0, 0 }, (a % b).ToArray<int>());
+        Assert.Equal(new sbyte[] { sbyte.MinValue }, Mx.FloorDivide(Mx.Array(new[] { sbyte.MinValue }), Mx.Array(new sbyte[] { -1 })).ToArray<sbyte>());
+        Assert.Equal(new[] { 0L }, (Mx.Array(new[] { long.MinValue }) % Mx.Array(new[] { -1L })).ToArray<long>());
+    }
+
+    [Fact]
+    public void IntegerDivisionByZeroGivesZero()
+    {
+        var a = Mx.Array(new[] { 5, -5, 0 });
+        var z = Mx.Zeros(new[] { 3 }, DType.Int32);
+        Assert.Equal(new[] { 0, 0, 0 }, Mx.FloorDivide(a, z).ToArray<int>());
+        Assert.Equal(new[] { 0, 0, 0 }, (a % z).ToArray<int>());
+    }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    [InlineData(DType.Float16)]
+    [InlineData(DType.BFloat16)]
+    public void FloatFloorDivideAndRemainder(DType t)
+    {
+        double[] a = { 7.5, -7.5, 7.5, -7.5, 5, -5, 0.5 };
+        double[] b = { 2, 2, -2, -2, 2.5, 2.5, -0.25 };
+        var x = Mx.Array(a, t);
+        var y = Mx.Array(b, t);
+        H.Close(new double[] { 3, -4, -4, 3, 2, -2, -2 }, Mx.FloorDivide(x, y));
+        H.Close(new double[] { 1.5, 0.5, -0.5, -1.5, 0, 0, 0 }, x % y);
+        // Python: -7.5 % 2 == 0.5; 7.5 % -2 == -0.5
+        var (q, r) = Mx.DivMod(x, y);
+        H.Close(a, q * y + r);
+    }
+
+    [Fact]
+    public void WeakScalarRemainder()
+    {
+        Assert.Equal(new[] { 2, 1, 0, 2, 1 }, (Mx.Array(new[] { -4, -2, 0, 2, 4 }) % 3).ToArray<int>());
+        H.Close(new double[] { 2, 0.5 }, Mx.Array(new[] { -1f, 3.5f }) % 3);
+    }
+
+    [Fact]
+    public void PowerIntegers()
+    {
+        var b = Mx.Array(new[] { 2, 3, -2, 0, 1, -1, -1 });
+        var e = Mx.Array(new[] { 10, 3, 3, 0, -2, -3, 2 });
+        Assert.Equal(new[] { 1024, 27, -8, 1, 1, -1, 1 }, Mx.Power(b, e).ToArray<int>());
+        Assert.Equal(DType.Int32, Mx.Power(b, e).DType);
+        H.Close(new double[] { 4, 0.5 }, Mx.Power(Mx.Array(new[] { 2f, 0.25f }), Mx.Array(new[] { 2f, 0.5f })));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(17)]
+    [InlineData(33)]
+    [InlineData(1023)]
+    public void MaximumMinimumPropagateNaN(int n)
+    {
+        foreach (var t in new[] { DType.Float32, DType.Float64, DType.Float16, DType.BFloat16 })
+        {
+            var a = H.Rand(n, 2);
+            var b = H.Rand(n, 3);
+            a[n - 1] = double.NaN;
+            b[n / 2] = double.NaN;
+            var x = Mx.Array(a, t);
+            var y = Mx.Array(b, t);
+            var mx = Mx.Maximum(x, y).ToArray<double>();
+            var mn = Mx.Minimum(x, y).ToArray<double>();
+            var ra = H.RoundTo(a, t);
+            var rb = H.RoundTo(b, t);
+            for (int i = 0; i < n; i++)
+            {
+                bool nan = double.IsNaN(a[i]) || double.IsNaN(b[i]);
+                Assert.True(nan ? double.IsNaN(mx[i]) : mx[i] == Math.Max(ra[i], rb[i]), $"max {t} n={n} i={i}: {mx[i]}");
+                Assert.True(nan ? double.IsNaN(mn[i]) : mn[i] == Math.Min(ra[i], rb[i]), $"min {t} n={n} i={i}: {mn[i]}");
+            }
+            // Scalar broadcast on either side.
+            Assert.True(double.IsNaN(Mx.Maximum(Mx.Array(float.NaN), Mx.Array(new[] { 1f, 2f })).ToArray<float>()[1]));
+            Assert.True(double.IsNaN(Mx.Minimum(Mx.Array(new[] { 1f, 2f }), Mx.Array(float.NaN)).ToArray<float>()[0]));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(H.OddSizeData), MemberType = typeof(H))]
+    public void AddOverOddSizesAndNonContiguousViews(int n)
+    {
+        var a = H.Rand(n, 11);
+        var b = H.Rand(n, 12);
+        var expected = a.Zip(b, (p, q) => (double)((float)p + (float)q)).ToArray();
+        H.Close(expected, Mx.Array(a, DType.Float32) + Mx.Array(b, DType.Float32));
+        // Negative-step views on both sides.
+        var ra = H.ReversedView(a.Select(v => (float)v).ToArray());
+        var rb = H.ReversedView(b.Select(v => (float)v).ToArray());
+        H.Close(expected, ra + rb);
+        H.Close(a.Zip(b, (p, q) => (double)((float)p * (float)q)).ToArray(), ra * Mx.Array(b, DType.Float32), 1e-6);
+        // Integer path too.
+        var ia = a.Select(v => (int)(v * 100)).ToArray();
+        var ib = b.Select(v => (int)(v * 100)).ToArray();
+        Assert.Equal(ia.Zip(ib, (p, q) => p - q).ToArray(), (H.ReversedView(ia) - Mx.Array(ib)).ToArray<int>());
+    }
+
+    [Fact]
+    public void BroadcastingShapes()
+    {
+        var col = Mx.Array(new[] { 1f, 2f, 3f }, new[] { 3, 1 });
+        var row = Mx.Array(new[] { 10f, 20f, 30f, 40f }, new[] { 1, 4 });
+        var s = col + row;
+        H.Shape(new[] { 3, 4 }, s);
+        Assert.Equal(new[] { 11f, 21, 31, 41, 12, 22, 32, 42, 13, 23, 33, 43 }, s.ToArray<float>());
+        var m = Mx.Reshape(Mx.Arange(0, 6), new[] { 2, 3 });
+        Assert.Equal(new[] { 0, 2, 4, 3, 5, 7 }, (m + Mx.Array(new[] { 0, 1, 2 })).ToArray<int>());
+        H.Shape(new[] { 2, 0 }, Mx.Zeros(new[] { 2, 1 }) + Mx.Zeros(new[] { 0 }));
+        H.Shape(new[] { 5, 2, 3 }, Mx.Zeros(new[] { 5, 1, 3 }) * Mx.Zeros(new[] { 2, 1 }));
+        Assert.Throws<ArgumentException>(() => Mx.Zeros(new[] { 2, 3 }) + Mx.Zeros(new[] { 4 }));
+        // Transposed operand broadcast against a row.
+        var t = Mx.Transpose(Mx.Reshape(Mx.Arange(0, 6), new[] { 3, 2 }));
+        Assert.Equal(new[] { 0, 7, 14, 1, 8, 15 }, (t + Mx.Array(new[] { 0, 1, 2 }) * 5 + Mx.Array(new[] { 0 }, new[] { 1 })).ToArray<int>());
+    }
+
+    [Fact]
+    public void EmptyOperands()
+    {
+        var e = Mx.Zeros(new[] { 0 });
+        Assert.Empty((e + e).ToArray<float>());
+        Assert.Empty((e * 2.0f).ToArray<float>());
+        Assert.Empty(Mx.Maximum(e, e).ToArray<float>());
+        Assert.Empty((Mx.Zeros(new[] { 0, 3 }, DType.Int32) % 2).ToArray<int>());
+    }
+
+    [Fact]
+    public void LogAddExpIsStable()
+    {
+        var a = Mx.Array(new[] { 0.0, 1000, -1000, double.NegativeInfinity, 2, double.PositiveInfinity, double.NaN });
+        var b = Mx.Array(new[] { 0.0, 1000, -1000, double.NegativeInfinity, 3, 1, 0 });
+        H.Close(new[] { Math.Log(2), 1000 + Math.Log(2), -1000 + Math.Log(2), double.NegativeInfinity, 3 + Math.Log(1 + Math.Exp(-1)), double.PositiveInfinity, double.NaN }, Mx.LogAddExp(a, b), 1e-12);
+        Assert.Equal(DType.Float32, Mx.LogAddExp(Mx.Array(new[] { 1 }), Mx.Array(new[] { 2 })).DType);
+    }
+
+    [Fact]
+    public void ArcTan2Quadrants()
+    {
+        var y = Mx.Array(new[] { 1f, 1, -1, -1, 0 });
+        var x = Mx.Array(new[] { 1f, -1, -1, 1, -1 });
+        H.Close(new[] { Math.Atan2(1, 1), Math.Atan2(1, -1), Math.Atan2(-1, -1), Math.Atan2(-1, 1), Math.PI }, Mx.ArcTan2(y, x));
+    }
+
+    [Fact]
+    public void BitwiseAndShifts()
+    {
+        var a = Mx.Array(new[] { 12, -8, 255, 1 });
+        var b = Mx.Array(new[] { 10, 1, 15, 31 });
+        Assert.Equal(new[] { 8, 0, 15, 1 }, (a & b).ToArray<int>());
+        Assert.Equal(new[] { 14, -7, 255, 31 }, (a | b).ToArray<int>());
+        Assert.Equal(new[] { 6, -7, 240, 30 }, (a ^ b).ToArray<int>());
+        Assert.Equal(new[] { 12 << 10, -16, 255 << 15, int.MinValue }, Mx.LeftShift(a, b).ToArray<int>());
+        Assert.Equal(new[] { 0, -4, 0, 0 }, Mx.RightShift(a, b).ToArray<int>());
+        // Shifting by the bit width or more saturates instead of masking the count.
+        Assert.Equal(new byte[] { 0 }, Mx.LeftShift(Mx.Array(new byte[] { 1 }), Mx.Array(new byte[] { 8 })).ToArray<byte>());
+        Assert.Equal(new[] { -1 }, Mx.RightShift(Mx.Array(new[] { -5 }), Mx.Array(new[] { 40 })).ToArray<int>());
+        Assert.Equal(new sbyte[] { -6, 4 }, (~Mx.Array(new sbyte[] { 5, -5 })).ToArray<sbyte>());
+        Assert.Equal(new byte[] { 255 }, (~Mx.Array(new byte[] { 0 })).ToArray<byte>());
+        Assert.Throws<ArgumentException>(() => Mx.BitwiseAnd(Mx.Array(new[] { 1f }), Mx.Array(new[] { 1f })));
+        Assert.Throws<ArgumentException>(() => Mx.BitwiseInvert(Mx.Array(new[] { 1f })));
+    }
+
+    [Fact]
+    public void ComplexArithmetic()
+    {
+        var a = Mx.Array(new[] { new Complex64(1, 2), new Complex64(3, -1) });
+        var b = Mx.Array(new[] { new Complex64(0, 1), new Complex64(2, 2) });
+        var p = (a * b).ToArray<Complex64>();
+        Assert.Equal(new Complex64(-2, 1), p[0]);
+        Assert.Equal(new Complex64(8, 4), p[1]);
+        var s = (a + b).ToArray<Complex64>();
+        Assert.Equal(new Complex64(1, 3), s[0]);
+        var q = (a / b).ToArray<Complex64>();
+        Assert.Equal(2f, q[0].Real, 5);
+        Assert.Equal(-1f, q[0].Imag, 5);
+        // Mixed with real: promotes to complex.
+        var m = (a * Mx.Array(new[] { 2f, 3f })).ToArray<Complex64>();
+        Assert.Equal(new Complex64(2, 4), m[0]);
+        Assert.Equal(new Complex64(9, -3), m[1]);
+    }
+
+    [Fact]
+    public void HalfPrecisionRoundsEachResult()
+    {
+        // 1 + 2^-11 is not a float16; 1 + 2^-8 is not a bfloat16: the sums round back to 1 (ties to even).
+        var h = Mx.Array(new[] { (Half)1 }) + Mx.Array(new[] { (Half)Math.Pow(2, -11) });
+        Assert.Equal(1.0, h.AsType(DType.Float64).Item<double>());
+        var bf = Mx.Array(new[] { (BFloat16)1f }) + Mx.Array(new[] { (BFloat16)(float)Math.Pow(2, -8) });
+        Assert.Equal(1.0, bf.AsType(DType.Float64).Item<double>());
+        Assert.Equal(DType.BFloat16, bf.DType);
+        // float16 overflow goes to inf.
+        Assert.True(double.IsPositiveInfinity((Mx.Array(new[] { (Half)60000 }) * 2).AsType(DType.Float64).Item<double>()));
+    }
+
+    [Fact]
+    public void WhereSelectsWithBroadcastAndPromotion()
+    {
+        var c = Mx.Array(new[] { true, false, true });
+        var r = Mx.Where(c, Mx.Array(new[] { 1, 2, 3 }), Mx.Array(new[] { 0.5f }));
+        Assert.Equal(DType.Float32, r.DType);
+        Assert.Equal(new[] { 1f, 0.5f, 3f }, r.ToArray<float>());
+        var w = Mx.Where(Mx.Array(new[] { 1, 0 }, new[] { 2, 1 }), Mx.Array(new[] { 1, 2, 3 }), 0);
+        Assert.Equal(new[] { 1, 2, 3, 0, 0, 0 }, w.ToArray<int>());
+        var d = Mx.Where(c, Mx.Array(new[] { 1.0, 2, 3 }), Mx.Array(new[] { 9.0, 8, 7 })[Idx.Slice(null, null, -1)]);
+        Assert.Equal(new[] { 1.0, 8, 3 }, d.ToArray<double>());
+        Assert.Equal(new long[] { 5, 0, 5 }, Mx.Where(c, Mx.Array(new[] { 5L }), Mx.Array(new[] { 0L })).ToArray<long>());
+    }
+
+    [Fact]
+    public void ClipBoundsAndNaN()
+    {
+        var a = Mx.Array(new[] { -3f, 0.5f, 7f, float.NaN });
+        H.Close(new double[] { -1, 0.5, 2, double.NaN }, Mx.Clip(a, Mx.Array(-1f), Mx.Array(2f)));
+        H.Close(new double[] { 0, 0.5, 7, double.NaN }, Mx.Clip(a, Mx.Array(0f), null));
+        Assert.Throws<ArgumentException>(() => Mx.Clip(a, null, null));
+    }
+
+    [Fact]
+    public void IsCloseAllCloseArrayEqual()
+    {
+        var a = Mx.Array(new[] { 1f, 2f, float.NaN, float.PositiveInfinity });
+        var b = Mx.Array(new[] { 1f + 1e-6f, 2.1f, float.NaN, float.PositiveInfinity });
+        Assert.Equal(new[] { true, false, false, true }, Mx.IsClose(a, b).ToArray<bool>());
+        Assert.Equal(new[] { true, false, true, true }, Mx.IsClose(a, b, equalNan: true).ToArray<bool>());
+        Assert.False(Mx.AllClose(a, b).Item<bool>());
+        Assert.True(Mx.AllClose(Mx.Array(new[] { 1f }), Mx.Array(new[] { 1.05f }), rtol: 0.1).Item<bool>());
+        Assert.True(Mx.ArrayEqual(a, a, equalNan: true).Item<bool>());
+        Assert.False(Mx.ArrayEqual(a, a).Item<bool>());
+        Assert.False(Mx.ArrayEqual(Mx.Zeros(new[] { 2 }), Mx.Zeros(new[] { 3 })).Item<bool>());
+        Assert.True(Mx.ArrayEqual(Mx.Array(new[] { 1, 2 }), Mx.Array(new[] { 1f, 2f })).Item<bool>());
+    }
+}
