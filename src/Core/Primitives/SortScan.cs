@@ -181,6 +181,17 @@ internal sealed unsafe class ScanPrimitive : Primitive
                 Run<T, LogAddExpOp<T>>(T.NegativeInfinity);
                 return;
             }
+            // MLX starts exclusive float max/min scans from -inf/+inf, not the finite limits.
+            if (Op == ScanOp.Max)
+            {
+                Run<T, MaximumOp<T>>(T.NegativeInfinity);
+                return;
+            }
+            if (Op == ScanOp.Min)
+            {
+                Run<T, MinimumOp<T>>(T.PositiveInfinity);
+                return;
+            }
             RunNumeric<T>();
         }
 

@@ -1,0 +1,227 @@
+namespace Mlx.Core.Tests;
+
+/// <summary>Sum, Prod, Max, Min, All, Any, Mean, Var, Std, ArgMax, ArgMin, Median.</summary>
+public class ReductionTests
+{
+    [Theory]
+    [MemberData(nameof(H.OddSizeData), MemberType = typeof(H))]
+    public void FullReductionsOverOddSizes(int n)
+    {
+        var v = H.Rand(n, 21);
+        var f = v.Select(x => (float)x).ToArray();
+        var a = Mx.Array(f);
+        Assert.Equal(f.Sum(x => (double)x), Mx.Sum(a).Item<float>(), 1e-3);
+        Assert.Equal(n == 0 ? 0 : f.Average(x => (double)x), n == 0 ? 0 : Mx.Mean(a).Item<float>(), 1e-5);
+        var rev = H.ReversedView(f);
+        Assert.Equal(f.Sum(x => (double)x), Mx.Sum(rev).Item<float>(), 1e-3);
+        if (n > 0)
+        {
+            Assert.Equal(f.Max(), Mx.Max(a).Item<float>());
+            Assert.Equal(f.Min(), Mx.Min(rev).Item<float>());
+            Assert.Equal((uint)Array.IndexOf(f, f.Max()), Mx.ArgMax(a).Item<uint>());
+            Assert.Equal((uint)Array.IndexOf(f, f.Min()), Mx.ArgMin(a).Item<uint>());
+            var small = v.Select(x => 1 + x / 64).ToArray();
+            Assert.Equal(small.Aggregate(1.0, (p, q) => p * q), Mx.Prod(Mx.Array(small)).Item<double>(), 1e-9);
+        }
+        var ints = v.Select(x => (int)(x * 1000)).ToArray();
+        Assert.Equal(ints.Sum(), Mx.Sum(Mx.Array(ints)).Item<int>());
+        Assert.Equal(ints.Sum(), Mx.Sum(H.ReversedView(ints)).Item<int>());
+    }
+
+    [Fact]
+    public void AxisReductionsOnMatrix()
+    {
+        int r = 17, c = 33;
+        var v = H.Rand(r * c, 22);
+        var a = Mx.Array(v, new[] { r, c });
+        var rowSums = Enumerable.Range(0, r).Select(i => Enumerable.Range(0, c).Sum(j => v[i * c + j])).ToArray();
+        var colSums = Enumerable.Range(0, c).Select(j => Enumerable.Range(0, r).Sum(i => v[i * c + j])).ToArray();
+        var colMax = Enumerable.Range(0, c).Select(j => Enumerable.Range(0, r).Max(i => v[i * c + j])).ToArray();
+        H.Close(rowSums, Mx.Sum(a, 1), 1e-12, 1e-12);
+        H.Close(rowSums, Mx.Sum(a, -1), 1e-12, 1e-12);
+        H.Close(colSums, Mx.Sum(a, 0), 1e-12, 1e-12);
+        H.Close(colMax, Mx.Max(a, 0), 0, 0);
+        H.Shape(new[] { 1, c }, Mx.Sum(a, 0, keepDims: true));
+        H.Shape(new[] { r, 1 }, Mx.Min(a, 1, keepDims: true));
+        H.Shape(new[] { 1, 1 }, Mx.Sum(a, new[] { 0, 1 }, keepDims: true));
+        H.Shape(Array.Empty<int>(), Mx.Sum(a));
+        Assert.Equal(v.Sum(), Mx.Sum(a, new[] { 1, 0 }).Item<double>(), 1e-10);
+        // The same on the transposed view.
+        var t = Mx.Transpose(a);
+        H.Close(rowSums, Mx.Sum(t, 0), 1e-12, 1e-12);
+        H.Close(colSums, Mx.Sum(t, 1), 1e-12, 1e-12);
+        H.Close(colMax, Mx.Max(t, 1), 0, 0);
+        var argmax = Enumerable.Range(0, c).Select(j => (double)Enumerable.Range(0, r).OrderByDescending(i => v[i * c + j]).First()).ToArray();
+        H.Close(argmax, Mx.ArgMax(a, 0), 0, 0);
+        H.Close(argmax, Mx.ArgMax(t, 1), 0, 0);
+        Assert.Throws<ArgumentException>(() => Mx.Sum(a, 2));
+        Assert.Throws<ArgumentException>(() => Mx.Sum(a, new[] { 0, 0 }));
+    }
+
+    [Fact]
+    public void ThreeDimensionalMiddleAxis()
+    {
+        var a = Mx.Reshape(Mx.Arange(0, 24), new[] { 2, 3, 4 });
+        Assert.Equal(new[] { 12, 15, 18, 21, 48, 51, 54, 57 }, Mx.Sum(a, 1).ToArray<int>());
+        Assert.Equal(new[] { 60, 66, 72, 78 }, Mx.Sum(a, new[] { 0, 1 }).ToArray<int>());
+        Assert.Equal(new[] { 6, 22, 38, 54, 70, 86 }, Mx.Sum(a, 2).ToArray<int>());
+        Assert.Equal(new[] { 8, 9, 10, 11, 20, 21, 22, 23 }, Mx.Max(a, 1).ToArray<int>());
+    }
+
+    [Fact]
+    public void SumAndProdTypesFollowMlx()
+    {
+        Assert.Equal(DType.Int32, Mx.Sum(Mx.Array(new[] { true, true, false })).DType);
+        Assert.Equal(2, Mx.Sum(Mx.Array(new[] { true, true, false })).Item<int>());
+        Assert.Equal(DType.Int32, Mx.Sum(Mx.Array(new sbyte[] { 100, 100 })).DType);
+        Assert.Equal(200, Mx.Sum(Mx.Array(new sbyte[] { 100, 100 })).Item<int>());
+        Assert.Equal(DType.Int32, Mx.Sum(Mx.Array(new short[] { 30000, 30000 })).DType);
+        Assert.Equal(60000, Mx.Sum(Mx.Array(new short[] { 30000, 30000 })).Item<int>());
+        Assert.Equal(DType.UInt32, Mx.Sum(Mx.Array(new byte[] { 200, 100 })).DType);
+        Assert.Equal(300u, Mx.Sum(Mx.Array(new byte[] { 200, 100 })).Item<uint>());
+        Assert.Equal(DType.UInt32, Mx.Sum(Mx.Array(new ushort[] { 60000, 60000 })).DType);
+        Assert.Equal(DType.Int32, Mx.Sum(Mx.Array(new[] { 1 })).DType);
+        Assert.Equal(DType.Int64, Mx.Sum(Mx.Array(new[] { 1L })).DType);
+        Assert.Equal(DType.UInt64, Mx.Sum(Mx.Array(new[] { 1UL })).DType);
+        Assert.Equal(DType.Float16, Mx.Sum(Mx.Array(new[] { (Half)1 })).DType);
+        Assert.Equal(DType.BFloat16, Mx.Sum(Mx.Array(new[] { (BFloat16)1f })).DType);
+        Assert.Equal(DType.Int32, Mx.Prod(Mx.Array(new sbyte[] { 100, 100 })).DType);
+        Assert.Equal(10000, Mx.Prod(Mx.Array(new sbyte[] { 100, 100 })).Item<int>());
+        Assert.Equal(DType.Float32, Mx.Mean(Mx.Array(new[] { 1, 2 })).DType);
+        Assert.Equal(1.5f, Mx.Mean(Mx.Array(new[] { 1, 2 })).Item<float>());
+        Assert.Equal(DType.Bool, Mx.All(Mx.Array(new[] { 1, 2 })).DType);
+        Assert.Equal(DType.Int8, Mx.Max(Mx.Array(new sbyte[] { -5, 3 })).DType);
+    }
+
+    [Fact]
+    public void HalfAndBFloatSums()
+    {
+        var v = Enumerable.Range(0, 33).Select(i => i * 0.25).ToArray();
+        Assert.Equal(v.Sum(), Mx.Sum(Mx.Array(v, DType.Float16)).AsType(DType.Float64).Item<double>(), 1e-1);
+        Assert.Equal(v.Sum(), Mx.Sum(Mx.Array(v, DType.BFloat16)).AsType(DType.Float64).Item<double>(), 1.5);
+        Assert.Equal(8.0, Mx.Max(Mx.Array(v, DType.BFloat16)).AsType(DType.Float64).Item<double>());
+    }
+
+    [Fact]
+    public void EmptyReductions()
+    {
+        var e = Mx.Zeros(new[] { 0 });
+        Assert.Equal(0f, Mx.Sum(e).Item<float>());
+        Assert.Equal(1f, Mx.Prod(e).Item<float>());
+        Assert.True(Mx.All(e).Item<bool>());
+        Assert.False(Mx.Any(e).Item<bool>());
+        Assert.Equal(0, Mx.Sum(Mx.Zeros(new[] { 0 }, DType.Int32)).Item<int>());
+        Assert.Equal(1, Mx.Prod(Mx.Zeros(new[] { 0 }, DType.Int8)).Item<int>());
+        var m = Mx.Zeros(new[] { 3, 0 });
+        Assert.Equal(new[] { 0f, 0f, 0f }, Mx.Sum(m, 1).ToArray<float>());
+        Assert.Equal(new[] { 1f, 1f, 1f }, Mx.Prod(m, 1).ToArray<float>());
+        Assert.Empty(Mx.Sum(m, 0).ToArray<float>());
+        H.Shape(new[] { 0 }, Mx.Max(m, 0));
+        Assert.Throws<ArgumentException>(() => Mx.Max(e));
+        Assert.Throws<ArgumentException>(() => Mx.Min(e));
+        Assert.Throws<ArgumentException>(() => Mx.Max(m, 1));
+        Assert.Throws<ArgumentException>(() => Mx.Logsumexp(e));
+        Assert.Throws<ArgumentException>(() => Mx.ArgMax(e));
+        Assert.True(double.IsNaN(Mx.Mean(e).Item<float>()));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(17)]
+    [InlineData(33)]
+    [InlineData(1023)]
+    public void NaNPropagatesThroughMaxMin(int n)
+    {
+        foreach (var t in new[] { DType.Float32, DType.Float64, DType.Float16, DType.BFloat16 })
+        {
+            foreach (int pos in new[] { 0, n / 2, n - 1 })
+            {
+                var v = H.Rand(n, 23 + pos);
+                v[pos] = double.NaN;
+                var a = Mx.Array(v, t);
+                Assert.True(double.IsNaN(Mx.Max(a).AsType(DType.Float64).Item<double>()), $"max {t} n={n} nan at {pos}");
+                Assert.True(double.IsNaN(Mx.Min(a).AsType(DType.Float64).Item<double>()), $"min {t} n={n} nan at {pos}");
+                Assert.True(double.IsNaN(Mx.Sum(a).AsType(DType.Float64).Item<double>()));
+                Assert.Equal((uint)pos, Mx.ArgMax(a).Item<uint>());
+                Assert.Equal((uint)pos, Mx.ArgMin(a).Item<uint>());
+            }
+        }
+    }
+
+    [Fact]
+    public void NaNPropagatesThroughAxisMaxMin()
+    {
+        // Rows reduced along the strided axis 0 (the row-accumulate path), and along axis 1.
+        var v = H.Rand(7 * 17, 24);
+        v[3 * 17 + 5] = double.NaN;
+        var a = Mx.Array(v, new[] { 7, 17 }, DType.Float32);
+        var m0 = Mx.Max(a, 0).ToArray<float>();
+        var n0 = Mx.Min(a, 0).ToArray<float>();
+        for (int j = 0; j < 17; j++)
+        {
+            Assert.Equal(j == 5, float.IsNaN(m0[j]));
+            Assert.Equal(j == 5, float.IsNaN(n0[j]));
+        }
+        var m1 = Mx.Max(a, 1).ToArray<float>();
+        for (int i = 0; i < 7; i++) Assert.Equal(i == 3, float.IsNaN(m1[i]));
+    }
+
+    [Fact]
+    public void ArgMaxTiesTakeFirstAndTypes()
+    {
+        Assert.Equal(1u, Mx.ArgMax(Mx.Array(new[] { 1, 5, 5, 2 })).Item<uint>());
+        Assert.Equal(0u, Mx.ArgMin(Mx.Array(new[] { 1, 5, 1, 2 })).Item<uint>());
+        Assert.Equal(DType.UInt32, Mx.ArgMax(Mx.Array(new[] { 1f })).DType);
+        Assert.Equal(1u, Mx.ArgMax(Mx.Array(new[] { false, true, true })).Item<uint>());
+        Assert.Equal(new uint[] { 1, 0 }, Mx.ArgMax(Mx.Array(new[] { (Half)1, (Half)3, (Half)4, (Half)2 }, new[] { 2, 2 }), 1).ToArray<uint>());
+        H.Shape(new[] { 1, 1 }, Mx.ArgMax(Mx.Zeros(new[] { 2, 3 }), keepDims: true));
+        H.Shape(new[] { 2, 1 }, Mx.ArgMin(Mx.Zeros(new[] { 2, 3 }), 1, keepDims: true));
+    }
+
+    [Fact]
+    public void AllAny()
+    {
+        var a = Mx.Array(new[] { 1, 0, 3, 4 }, new[] { 2, 2 });
+        Assert.False(Mx.All(a).Item<bool>());
+        Assert.True(Mx.Any(a).Item<bool>());
+        Assert.Equal(new[] { false, true }, Mx.All(a, 1).ToArray<bool>());
+        Assert.Equal(new[] { true, true }, Mx.Any(a, 0).ToArray<bool>());
+        Assert.True(Mx.Any(Mx.Array(new[] { float.NaN })).Item<bool>());
+        Assert.False(Mx.Any(Mx.Zeros(new[] { 1023 })).Item<bool>());
+        Assert.True(Mx.All(Mx.Ones(new[] { 1023 }, DType.UInt8)).Item<bool>());
+        Assert.False(Mx.All(Mx.Array(new[] { -0.0, 1 })).Item<bool>());
+    }
+
+    [Fact]
+    public void VarStd()
+    {
+        var v = new double[] { 2, 4, 4, 4, 5, 5, 7, 9 };
+        var a = Mx.Array(v, DType.Float32);
+        Assert.Equal(4.0, Mx.Var(a).Item<float>(), 5);
+        Assert.Equal(2.0, Mx.Std(a).Item<float>(), 5);
+        Assert.Equal(32.0 / 7, Mx.Var(a, ddof: 1).Item<float>(), 5);
+        var m = Mx.Array(new[] { 1f, 2, 3, 5, 7, 9 }, new[] { 2, 3 });
+        H.Close(new[] { 2.0 / 3, 8.0 / 3 }, Mx.Var(m, 1));
+        H.Close(new[] { 4.0, 6.25, 9 }, Mx.Var(m, 0));
+        Assert.Equal(DType.Float32, Mx.Var(Mx.Array(new[] { 1, 2 })).DType);
+    }
+
+    [Fact]
+    public void MedianValuesAndNaN()
+    {
+        Assert.Equal(2f, Mx.Median(Mx.Array(new[] { 3f, 1, 2 })).Item<float>());
+        Assert.Equal(2.5f, Mx.Median(Mx.Array(new[] { 4f, 1, 3, 2 })).Item<float>());
+        Assert.Equal(2.5f, Mx.Median(Mx.Array(new[] { 4, 1, 3, 2 })).Item<float>());
+        var m = Mx.Array(new[] { 1f, 9, 5, 7, 3, 2 }, new[] { 2, 3 });
+        H.Close(new double[] { 5, 3 }, Mx.Median(m, new[] { 1 }));
+        H.Close(new double[] { 4, 6, 3.5 }, Mx.Median(m, new[] { 0 }));
+        H.Shape(new[] { 2, 1 }, Mx.Median(m, new[] { 1 }, keepDims: true));
+        Assert.True(float.IsNaN(Mx.Median(Mx.Array(new[] { 1f, float.NaN, 3f })).Item<float>()));
+        var withNaN = Mx.Array(new[] { 1f, float.NaN, 3, 4, 5, 6 }, new[] { 2, 3 });
+        var r = Mx.Median(withNaN, new[] { 1 }).ToArray<float>();
+        Assert.True(float.IsNaN(r[0]));
+        Assert.Equal(5f, r[1]);
+        Assert.Throws<ArgumentException>(() => Mx.Median(Mx.Zeros(new[] { 0 })));
+    }
+}
