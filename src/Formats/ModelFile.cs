@@ -9,7 +9,7 @@ namespace Mlx.Formats;
 /// every header, count, offset and size against the file and the <see cref="LoadLimits"/>; tensor data
 /// is then read lazily with positioned reads (no mapping, no copies of the whole file). Every refusal,
 /// including I/O failures and a file that changes after opening, is a <see cref="ModelFormatException"/>.
-/// Instances are not thread-safe for concurrent reads of deflated .npz members; plain reads are.
+/// Reads are positioned (no shared cursor), so several threads may read tensors of one instance at once.
 /// </summary>
 public sealed partial class ModelFile : IDisposable
 {

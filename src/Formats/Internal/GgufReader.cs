@@ -112,9 +112,10 @@ internal static class GgufReader
         {
             long at = c.Position;
             string name = ReadString(c, limits, "a tensor name");
-            if (System.Text.Encoding.UTF8.GetByteCount(name) >= MaxName)
+            int nameBytes = System.Text.Encoding.UTF8.GetByteCount(name);
+            if (nameBytes >= MaxName)
             {
-                throw c.Error($"tensor name '{Abbreviate(name)}' is {System.Text.Encoding.UTF8.GetByteCount(name)} bytes; ggml allows at most {MaxName - 1}", at);
+                throw c.Error($"tensor name '{Abbreviate(name)}' is {nameBytes} bytes; ggml allows at most {MaxName - 1}", at);
             }
             if (!names.Add(name))
             {
