@@ -76,11 +76,23 @@ public struct ExpOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee7
     public static bool HasSpanForm => true;
 }
 
+/// <summary>exp(x) - 1 without cancellation near 0 (Kahan: (u - 1) * x / log(u)); T.ExpM1 and TensorPrimitives.ExpM1 compute exp(x) - 1.</summary>
 public struct Expm1Op<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public static T Apply(T x) => T.ExpM1(x);
-    public static void Span(ReadOnlySpan<T> x, Span<T> o) => TensorPrimitives.ExpM1(x, o);
-    public static bool HasSpanForm => true;
+    public static T Apply(T x)
+    {
+        T u = T.Exp(x);
+        if (u == T.One)
+        {
+            return x;
+        }
+        T um1 = u - T.One;
+        if (um1 == -T.One || T.IsInfinity(u))
+        {
+            return um1;
+        }
+        return um1 * x / T.Log(u);
+    }
 }
 
 public struct LogOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -104,11 +116,22 @@ public struct Log10Op<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIee
     public static bool HasSpanForm => true;
 }
 
+/// <summary>log(1 + x) without cancellation near 0 (Kahan: log(u) * x / (u - 1)); T.LogP1 and TensorPrimitives.LogP1 compute log(x + 1).</summary>
 public struct Log1pOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public static T Apply(T x) => T.LogP1(x);
-    public static void Span(ReadOnlySpan<T> x, Span<T> o) => TensorPrimitives.LogP1(x, o);
-    public static bool HasSpanForm => true;
+    public static T Apply(T x)
+    {
+        T u = T.One + x;
+        if (u == T.One)
+        {
+            return x;
+        }
+        if (T.IsInfinity(u) || u <= T.Zero)
+        {
+            return T.Log(u);
+        }
+        return T.Log(u) * x / (u - T.One);
+    }
 }
 
 public struct SinOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>
