@@ -8,6 +8,8 @@ public static class Program
     private static readonly Dictionary<string, (Command Run, string Summary)> s_commands = new(StringComparer.Ordinal)
     {
         ["inspect"] = (InspectCommand.Run, "inspect [--json] FILE...   describe .npy/.npz/.safetensors/.gguf files"),
+        ["train"] = (TrainCommand.Train, "train mnist [--model mlp|cnn] [--epochs N] ...   train on the MNIST digits shipped with the tool"),
+        ["eval"] = (TrainCommand.Eval, "eval mnist --weights FILE [--model mlp|cnn]   test accuracy of saved weights"),
     };
 
     /// <summary>Process entry point.</summary>

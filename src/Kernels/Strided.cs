@@ -124,3 +124,45 @@ public static unsafe class Strided
         });
     }
 }
+
+/// <summary>The reverse of <see cref="Strided.Copy{T}"/>: contiguous source into a strided destination.</summary>
+public static unsafe class StridedScatter
+{
+    public static void CopyInto<T>(T* src, int[] shape, long[] dstStrides, T* dst) where T : unmanaged
+    {
+        var (cs, cst) = Strided.Collapse(shape, dstStrides, Strided.RowMajor(shape));
+        long[] st = cst[0];
+        int nd = cs.Length;
+        long inner = cs[nd - 1];
+        long innerStride = st[nd - 1];
+        long outer = 1;
+        for (int d = 0; d < nd - 1; d++)
+        {
+            outer *= cs[d];
+        }
+        if (inner == 0 || outer == 0)
+        {
+            return;
+        }
+        nint s = (nint)src, o = (nint)dst;
+        Parallelism.For(outer, inner, (start, end) =>
+        {
+            for (long r = start; r < end; r++)
+            {
+                T* sp = (T*)s + r * inner;
+                T* dp = (T*)o + Strided.OuterOffset(r, cs, st);
+                if (innerStride == 1)
+                {
+                    new ReadOnlySpan<T>(sp, (int)inner).CopyTo(new Span<T>(dp, (int)inner));
+                }
+                else
+                {
+                    for (long i = 0; i < inner; i++)
+                    {
+                        dp[i * innerStride] = sp[i];
+                    }
+                }
+            }
+        });
+    }
+}

@@ -12,7 +12,12 @@ internal static class Evaluator
             var order = TopologicalOrder(roots);
             foreach (var node in order)
             {
+                long start = Profile.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
                 node.Primitive.EvalCpu(node.Inputs, node.Outputs);
+                if (Profile.Enabled)
+                {
+                    Profile.Record(node.Primitive.Name, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+                }
                 foreach (var output in node.Outputs)
                 {
                     // Dropping the node frees the inputs once nothing else refers to them.
@@ -53,5 +58,32 @@ internal static class Evaluator
             }
         }
         return order;
+    }
+}
+
+/// <summary>Time per primitive, collected when MLX_PROFILE=1 and printed to stderr at exit.</summary>
+internal static class Profile
+{
+    public static readonly bool Enabled = Environment.GetEnvironmentVariable("MLX_PROFILE") == "1";
+    private static readonly Dictionary<string, (long Ticks, long Count)> s_times = new();
+
+    static Profile()
+    {
+        if (Enabled)
+        {
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                foreach (var (name, (ticks, count)) in s_times.OrderByDescending(kv => kv.Value.Ticks))
+                {
+                    Console.Error.WriteLine($"{name,-28} {ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency,10:F1} ms {count,8} calls");
+                }
+            };
+        }
+    }
+
+    public static void Record(string name, long ticks)
+    {
+        var (t, c) = s_times.GetValueOrDefault(name);
+        s_times[name] = (t + ticks, c + 1);
     }
 }

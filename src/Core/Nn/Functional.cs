@@ -3,7 +3,7 @@ namespace Mlx.Nn;
 /// <summary>Activations, losses and helpers of mlx.nn in functional form.</summary>
 public static partial class Nn
 {
-    public static MxArray Relu(MxArray x) => Mx.Maximum(x, Mx.ZerosLike(x));
+    public static MxArray Relu(MxArray x) => Mx.Maximum(x, 0);
     public static MxArray Relu6(MxArray x) => Mx.Minimum(Relu(x), Mx.FullLike(x, 6));
     public static MxArray LeakyRelu(MxArray x, double negativeSlope = 0.01) => Mx.Maximum(x, Mx.Multiply(x, negativeSlope));
     public static MxArray Elu(MxArray x, double alpha = 1.0) => Mx.Where(Mx.Greater(x, Mx.ZerosLike(x)), x, Mx.Multiply(Mx.Expm1(x), alpha));

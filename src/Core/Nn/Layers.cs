@@ -220,6 +220,21 @@ public class Pool : Module
     public override MxArray Forward(MxArray x)
     {
         int d = _kernel.Length;
+        var shape = x.Shape;
+        if (_padding.All(p => p == 0) && Enumerable.Range(0, d).All(i => _stride[i] == _kernel[i] && shape[1 + i] % _kernel[i] == 0))
+        {
+            // Non-overlapping windows that tile the input: a reshape (a view) and one reduction.
+            var split = new List<int> { shape[0] };
+            for (int i = 0; i < d; i++)
+            {
+                split.Add(shape[1 + i] / _kernel[i]);
+                split.Add(_kernel[i]);
+            }
+            split.Add(shape[^1]);
+            var axes = Enumerable.Range(0, d).Select(i => 2 + 2 * i).ToArray();
+            var tiled = Mx.Reshape(x, split.ToArray());
+            return _max ? Mx.Max(tiled, axes) : Mx.Mean(tiled, axes);
+        }
         if (_padding.Any(p => p > 0))
         {
             var pads = new (int, int)[x.NDim];

@@ -28,6 +28,14 @@ public static partial class Mx
         {
             for (int i = 0; i < d; i++) w = FlipAxis(w, 1 + i);
         }
+        var kernel = weight.ShapeRef[1..^1];
+        // The common case runs on the dedicated primitive: symmetric padding, no groups, no input dilation.
+        if (groups == 1 && !flip && inputDilation.All(v => v == 1) && padding.All(p => p.Low == p.High && p.Low >= 0) && dt is DType.Float32 or DType.Float64 or DType.Float16 or DType.BFloat16)
+        {
+            var geometry = new Mlx.Kernels.ConvGeometry(input.ShapeRef[0], input.ShapeRef[1..^1], cin, kernel, stride, padding.Select(p => p.Low).ToArray(), kernelDilation);
+            var outShape = new[] { input.ShapeRef[0] }.Concat(geometry.Output).Append(cout).ToArray();
+            return MxArray.Create(outShape, dt, new ConvPrimitive(stride, padding.Select(p => p.Low).ToArray(), kernelDilation), AsType(input, dt), w);
+        }
         // Input dilation: spread the input with zeros (transposed convolution).
         if (inputDilation.Any(v => v != 1))
         {
@@ -46,8 +54,8 @@ public static partial class Mx
             var positive = pads.Select(p => (Math.Max(p.Item1, 0), Math.Max(p.Item2, 0))).ToArray();
             if (positive.Any(p => p.Item1 != 0 || p.Item2 != 0)) x = Pad(x, positive);
         }
-        var kernel = weight.ShapeRef[1..^1];
         var outSpatial = new int[d];
+        kernel = weight.ShapeRef[1..^1];
         for (int i = 0; i < d; i++)
         {
             int span = kernelDilation[i] * (kernel[i] - 1) + 1;

@@ -169,7 +169,7 @@ internal sealed class StopGradientPrimitive : Primitive
 
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) => new[] { Mx.ZerosLike(primals[0]) };
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums) => new[] { Mx.ZerosLike(primals[0]) };
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) => new[] { Mx.ZerosLike(primals[0]) };
 }
 
 /// <summary>Shape arithmetic: every product overflow-checked, axes normalized, broadcasting.</summary>

@@ -175,25 +175,12 @@ internal sealed unsafe class SliceUpdatePrimitive : Primitive
     // Scatters contiguous src into a strided destination.
     internal static void CopyInto(MxArray src, byte* dst, int[] shape, long[] strides, int itemSize)
     {
-        long n = src.Size;
-        byte* s = src.RawPtr;
-        var index = new int[shape.Length];
-        for (long i = 0; i < n; i++)
+        switch (itemSize)
         {
-            long off = 0;
-            for (int d = 0; d < shape.Length; d++)
-            {
-                off += index[d] * strides[d];
-            }
-            System.Buffer.MemoryCopy(s + i * itemSize, dst + off * itemSize, itemSize, itemSize);
-            for (int d = shape.Length - 1; d >= 0; d--)
-            {
-                if (++index[d] < shape[d])
-                {
-                    break;
-                }
-                index[d] = 0;
-            }
+            case 1: Kernels.StridedScatter.CopyInto(src.Ptr<byte>(), shape, strides, dst); break;
+            case 2: Kernels.StridedScatter.CopyInto(src.Ptr<ushort>(), shape, strides, (ushort*)dst); break;
+            case 4: Kernels.StridedScatter.CopyInto(src.Ptr<uint>(), shape, strides, (uint*)dst); break;
+            default: Kernels.StridedScatter.CopyInto(src.Ptr<ulong>(), shape, strides, (ulong*)dst); break;
         }
     }
 

@@ -1,0 +1,195 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using Mlx.Kernels;
+
+namespace Mlx;
+
+/// <summary>
+/// Channels-last convolution (groups = 1): im2col over batches of images into a bounded scratch matrix, then one
+/// GEMM per chunk. Its gradients are the two primitives below, which reuse the same patch geometry.
+/// </summary>
+internal sealed unsafe class ConvPrimitive : Primitive
+{
+    public ConvPrimitive(int[] stride, int[] padding, int[] dilation)
+    {
+        Stride = stride;
+        Padding = padding;
+        Dilation = dilation;
+    }
+
+    public int[] Stride { get; }
+    public int[] Padding { get; }
+    public int[] Dilation { get; }
+
+    public override string Name => "Convolution";
+
+    internal ConvGeometry Geometry(MxArray x, MxArray w) =>
+        new(x.ShapeRef[0], x.ShapeRef[1..^1], x.ShapeRef[^1], w.ShapeRef[1..^1], Stride, Padding, Dilation);
+
+    /// <summary>Images per chunk so the column scratch stays near 32 MB.</summary>
+    internal static int ChunkImages(ConvGeometry g, int itemSize) =>
+        (int)Math.Clamp((32L << 20) / Math.Max(1, g.OutputPerImage * g.Cols * itemSize), 1, Math.Max(1, g.Batch));
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        if (outputs[0].DType is DType.Float16 or DType.BFloat16)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        var v = new Forward { X = Cast.Contiguous(inputs[0]), W = Cast.Contiguous(inputs[1]), O = outputs[0], Geometry = Geometry(inputs[0], inputs[1]) };
+        outputs[0].AllocateData();
+        Dispatch.Float(outputs[0].DType, ref v);
+    }
+
+    private struct Forward : IFloatVisitor
+    {
+        public MxArray X, W, O;
+        public ConvGeometry Geometry;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+        {
+            var g = Geometry;
+            int cout = W.ShapeRef[0];
+            int kc = (int)g.Cols;
+            int chunk = ChunkImages(g, sizeof(T));
+            T* col = (T*)NativeMemory.AlignedAlloc((nuint)(chunk * g.OutputPerImage * kc * sizeof(T)), 64);
+            try
+            {
+                for (int first = 0; first < g.Batch; first += chunk)
+                {
+                    int count = Math.Min(chunk, g.Batch - first);
+                    int rows = (int)(count * g.OutputPerImage);
+                    g.Im2Col(X.Ptr<T>(), first, count, col);
+                    // out[rows, cout] = col[rows, kc] @ w^T, w being (cout, kc) row-major.
+                    Gemm.Run(rows, cout, kc, col, kc, 1, W.Ptr<T>(), 1, kc, O.Ptr<T>() + first * g.OutputPerImage * cout, cout, T.One, T.Zero);
+                }
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(col);
+            }
+        }
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        var x = primals[0];
+        var w = primals[1];
+        var g = cotangents[0];
+        return argnums.Select(k => k == 0
+            ? MxArray.Create(x.ShapeRef, x.DType, new ConvInputGradPrimitive(this), g, w)
+            : MxArray.Create(w.ShapeRef, w.DType, new ConvWeightGradPrimitive(this), x, g)).ToArray();
+    }
+}
+
+/// <summary>d input = col2im(g @ W): the transpose of the forward's patch gather.</summary>
+internal sealed unsafe class ConvInputGradPrimitive : Primitive
+{
+    private readonly ConvPrimitive _conv;
+
+    public ConvInputGradPrimitive(ConvPrimitive conv) => _conv = conv;
+
+    public override string Name => "ConvolutionInputGrad";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        if (outputs[0].DType is DType.Float16 or DType.BFloat16)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        var o = outputs[0];
+        o.AllocateData();
+        new Span<byte>((void*)o.Buffer.Pointer, checked((int)o.NBytes)).Clear();
+        var geometry = new ConvGeometry(o.ShapeRef[0], o.ShapeRef[1..^1], o.ShapeRef[^1], inputs[1].ShapeRef[1..^1], _conv.Stride, _conv.Padding, _conv.Dilation);
+        var v = new Kernel { G = Cast.Contiguous(inputs[0]), W = Cast.Contiguous(inputs[1]), O = o, Geometry = geometry };
+        Dispatch.Float(o.DType, ref v);
+    }
+
+    private struct Kernel : IFloatVisitor
+    {
+        public MxArray G, W, O;
+        public ConvGeometry Geometry;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+        {
+            var geo = Geometry;
+            int cout = W.ShapeRef[0];
+            int kc = (int)geo.Cols;
+            int chunk = ConvPrimitive.ChunkImages(geo, sizeof(T));
+            T* col = (T*)NativeMemory.AlignedAlloc((nuint)(chunk * geo.OutputPerImage * kc * sizeof(T)), 64);
+            try
+            {
+                for (int first = 0; first < geo.Batch; first += chunk)
+                {
+                    int count = Math.Min(chunk, geo.Batch - first);
+                    int rows = (int)(count * geo.OutputPerImage);
+                    // col[rows, kc] = g[rows, cout] @ w[cout, kc]
+                    Gemm.Run(rows, kc, cout, G.Ptr<T>() + first * geo.OutputPerImage * cout, cout, 1, W.Ptr<T>(), kc, 1, col, kc, T.One, T.Zero);
+                    geo.Col2Im(col, first, count, O.Ptr<T>());
+                }
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(col);
+            }
+        }
+    }
+}
+
+/// <summary>d weight = g^T @ im2col(x), accumulated over chunks of images.</summary>
+internal sealed unsafe class ConvWeightGradPrimitive : Primitive
+{
+    private readonly ConvPrimitive _conv;
+
+    public ConvWeightGradPrimitive(ConvPrimitive conv) => _conv = conv;
+
+    public override string Name => "ConvolutionWeightGrad";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        if (outputs[0].DType is DType.Float16 or DType.BFloat16)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        var o = outputs[0];
+        o.AllocateData();
+        var x = inputs[0];
+        var geometry = new ConvGeometry(x.ShapeRef[0], x.ShapeRef[1..^1], x.ShapeRef[^1], o.ShapeRef[1..^1], _conv.Stride, _conv.Padding, _conv.Dilation);
+        var v = new Kernel { X = Cast.Contiguous(x), G = Cast.Contiguous(inputs[1]), O = o, Geometry = geometry };
+        Dispatch.Float(o.DType, ref v);
+    }
+
+    private struct Kernel : IFloatVisitor
+    {
+        public MxArray X, G, O;
+        public ConvGeometry Geometry;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+        {
+            var geo = Geometry;
+            int cout = O.ShapeRef[0];
+            int kc = (int)geo.Cols;
+            int chunk = ConvPrimitive.ChunkImages(geo, sizeof(T));
+            T* col = (T*)NativeMemory.AlignedAlloc((nuint)(chunk * geo.OutputPerImage * kc * sizeof(T)), 64);
+            try
+            {
+                if (geo.Batch == 0) new Span<T>(O.Ptr<T>(), cout * kc).Clear();
+                for (int first = 0; first < geo.Batch; first += chunk)
+                {
+                    int count = Math.Min(chunk, geo.Batch - first);
+                    int rows = (int)(count * geo.OutputPerImage);
+                    geo.Im2Col(X.Ptr<T>(), first, count, col);
+                    // dw[cout, kc] (+)= g^T[cout, rows] @ col[rows, kc]
+                    Gemm.Run(cout, kc, rows, G.Ptr<T>() + first * geo.OutputPerImage * cout, 1, cout, col, kc, 1, O.Ptr<T>(), kc, T.One, first == 0 ? T.Zero : T.One);
+                }
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(col);
+            }
+        }
+    }
+}
