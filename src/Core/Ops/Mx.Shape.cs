@@ -2,6 +2,10 @@ namespace Mlx;
 
 public static partial class Mx
 {
+    /// <summary>A computed dimension, refused with its value when it does not fit in an int32 dimension.</summary>
+    private static int Dim(long value, string op) =>
+        value is >= 0 and <= int.MaxValue ? (int)value : throw new OverflowException($"{op}: dimension {value} does not fit in a 32-bit dimension.");
+
     /// <summary>Reshapes; one dim may be -1 (inferred). A view when the memory allows it.</summary>
     public static MxArray Reshape(MxArray a, int[] shape, StreamOrDevice? stream = null)
     {
@@ -22,7 +26,14 @@ public static partial class Mx
             }
             else
             {
-                known = checked(known * resolved[i]);
+                try
+                {
+                    known = checked(known * resolved[i]);
+                }
+                catch (OverflowException)
+                {
+                    throw new OverflowException($"The shape {MxArray.FormatShape(shape)} has more elements than can be counted in 64 bits.");
+                }
             }
         }
         long size = a.Size;
@@ -52,7 +63,7 @@ public static partial class Mx
         if (a.NDim == 0) return Reshape(a, new[] { 1 });
         int s = Shapes.Axis(startAxis, a.NDim), e = Shapes.Axis(endAxis, a.NDim);
         if (s > e) throw new ArgumentException("flatten: startAxis must not come after endAxis.");
-        var shape = a.ShapeRef.Take(s).Append(checked((int)a.ShapeRef[s..(e + 1)].Aggregate(1L, (x, y) => x * y))).Concat(a.ShapeRef.Skip(e + 1)).ToArray();
+        var shape = a.ShapeRef.Take(s).Append(Dim(a.ShapeRef[s..(e + 1)].Aggregate(1L, (x, y) => x * y), "flatten")).Concat(a.ShapeRef.Skip(e + 1)).ToArray();
         return Reshape(a, shape, stream);
     }
 
@@ -182,7 +193,7 @@ public static partial class Mx
             }
             total += x.ShapeRef[ax];
         }
-        shape[ax] = checked((int)total);
+        shape[ax] = Dim(total, "concatenate");
         return MxArray.Create(shape, dt, new ConcatenatePrimitive(ax), arrays.Select(x => AsType(x, dt)).ToArray());
     }
 
@@ -234,7 +245,7 @@ public static partial class Mx
         shape[ax + 1] = repeats;
         var b = BroadcastTo(expanded, shape);
         var outShape = (int[])a.ShapeRef.Clone();
-        outShape[ax] = checked(outShape[ax] * repeats);
+        outShape[ax] = Dim((long)outShape[ax] * repeats, "repeat");
         return Reshape(Contiguous(b), outShape, stream);
     }
 
@@ -254,7 +265,7 @@ public static partial class Mx
             bshape.Add(x.ShapeRef[i]);
         }
         var b = BroadcastTo(Reshape(x, interleaved.ToArray()), bshape.ToArray());
-        return Reshape(Contiguous(b), Enumerable.Range(0, nd).Select(i => checked(r[i] * x.ShapeRef[i])).ToArray(), stream);
+        return Reshape(Contiguous(b), Enumerable.Range(0, nd).Select(i => Dim((long)r[i] * x.ShapeRef[i], "tile")).ToArray(), stream);
     }
 
     /// <summary>Pads with a constant. <paramref name="padWidth"/> is (before, after) per axis.</summary>
@@ -263,7 +274,7 @@ public static partial class Mx
         if (padWidth.Length == 1 && a.NDim > 1) padWidth = Enumerable.Repeat(padWidth[0], a.NDim).ToArray();
         if (padWidth.Length != a.NDim) throw new ArgumentException($"pad needs {a.NDim} (before, after) pairs.");
         if (padWidth.Any(p => p.Before < 0 || p.After < 0)) throw new ArgumentException("pad widths must be non-negative.");
-        var shape = a.ShapeRef.Select((d, i) => checked(d + padWidth[i].Before + padWidth[i].After)).ToArray();
+        var shape = a.ShapeRef.Select((d, i) => Dim((long)d + padWidth[i].Before + padWidth[i].After, "pad")).ToArray();
         var full = Full(shape, Array(constantValue, a.DType), a.DType);
         var start = padWidth.Select(p => p.Before).ToArray();
         var stop = a.ShapeRef.Select((d, i) => d + padWidth[i].Before).ToArray();
