@@ -14,8 +14,73 @@ internal sealed class ReshapePrimitive : Primitive
             o.SetView(x, MxArray.RowMajorStrides(o.ShapeRef), x.Offset);
             return;
         }
+        if (NoCopyStrides(x.ShapeRef, x.Strides, o.ShapeRef) is { } strides)
+        {
+            o.SetView(x, strides, x.Offset);
+            return;
+        }
         var c = Cast.Materialize(x, x.DType);
         o.SetView(c, MxArray.RowMajorStrides(o.ShapeRef), 0);
+    }
+
+    /// <summary>
+    /// Strides that view strided memory in a new shape without copying (NumPy's attempt_nocopy_reshape), or null:
+    /// groups of old axes that multiply to groups of new axes must each be contiguous among themselves.
+    /// </summary>
+    internal static long[]? NoCopyStrides(int[] oldShape, long[] oldStrides, int[] newShape)
+    {
+        if (oldShape.Contains(0))
+        {
+            return MxArray.RowMajorStrides(newShape);
+        }
+        var os = new List<int>();
+        var ost = new List<long>();
+        for (int i = 0; i < oldShape.Length; i++)
+        {
+            if (oldShape[i] != 1)
+            {
+                os.Add(oldShape[i]);
+                ost.Add(oldStrides[i]);
+            }
+        }
+        var result = new long[newShape.Length];
+        int oi = 0, oj = 1, ni = 0, nj = 1;
+        int oldN = os.Count, newN = newShape.Length;
+        while (ni < newN && oi < oldN)
+        {
+            long np = newShape[ni], op = os[oi];
+            while (np != op)
+            {
+                if (np < op)
+                {
+                    np *= newShape[nj++];
+                }
+                else
+                {
+                    op *= os[oj++];
+                }
+            }
+            for (int k = oi; k < oj - 1; k++)
+            {
+                if (ost[k] != os[k + 1] * ost[k + 1])
+                {
+                    return null;
+                }
+            }
+            result[nj - 1] = ost[oj - 1];
+            for (int k = nj - 1; k > ni; k--)
+            {
+                result[k - 1] = result[k] * newShape[k];
+            }
+            ni = nj++;
+            oi = oj++;
+        }
+        // Trailing size-1 axes of the new shape.
+        for (int k = ni; k < newN; k++)
+        {
+            result[k] = 1;
+        }
+        return result;
     }
 
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
