@@ -138,6 +138,10 @@ public sealed partial class MxArray
             axis++;
         }
         var result = Mx.SliceRaw(this, start, stop, step);
+        if (gathers.Count > 1)
+        {
+            return GatherMany(result, gathers, expanded, squeeze);
+        }
         // Gathers along the marked axes (applied last to first so earlier axis numbers stay valid).
         int extra = 0;
         foreach (var (ax, idx) in gathers)
@@ -175,6 +179,71 @@ public sealed partial class MxArray
             src++;
         }
         return Mx.Reshape(result, shape.ToArray());
+    }
+
+    /// <summary>
+    /// NumPy's rule for several index arrays: they broadcast together and pick one element per index tuple
+    /// (a[[0, 2], [1, 3]] is [a[0, 1], a[2, 3]]). Their dims replace the indexed axes when those are adjacent,
+    /// and go first otherwise. The index arrays are read here to check bounds and combine them into flat indices.
+    /// </summary>
+    private static MxArray GatherMany(MxArray sliced, List<(int Axis, MxArray Index)> gathers, List<Idx> expanded, List<int> squeeze)
+    {
+        int nd = sliced.NDim;
+        int[] gAxes = gathers.Select(g => g.Axis).ToArray();
+        int[] bshape = gathers.Aggregate(System.Array.Empty<int>(), (acc, g) => Shapes.Broadcast(acc, g.Index.ShapeRef));
+        long count = Shapes.CheckedSize(bshape);
+        var flat = new long[count];
+        long scale = 1;
+        for (int g = gathers.Count - 1; g >= 0; g--)
+        {
+            var (ax, idx) = gathers[g];
+            if (!idx.DType.IsInteger()) throw new ArgumentException($"Index arrays must be integers, not {idx.DType.Name()}.");
+            int size = sliced.ShapeRef[ax];
+            long[] values = Mx.BroadcastTo(idx, bshape).ToArray<long>();
+            for (long e = 0; e < count; e++)
+            {
+                long v = values[e] < 0 ? values[e] + size : values[e];
+                if (v < 0 || v >= size) throw new IndexOutOfRangeException($"Index {values[e]} is out of bounds for axis {ax} of size {size}.");
+                flat[e] += v * scale;
+            }
+            scale *= size;
+        }
+        var rest = Enumerable.Range(0, nd).Where(a => !gAxes.Contains(a)).ToArray();
+        var moved = Mx.Transpose(sliced, gAxes.Concat(rest).ToArray());
+        var merged = Mx.Reshape(moved, new[] { checked((int)Math.Max(scale, 0)) }.Concat(rest.Select(a => sliced.ShapeRef[a])).ToArray());
+        var taken = Mx.Take(merged, Mx.Array(flat, bshape), 0); // bshape + rest
+        bool adjacent = gAxes.Zip(gAxes.Skip(1), (x, y) => y == x + 1).All(b => b);
+        int before = adjacent ? rest.Count(a => a < gAxes[0]) : 0;
+        if (before > 0)
+        {
+            int b = bshape.Length;
+            var perm = Enumerable.Range(b, before).Concat(Enumerable.Range(0, b)).Concat(Enumerable.Range(b + before, rest.Length - before)).ToArray();
+            taken = Mx.Transpose(taken, perm);
+        }
+        // Final shape: new axes inserted, integer-indexed axes dropped, the broadcast dims once.
+        var shape = new List<int>();
+        if (!adjacent) shape.AddRange(bshape);
+        int axis = 0;
+        bool placed = !adjacent;
+        foreach (var i in expanded)
+        {
+            if (i.Kind == 3)
+            {
+                shape.Add(1);
+                continue;
+            }
+            if (i.Kind == 2)
+            {
+                if (!placed) shape.AddRange(bshape);
+                placed = true;
+            }
+            else if (!squeeze.Contains(axis))
+            {
+                shape.Add(sliced.ShapeRef[axis]);
+            }
+            axis++;
+        }
+        return Mx.Reshape(taken, shape.ToArray());
     }
 
     private static (int Offset, int Length) ClampRange(Range r, int size)

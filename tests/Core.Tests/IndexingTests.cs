@@ -61,6 +61,40 @@ public class IndexingTests
     }
 
     [Fact]
+    public void SeveralIndexArraysBroadcastTogetherLikeNumPy()
+    {
+        var m = M34();
+        // a[[0, 2], [1, 3]] picks (0, 1) and (2, 3).
+        var r = m[Mx.Array(new[] { 0, 2 }), Mx.Array(new[] { 1, 3 })];
+        H.Shape(new[] { 2 }, r);
+        Assert.Equal(new[] { 1, 11 }, r.ToArray<int>());
+        // Broadcasting index arrays: rows (2, 1) against cols (3,) gives (2, 3).
+        var g = m[Mx.Array(new[] { 0, -1 }, new[] { 2, 1 }), Mx.Array(new[] { 0, 1, -1 })];
+        H.Shape(new[] { 2, 3 }, g);
+        Assert.Equal(new[] { 0, 1, 3, 8, 9, 11 }, g.ToArray<int>());
+        var a = Mx.Reshape(Mx.Arange(0, 24), new[] { 2, 3, 4 });
+        // Adjacent index arrays keep their place: a[:, [0, 2], [1, 3]] has shape (2, 2).
+        var adj = a[.., Mx.Array(new[] { 0, 2 }), Mx.Array(new[] { 1, 3 })];
+        H.Shape(new[] { 2, 2 }, adj);
+        Assert.Equal(new[] { 1, 11, 13, 23 }, adj.ToArray<int>());
+        // Separated by a slice, the broadcast dims go first: a[[0, 1], :, [3, 0]] has shape (2, 3).
+        var sep = a[Mx.Array(new[] { 0, 1 }), .., Mx.Array(new[] { 3, 0 })];
+        H.Shape(new[] { 2, 3 }, sep);
+        Assert.Equal(new[] { 3, 7, 11, 12, 16, 20 }, sep.ToArray<int>());
+        // With a new axis and a reversed source.
+        var rv = m[Idx.Slice(null, null, -1)][Idx.NewAxis, Mx.Array(new[] { 0 }), Mx.Array(new[] { 0 })];
+        H.Shape(new[] { 1, 1 }, rv);
+        Assert.Equal(new[] { 8 }, rv.ToArray<int>());
+        Assert.Throws<IndexOutOfRangeException>(() => m[Mx.Array(new[] { 3 }), Mx.Array(new[] { 0 })]);
+        Assert.Throws<IndexOutOfRangeException>(() => m[Mx.Array(new[] { 0 }), Mx.Array(new[] { 4 })]);
+        Assert.Throws<ArgumentException>(() => m[Mx.Array(new[] { 0, 1 }), Mx.Array(new[] { 0, 1, 2 })]);
+    }
+
+    [Fact]
+    public void BoolMaskIndicesAreRefused() =>
+        Assert.Throws<ArgumentException>(() => Mx.Arange(0, 3)[Mx.Array(new[] { true, false, true })]);
+
+    [Fact]
     public void TakeWrapsNegativeIndices()
     {
         var a = Mx.Array(new[] { 10, 20, 30, 40 });
