@@ -183,7 +183,12 @@ internal static unsafe class Allocator
 
     internal static void Return(nint pointer, long capacity, long bytes)
     {
-        Interlocked.Add(ref s_active, -bytes);
+        long active = Interlocked.Add(ref s_active, -bytes);
+        // Memory freed since the last collection lowers the next trigger, so it stays a step above what is live.
+        long target = active + Math.Max(CollectStep, active / 2), current;
+        while (target < (current = Interlocked.Read(ref s_collectAt)) && Interlocked.CompareExchange(ref s_collectAt, target, current) != current)
+        {
+        }
         lock (s_lock)
         {
             if (s_cached + capacity <= s_cacheLimit)
