@@ -393,4 +393,24 @@ public class BinaryTests
         Assert.False(Mx.ArrayEqual(Mx.Zeros(new[] { 2 }), Mx.Zeros(new[] { 3 })).Item<bool>());
         Assert.True(Mx.ArrayEqual(Mx.Array(new[] { 1, 2 }), Mx.Array(new[] { 1f, 2f })).Item<bool>());
     }
+
+    [Fact]
+    public void LargeBroadcastsSplitAcrossThreads()
+    {
+        int r = 300, c = 301;
+        var a = Mx.Reshape(Mx.Arange(0, r * c), new[] { r, c });
+        var col = Mx.Reshape(Mx.Arange(0, r), new[] { r, 1 });
+        var row = Mx.Arange(0, c);
+        var s = (a - col * c - row).ToArray<int>();
+        Assert.All(s, v => Assert.Equal(0, v));
+        var t = (Mx.Transpose(a) + 1).ToArray<int>();
+        Assert.Equal(1, t[0]);
+        Assert.Equal(c + 1, t[1]);
+        Assert.Equal(r * c, t[^1]);
+        var big = Mx.Arange(0.0, 200000.0, 1.0, DType.Float64);
+        var sq = (big * big).ToArray<double>();
+        Assert.Equal(199999.0 * 199999.0, sq[^1]);
+        Assert.Equal(4.0, sq[2]);
+        Assert.Equal(new[] { 0.0, 1, 4 }, (big[Idx.Slice(null, null, -1)] * 0 + big)[..3].ToArray<double>().Select(v => v * v).ToArray());
+    }
 }

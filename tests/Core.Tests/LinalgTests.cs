@@ -17,6 +17,8 @@ public class LinalgTests
     [InlineData(1, 1023, 7)]
     [InlineData(65, 300, 70)]
     [InlineData(3, 0, 4)]
+    [InlineData(2, 10, 2100)]
+    [InlineData(200, 3, 5)]
     public void MatmulMatchesMathNet(int m, int k, int n)
     {
         var av = H.Rand(m * k, 71);

@@ -224,4 +224,38 @@ public class ReductionTests
         Assert.Equal(5f, r[1]);
         Assert.Throws<ArgumentException>(() => Mx.Median(Mx.Zeros(new[] { 0 })));
     }
+
+    [Fact]
+    public void LargeReductionsSplitAcrossThreads()
+    {
+        int n = 1 << 20;
+        var ones = Mx.Ones(new[] { n });
+        Assert.Equal((float)n, Mx.Sum(ones).Item<float>());
+        var v = new float[n];
+        v[n - 3] = float.NaN;
+        Assert.True(float.IsNaN(Mx.Max(Mx.Array(v)).Item<float>()));
+        Assert.True(float.IsNaN(Mx.Min(Mx.Array(v)).Item<float>()));
+        v[n - 3] = 5;
+        v[10] = -7;
+        Assert.Equal(5f, Mx.Max(Mx.Array(v)).Item<float>());
+        Assert.Equal(-7f, Mx.Min(Mx.Array(v)).Item<float>());
+        Assert.Equal((uint)(n - 3), Mx.ArgMax(Mx.Array(v)).Item<uint>());
+        // Column sums of a wide matrix (the row-accumulate path split over columns).
+        var m = Mx.Reshape(Mx.Arange(0, 4 * 70000), new[] { 4, 70000 });
+        var cs = Mx.Sum(m, 0).ToArray<int>();
+        for (int j = 0; j < 70000; j += 9999) Assert.Equal(4 * j + 70000 * (0 + 1 + 2 + 3), cs[j]);
+    }
+
+    [Fact]
+    public void NonAdjacentAxesOfThreeDims()
+    {
+        var a = Mx.Reshape(Mx.Arange(0, 24), new[] { 2, 3, 4 });
+        // sum over axes 0 and 2: for each j, sum_i sum_k (12 i + 4 j + k) = 2*4*4j + 4*12 + 2*6 = 32 j + 60
+        Assert.Equal(new[] { 60, 92, 124 }, Mx.Sum(a, new[] { 0, 2 }).ToArray<int>());
+        Assert.Equal(new[] { 60, 92, 124 }, Mx.Sum(Mx.Transpose(a, new[] { 2, 1, 0 }), new[] { 0, 2 }).ToArray<int>());
+        H.Shape(new[] { 1, 3, 1 }, Mx.Sum(a, new[] { 2, 0 }, keepDims: true));
+        Assert.Equal(new[] { 23 }, Mx.Max(a, new[] { 0, 1, 2 }, keepDims: true).ToArray<int>());
+        Assert.Equal(new[] { 0, 4, 8 }, Mx.Min(a, new[] { 0, 2 }).ToArray<int>());
+        Assert.Equal(new[] { false, true, true }, Mx.All(a, new[] { 0, 2 }).ToArray<bool>());
+    }
 }
