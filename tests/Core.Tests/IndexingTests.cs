@@ -138,6 +138,18 @@ public class IndexingTests
     }
 
     [Fact]
+    public void PutAlongAxisBroadcastsIndicesAgainstTheArray()
+    {
+        // NumPy: put_along_axis(zeros((2, 3)), [[1]], 5, axis=1) writes column 1 of both rows.
+        var r = Mx.PutAlongAxis(Mx.Zeros(new[] { 2, 3 }, DType.Int32), Mx.Array(new[] { 1 }, new[] { 1, 1 }), Mx.Array(5), 1);
+        Assert.Equal(new[] { 0, 5, 0, 0, 5, 0 }, r.ToArray<int>());
+        var t = Mx.TakeAlongAxis(Mx.Reshape(Mx.Arange(0, 6), new[] { 2, 3 }), Mx.Array(new[] { 2 }, new[] { 1, 1 }), 1);
+        Assert.Equal(new[] { 2, 5 }, t.ToArray<int>());
+        // Indices larger than the array off the axis are refused, not written out of bounds.
+        Assert.Throws<ArgumentException>(() => Mx.PutAlongAxis(Mx.Zeros(new[] { 1, 3 }), Mx.Zeros(new[] { 4, 1 }, DType.Int32), Mx.Array(1f), 1));
+    }
+
+    [Fact]
     public void ScatterAddAccumulatesDuplicates()
     {
         var a = Mx.Zeros(new[] { 5 });

@@ -132,7 +132,18 @@ public static partial class Mx
     {
         if (axis is null) return Reshape(PutAlongAxisRaw(Flatten(a), Flatten(indices), Flatten(values), 0, ScatterMode.None), a.ShapeRef);
         int ax = Shapes.Axis(axis.Value, a.NDim);
-        var shape = Shapes.Broadcast(indices.ShapeRef, values.ShapeRef);
+        if (indices.NDim != a.NDim) throw new ArgumentException("put_along_axis: indices need as many dims as the array.");
+        // Indices broadcast against the array off the axis (as NumPy), values against the indices.
+        var target = (int[])a.ShapeRef.Clone();
+        target[ax] = indices.ShapeRef[ax];
+        var shape = Shapes.Broadcast(Shapes.Broadcast(target, indices.ShapeRef), values.ShapeRef);
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (d != ax && shape[d] != a.ShapeRef[d])
+            {
+                throw new ArgumentException($"put_along_axis: indices and values of shape {MxArray.FormatShape(shape)} do not fit an array of shape {MxArray.FormatShape(a.ShapeRef)}.");
+            }
+        }
         return PutAlongAxisRaw(a, BroadcastTo(indices, shape), values, ax, ScatterMode.None);
     }
 
