@@ -166,6 +166,18 @@ public class LinalgTests
     }
 
     [Fact]
+    public void EmptyContractions()
+    {
+        var r = Mx.Tensordot(Mx.Zeros(new[] { 2, 0 }), Mx.Zeros(new[] { 0, 3 }), 1);
+        H.Shape(new[] { 2, 3 }, r);
+        Assert.All(r.ToArray<float>(), v => Assert.Equal(0f, v));
+        Assert.Equal(0f, Mx.Inner(Mx.Zeros(new[] { 0 }), Mx.Zeros(new[] { 0 })).Item<float>());
+        H.Shape(new[] { 0, 3 }, Mx.Tensordot(Mx.Zeros(new[] { 0, 2 }), Mx.Zeros(new[] { 2, 3 }), 1));
+        H.Shape(new[] { 0, 4 }, Mx.Outer(Mx.Zeros(new[] { 0 }), Mx.Zeros(new[] { 4 })));
+        Assert.Equal(0f, Mx.Einsum("i,i", Mx.Zeros(new[] { 0 }), Mx.Zeros(new[] { 0 })).Item<float>());
+    }
+
+    [Fact]
     public void Einsum()
     {
         var av = H.Rand(3 * 4, 79);

@@ -65,13 +65,11 @@ public static partial class Mx
         var freeA = Enumerable.Range(0, a.NDim).Where(i => !ca.Contains(i)).ToArray();
         var freeB = Enumerable.Range(0, b.NDim).Where(i => !cb.Contains(i)).ToArray();
         int k = checked((int)ca.Aggregate(1L, (n, i) => n * a.ShapeRef[i]));
-        var at = Reshape(Transpose(a, freeA.Concat(ca).ToArray()), new[] { -1, k });
-        var bt = Reshape(Transpose(b, cb.Concat(freeB).ToArray()), new[] { k, -1 });
-        if (at.ShapeRef[0] == 0 || bt.ShapeRef[1] == 0)
-        {
-            at = Reshape(Transpose(a, freeA.Concat(ca).ToArray()), new[] { (int)freeA.Aggregate(1L, (n, i) => n * a.ShapeRef[i]), k });
-            bt = Reshape(Transpose(b, cb.Concat(freeB).ToArray()), new[] { k, (int)freeB.Aggregate(1L, (n, i) => n * b.ShapeRef[i]) });
-        }
+        // Explicit sizes, not -1: with an empty contraction (k = 0) the free size cannot be inferred.
+        int m = checked((int)freeA.Aggregate(1L, (n, i) => n * a.ShapeRef[i]));
+        int nb = checked((int)freeB.Aggregate(1L, (n, i) => n * b.ShapeRef[i]));
+        var at = Reshape(Transpose(a, freeA.Concat(ca).ToArray()), new[] { m, k });
+        var bt = Reshape(Transpose(b, cb.Concat(freeB).ToArray()), new[] { k, nb });
         var r = Matmul(at, bt, stream);
         return Reshape(r, freeA.Select(i => a.ShapeRef[i]).Concat(freeB.Select(i => b.ShapeRef[i])).ToArray());
     }
