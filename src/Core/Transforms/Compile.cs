@@ -1,0 +1,344 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Mlx.Kernels;
+
+namespace Mlx;
+
+public static partial class Mx
+{
+    /// <summary>
+    /// Compiles <paramref name="fun"/> as mlx.core.compile does: the function is traced once per input shapes and
+    /// dtypes, equal nodes are merged, no-ops dropped, and chains of float32 elementwise ops (unary, binary,
+    /// broadcasts of their inputs) are fused into one kernel that streams over memory tile by tile, with no
+    /// intermediate arrays. Later calls with the same shapes and dtypes replay the optimized graph on the new inputs.
+    /// With <paramref name="shapeless"/>, a change of shapes (same ranks and dtypes) does not force a new trace of
+    /// the cache entry... the graph is re-traced cheaply for the new shapes, so results stay exact.
+    /// </summary>
+    public static Func<MxArray[], MxArray[]> Compile(Func<MxArray[], MxArray[]> fun, bool shapeless = false)
+    {
+        var cache = new Dictionary<string, CompiledGraph>(StringComparer.Ordinal);
+        return inputs =>
+        {
+            string key = string.Join(";", inputs.Select(x => x.DType.Name() + ":" + string.Join(",", x.ShapeRef)));
+            CompiledGraph? graph;
+            lock (cache)
+            {
+                if (!cache.TryGetValue(key, out graph))
+                {
+                    graph = CompiledGraph.Trace(fun, inputs);
+                    cache[key] = graph;
+                }
+            }
+            return graph.Run(inputs);
+        };
+    }
+
+    public static Func<MxArray, MxArray> Compile(Func<MxArray, MxArray> fun, bool shapeless = false)
+    {
+        var compiled = Compile(args => new[] { fun(args[0]) }, shapeless);
+        return x => compiled(new[] { x })[0];
+    }
+}
+
+/// <summary>A traced function: a tape of nodes over input slots and captured constants, with fused groups.</summary>
+internal sealed class CompiledGraph
+{
+    private readonly List<Step> _steps = new();
+    private readonly int _inputCount;
+    private readonly Operand[] _outputs;
+
+    /// <summary>Where a step's input comes from: a function input, an earlier step's output, or a constant array.</summary>
+    private readonly record struct Operand(int Input, int Step, int Output, MxArray? Constant);
+
+    private sealed record Step(Primitive Primitive, Operand[] Inputs, int[][] Shapes, DType[] DTypes);
+
+    private CompiledGraph(int inputCount, Operand[] outputs)
+    {
+        _inputCount = inputCount;
+        _outputs = outputs;
+    }
+
+    public static CompiledGraph Trace(Func<MxArray[], MxArray[]> fun, MxArray[] inputs)
+    {
+        var tracers = inputs.Select(x => MxArray.Create(x.ShapeRef, x.DType, new TracerPrimitive(), x)).ToArray();
+        var outputs = fun(tracers);
+        var order = Evaluator.TopologicalOrder(outputs);
+        var where = new Dictionary<MxArray, Operand>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < tracers.Length; i++) where[tracers[i]] = new Operand(i, -1, 0, null);
+        var graph = new CompiledGraph(inputs.Length, System.Array.Empty<Operand>());
+        var dependent = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var node in order)
+        {
+            if (tracers.Any(t => ReferenceEquals(t.PendingNode, node)))
+            {
+                continue;
+            }
+            if (!node.Inputs.Any(where.ContainsKey))
+            {
+                // Does not depend on the inputs: a constant of the trace.
+                continue;
+            }
+            var ops = node.Inputs.Select(x => where.TryGetValue(x, out var o) ? o : new Operand(-1, -1, 0, x)).ToArray();
+            // Common subexpressions: same primitive kind and parameters over the same operands.
+            string signature = node.Primitive.Name + "(" + string.Join(",", ops.Select(Describe)) + ")";
+            if (node.Outputs.Length == 1 && seen.TryGetValue(signature, out int earlier)
+                && graph._steps[earlier].Primitive.IsEquivalent(node.Primitive) && node.Primitive.IsEquivalent(graph._steps[earlier].Primitive)
+                && graph._steps[earlier].Shapes[0].SequenceEqual(node.Outputs[0].ShapeRef))
+            {
+                where[node.Outputs[0]] = new Operand(-1, earlier, 0, null);
+                continue;
+            }
+            // No-ops: a cast to the same dtype, a broadcast or reshape to the same shape.
+            if (node.Outputs.Length == 1 && ops.Length == 1 && IsNoOp(node, node.Inputs[0]))
+            {
+                where[node.Outputs[0]] = ops[0];
+                continue;
+            }
+            graph._steps.Add(new Step(node.Primitive, ops, node.Outputs.Select(o => o.ShapeRef).ToArray(), node.Outputs.Select(o => o.DType).ToArray()));
+            int index = graph._steps.Count - 1;
+            if (node.Outputs.Length == 1) seen[signature] = index;
+            for (int k = 0; k < node.Outputs.Length; k++) where[node.Outputs[k]] = new Operand(-1, index, k, null);
+        }
+        var outs = outputs.Select(o => where.TryGetValue(o, out var op) ? op : new Operand(-1, -1, 0, o)).ToArray();
+        var fused = Fuse(graph._steps, outs, out var fusedOuts);
+        var result = new CompiledGraph(inputs.Length, fusedOuts);
+        result._steps.AddRange(fused);
+        // Constants are evaluated once, now, so replays only compute what depends on the inputs.
+        Mx.Eval(result._steps.SelectMany(s => s.Inputs).Concat(fusedOuts).Where(o => o.Constant is not null).Select(o => o.Constant!).ToArray());
+        return result;
+    }
+
+    private static string Describe(Operand o) =>
+        o.Constant is not null ? "c" + System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(o.Constant) : o.Input >= 0 ? "i" + o.Input : $"s{o.Step}.{o.Output}";
+
+    private static bool IsNoOp(Node node, MxArray input) => node.Primitive switch
+    {
+        AsTypePrimitive p => p.DType == input.DType && node.Outputs[0].ShapeRef.SequenceEqual(input.ShapeRef) && !ReferenceEquals(node.Primitive.Name, "Copy"),
+        BroadcastPrimitive or ReshapePrimitive => node.Outputs[0].ShapeRef.SequenceEqual(input.ShapeRef),
+        _ => false,
+    };
+
+    public MxArray[] Run(MxArray[] inputs)
+    {
+        if (inputs.Length != _inputCount) throw new ArgumentException($"The compiled function takes {_inputCount} inputs, not {inputs.Length}.");
+        var produced = new MxArray[_steps.Count][];
+        MxArray Resolve(Operand o) => o.Constant ?? (o.Input >= 0 ? inputs[o.Input] : produced[o.Step][o.Output]);
+        for (int i = 0; i < _steps.Count; i++)
+        {
+            var s = _steps[i];
+            produced[i] = MxArray.Create(s.Shapes, s.DTypes, s.Primitive, s.Inputs.Select(Resolve).ToArray());
+        }
+        return _outputs.Select(Resolve).ToArray();
+    }
+
+    // ------------------------------------------------------------------ fusion
+
+    private static bool Fusable(Step s) =>
+        s.DTypes.Length == 1 && s.DTypes[0] == DType.Float32 && s.Primitive switch
+        {
+            BinaryPrimitive b => b.Op is BinaryOp.Add or BinaryOp.Subtract or BinaryOp.Multiply or BinaryOp.Divide or BinaryOp.Maximum or BinaryOp.Minimum,
+            UnaryPrimitive u => (int)u.Op <= (int)UnaryOp.Radians,
+            _ => false,
+        };
+
+    /// <summary>
+    /// Groups connected float32 elementwise steps whose intermediate results are used only inside the group
+    /// into one <see cref="FusedElementwisePrimitive"/> step; broadcasts feeding them become strides.
+    /// </summary>
+    private static List<Step> Fuse(List<Step> steps, Operand[] outputs, out Operand[] mappedOutputs)
+    {
+        var uses = new int[steps.Count];
+        foreach (var s in steps) foreach (var o in s.Inputs) if (o.Step >= 0) uses[o.Step]++;
+        foreach (var o in outputs) if (o.Step >= 0) uses[o.Step] += 1000;
+        var group = new int[steps.Count];
+        System.Array.Fill(group, -1);
+        // Walk backwards: a fusable step whose only consumer is a fusable step of a group joins that group.
+        var consumer = new int[steps.Count];
+        System.Array.Fill(consumer, -1);
+        for (int i = 0; i < steps.Count; i++) foreach (var o in steps[i].Inputs) if (o.Step >= 0) consumer[o.Step] = i;
+        for (int i = steps.Count - 1; i >= 0; i--)
+        {
+            if (!Fusable(steps[i])) continue;
+            int c = consumer[i];
+            bool joins = uses[i] == 1 && c >= 0 && group[c] >= 0 && steps[c].Shapes[0].SequenceEqual(steps[i].Shapes[0]);
+            group[i] = joins ? group[c] : i;
+        }
+        var sizes = group.Where(g => g >= 0).GroupBy(g => g).ToDictionary(g => g.Key, g => g.Count());
+        var newIndex = new int[steps.Count];
+        var result = new List<Step>();
+        Operand Map(Operand o) => o.Step >= 0 ? o with { Step = newIndex[o.Step] } : o;
+        for (int i = 0; i < steps.Count; i++)
+        {
+            int g = group[i];
+            if (g < 0 || sizes[g] == 1)
+            {
+                result.Add(steps[i] with { Inputs = steps[i].Inputs.Select(Map).ToArray() });
+                newIndex[i] = result.Count - 1;
+                continue;
+            }
+            if (g != i)
+            {
+                continue; // emitted with its root
+            }
+            // The group's root is step i (its last member); collect members in order.
+            var members = Enumerable.Range(0, i + 1).Where(j => group[j] == g).ToList();
+            var external = new List<Operand>();
+            var program = new List<FusedOp>();
+            var slotOf = new Dictionary<int, int>();
+            int SlotFor(Operand o)
+            {
+                if (o.Step >= 0 && group[o.Step] == g) return slotOf[o.Step];
+                var mapped = Map(o);
+                int e = external.IndexOf(mapped);
+                if (e < 0)
+                {
+                    external.Add(mapped);
+                    e = external.Count - 1;
+                }
+                return -1 - e;
+            }
+            foreach (int m in members)
+            {
+                var s = steps[m];
+                var args = s.Inputs.Select(SlotFor).ToArray();
+                program.Add(new FusedOp(s.Primitive, args));
+                slotOf[m] = program.Count - 1;
+            }
+            var shape = steps[i].Shapes[0];
+            result.Add(new Step(new FusedElementwisePrimitive(program.ToArray(), external.Count), external.ToArray(), new[] { shape }, new[] { DType.Float32 }));
+            newIndex[i] = result.Count - 1;
+        }
+        mappedOutputs = outputs.Select(Map).ToArray();
+        return result;
+    }
+}
+
+/// <summary>One op of a fused program: negative arguments are external inputs (-1 - index), others earlier ops.</summary>
+internal sealed record FusedOp(Primitive Primitive, int[] Args);
+
+/// <summary>
+/// A chain of float32 elementwise ops run tile by tile: each external input's tile is read once (broadcast and
+/// strided inputs included), the ops run on cache-resident tiles, and only the final result is written.
+/// </summary>
+internal sealed unsafe class FusedElementwisePrimitive : Primitive
+{
+    private const int Tile = 8192;
+    private readonly FusedOp[] _program;
+    private readonly int _externals;
+
+    public FusedElementwisePrimitive(FusedOp[] program, int externals)
+    {
+        _program = program;
+        _externals = externals;
+    }
+
+    public override string Name => "Fused[" + string.Join(",", _program.Select(p => p.Primitive.Name)) + "]";
+
+    public override bool IsEquivalent(Primitive other) => ReferenceEquals(this, other);
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        o.AllocateData();
+        int[] shape = o.ShapeRef;
+        // Inputs may have fewer dims or size-1 dims: view them broadcast to the output shape.
+        var strides = inputs.Select(x => BroadcastStrides(x, shape)).ToArray();
+        var (cs, cst) = Strided.Collapse(shape, strides.Append(Strided.RowMajor(shape)).ToArray());
+        int nd = cs.Length;
+        long inner = cs[nd - 1], outer = 1;
+        for (int d = 0; d < nd - 1; d++) outer *= cs[d];
+        if (inner == 0 || outer == 0) return;
+        long tilesPerRow = (inner + Tile - 1) / Tile;
+        var bases = inputs.Select(x => (nint)x.Ptr<float>()).ToArray();
+        nint outBase = (nint)o.Ptr<float>();
+        Parallelism.For(outer * tilesPerRow, Tile * (_program.Length + _externals), (s, e) =>
+        {
+            float* scratch = (float*)NativeMemory.AlignedAlloc((nuint)((_externals + _program.Length) * Tile * sizeof(float)), 64);
+            try
+            {
+                for (long t = s; t < e; t++)
+                {
+                    long row = t / tilesPerRow;
+                    long start = (t % tilesPerRow) * Tile;
+                    int len = (int)Math.Min(Tile, inner - start);
+                    RunTile(row, start, len, cs, cst, bases, outBase, scratch);
+                }
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(scratch);
+            }
+        });
+    }
+
+    private void RunTile(long row, long start, int len, long[] cs, long[][] cst, nint[] bases, nint outBase, float* scratch)
+    {
+        int nd = cs.Length;
+        Span<nint> ext = stackalloc nint[_externals];
+        for (int k = 0; k < _externals; k++)
+        {
+            long stride = cst[k][nd - 1];
+            float* p = (float*)bases[k] + Strided.OuterOffset(row, cs, cst[k]) + start * stride;
+            if (stride == 1)
+            {
+                ext[k] = (nint)p;
+            }
+            else
+            {
+                var dst = new Span<float>(scratch + k * Tile, len);
+                if (stride == 0) dst.Fill(*p);
+                else for (int i = 0; i < len; i++) dst[i] = p[i * stride];
+                ext[k] = (nint)(scratch + k * Tile);
+            }
+        }
+        float* results = scratch + _externals * Tile;
+        long outOffset = row * cs[nd - 1] + start;
+        for (int j = 0; j < _program.Length; j++)
+        {
+            bool last = j == _program.Length - 1;
+            var dst = last ? new Span<float>((float*)outBase + outOffset, len) : new Span<float>(results + j * Tile, len);
+            var op = _program[j];
+            ReadOnlySpan<float> a0 = Arg(op.Args[0], ext, results, len);
+            ReadOnlySpan<float> a1 = op.Args.Length > 1 ? Arg(op.Args[1], ext, results, len) : default;
+            switch (op.Primitive)
+            {
+                case BinaryPrimitive b:
+                    var x = a0;
+                    var y = a1;
+                    switch (b.Op)
+                    {
+                        case BinaryOp.Add: TensorPrimitives.Add(x, y, dst); break;
+                        case BinaryOp.Subtract: TensorPrimitives.Subtract(x, y, dst); break;
+                        case BinaryOp.Multiply: TensorPrimitives.Multiply(x, y, dst); break;
+                        case BinaryOp.Divide: TensorPrimitives.Divide(x, y, dst); break;
+                        case BinaryOp.Maximum: TensorPrimitives.Max(x, y, dst); break;
+                        default: TensorPrimitives.Min(x, y, dst); break;
+                    }
+                    break;
+                case UnaryPrimitive u:
+                    var src = a0;
+                    fixed (float* ps = src)
+                    fixed (float* pd = dst)
+                    {
+                        UnaryFloat.Run((UnaryFloatFn)(int)u.Op, ps, pd, len);
+                    }
+                    break;
+            }
+        }
+    }
+
+    private static ReadOnlySpan<float> Arg(int a, Span<nint> ext, float* results, int len) =>
+        a < 0 ? new ReadOnlySpan<float>((float*)ext[-1 - a], len) : new ReadOnlySpan<float>(results + a * Tile, len);
+
+    private static long[] BroadcastStrides(MxArray x, int[] shape)
+    {
+        var s = new long[shape.Length];
+        int lead = shape.Length - x.NDim;
+        for (int i = 0; i < x.NDim; i++) s[lead + i] = x.ShapeRef[i] == 1 && shape[lead + i] != 1 ? 0 : x.Strides[i];
+        return s;
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        throw new NotSupportedException("Differentiate the function, then compile the result (Compile(Grad(f))), as in MLX.");
+}
