@@ -247,6 +247,24 @@ public class ReductionTests
     }
 
     [Fact]
+    public void ComplexSumsAndUnsupportedComplexReductions()
+    {
+        var z = Mx.Array(new[] { new Complex64(1, 2), new Complex64(3, -1), new Complex64(-0.5f, 0.5f), new Complex64(0, 4) }, new[] { 2, 2 });
+        Assert.Equal(new Complex64(3.5f, 5.5f), Mx.Sum(z).Item<Complex64>());
+        Assert.Equal(new[] { new Complex64(0.5f, 2.5f), new Complex64(3, 3) }, Mx.Sum(z, 0).ToArray<Complex64>());
+        Assert.Equal(new[] { new Complex64(4, 1), new Complex64(-0.5f, 4.5f) }, Mx.Sum(z.T, 0).ToArray<Complex64>());
+        H.Shape(new[] { 2, 1 }, Mx.Sum(z, 1, keepDims: true));
+        Assert.Equal(DType.Complex64, Mx.Sum(z).DType);
+        Assert.Equal(new Complex64(0.875f, 1.375f), Mx.Mean(z).Item<Complex64>());
+        Assert.Equal(new Complex64(0, 0), Mx.Sum(Mx.Zeros(new[] { 0 }, DType.Complex64)).Item<Complex64>());
+        Assert.Throws<NotSupportedException>(() => Mx.Max(z).ToArray<Complex64>());
+        Assert.Throws<NotSupportedException>(() => Mx.Prod(z).ToArray<Complex64>());
+        Assert.Throws<NotSupportedException>(() => Mx.Sort(z).ToArray<Complex64>());
+        Assert.Throws<NotSupportedException>(() => Mx.Cumsum(z).ToArray<Complex64>());
+        Assert.Throws<NotSupportedException>(() => Mx.ArgMax(z).ToArray<uint>());
+    }
+
+    [Fact]
     public void NonAdjacentAxesOfThreeDims()
     {
         var a = Mx.Reshape(Mx.Arange(0, 24), new[] { 2, 3, 4 });

@@ -29,7 +29,20 @@ public static partial class Mx
         _ => t,
     };
 
-    public static MxArray Sum(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null) => Reduce(ReduceOp.Sum, a, axes, keepDims, SumType(a.DType), "sum");
+    public static MxArray Sum(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null) =>
+        a.DType == DType.Complex64 ? ComplexSum(a, axes, keepDims) : Reduce(ReduceOp.Sum, a, axes, keepDims, SumType(a.DType), "sum");
+
+    // complex64 sums as its (real, imag) float32 pairs: a trailing axis of 2 that is never reduced.
+    private static MxArray ComplexSum(MxArray a, int[]? axes, bool keepDims)
+    {
+        var ax = Shapes.Axes(axes, a.NDim);
+        var pairs = Reshape(View(Reshape(a, a.ShapeRef.Append(1).ToArray()), DType.Float32), a.ShapeRef.Append(2).ToArray());
+        var sum = Reduce(ReduceOp.Sum, pairs, ax, keepDims: true, DType.Float32, "sum");
+        var kept = (int[])a.ShapeRef.Clone();
+        foreach (int i in ax) kept[i] = 1;
+        var c = Reshape(View(sum, DType.Complex64), kept);
+        return keepDims ? c : Reshape(c, a.ShapeRef.Where((_, i) => !ax.Contains(i)).ToArray());
+    }
     public static MxArray Sum(MxArray a, int axis, bool keepDims = false, StreamOrDevice? stream = null) => Sum(a, new[] { axis }, keepDims, stream);
     public static MxArray Prod(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null) => Reduce(ReduceOp.Prod, a, axes, keepDims, SumType(a.DType), "prod");
     public static MxArray Prod(MxArray a, int axis, bool keepDims = false, StreamOrDevice? stream = null) => Prod(a, new[] { axis }, keepDims, stream);
