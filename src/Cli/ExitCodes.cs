@@ -14,4 +14,10 @@ internal static class ExitCodes
 
     /// <summary>A file was malformed or over a limit.</summary>
     public const int BadFile = 3;
+
+    /// <summary>A model signature (or a pinned digest) did not verify.</summary>
+    public const int VerificationFailed = 4;
+
+    /// <summary>A path was refused (outside the folder, a link leading out, not a regular file).</summary>
+    public const int PathRefused = 5;
 }

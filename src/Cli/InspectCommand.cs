@@ -16,6 +16,7 @@ internal static class InspectCommand
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         bool json = false;
+        bool isolated = false;
         var files = new List<string>();
         bool optionsDone = false;
         foreach (string arg in args)
@@ -28,15 +29,19 @@ internal static class InspectCommand
             {
                 json = true;
             }
+            else if (!optionsDone && arg == "--isolated")
+            {
+                isolated = true;
+            }
             else if (!optionsDone && arg is "-h" or "--help")
             {
-                stdout.WriteLine("usage: mlx inspect [--json] FILE...");
+                stdout.WriteLine("usage: mlx inspect [--json] [--isolated] FILE...");
                 return ExitCodes.Ok;
             }
             else if (!optionsDone && arg.StartsWith('-') && arg != "-")
             {
                 stderr.WriteLine($"mlx: inspect: unknown option '{arg}'");
-                stderr.WriteLine("usage: mlx inspect [--json] FILE...");
+                stderr.WriteLine("usage: mlx inspect [--json] [--isolated] FILE...");
                 return ExitCodes.Usage;
             }
             else
@@ -46,7 +51,7 @@ internal static class InspectCommand
         }
         if (files.Count == 0)
         {
-            stderr.WriteLine("usage: mlx inspect [--json] FILE...");
+            stderr.WriteLine("usage: mlx inspect [--json] [--isolated] FILE...");
             return ExitCodes.Usage;
         }
         int exit = ExitCodes.Ok;
@@ -55,12 +60,17 @@ internal static class InspectCommand
             try
             {
                 // Render fully before writing so a file that fails half-way prints nothing partial.
-                string text = Describe(file, json);
+                string text = isolated ? InspectIsolated.Describe(file, json) : Describe(file, json);
                 stdout.Write(text);
             }
             catch (ModelFormatException e)
             {
                 stderr.WriteLine($"mlx: {file}: {e.Message}");
+                exit = ExitCodes.BadFile;
+            }
+            catch (Mlx.Formats.Trust.ModelTrustException e)
+            {
+                stderr.WriteLine($"mlx: {e.Message}");
                 exit = ExitCodes.BadFile;
             }
         }

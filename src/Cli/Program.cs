@@ -9,6 +9,9 @@ public static class Program
     {
         ["inspect"] = (InspectCommand.Run, "inspect [--json] FILE...   describe .npy/.npz/.safetensors/.gguf files"),
         ["train"] = (TrainCommand.Train, "train mnist [--model mlp|cnn] [--epochs N] ...   train on the MNIST digits shipped with the tool"),
+        ["sign"] = (TrustCommands.Sign, "sign --key KEY.pem [--cert CHAIN.pem] MODEL_DIR   sign a model folder (writes MODEL_DIR/model.sig, OpenSSF Model Signing)"),
+        ["verify"] = (TrustCommands.Verify, "verify (--key PUB.pem | --cert-chain CHAIN.pem) MODEL_DIR   verify a model folder's model.sig"),
+        ["keygen"] = (TrustCommands.Keygen, "keygen --out PREFIX   write a P-256 key pair PREFIX.pem (0600) and PREFIX.pub.pem"),
         ["eval"] = (TrainCommand.Eval, "eval mnist --weights FILE [--model mlp|cnn]   test accuracy of saved weights"),
     };
 
@@ -24,6 +27,10 @@ public static class Program
             {
                 Usage(args.Length == 0 ? stderr : stdout);
                 return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok;
+            }
+            if (args[0] == Mlx.Formats.Trust.IsolatedLoader.ChildVerb)
+            {
+                return TrustCommands.LoadChild(args[1..], stdout, stderr);
             }
             if (!s_commands.TryGetValue(args[0], out var command))
             {
