@@ -104,4 +104,46 @@ public class MemoryTests
         Assert.True(Mx.Memory.PeakBytes >= Mx.Memory.ActiveBytes);
         GC.KeepAlive(a);
     }
+
+    [Fact]
+    public void CacheKeepsFreedBuffersUntilCleared()
+    {
+        try
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                Mx.Eval(Mx.Ones(new[] { N }) * 2.0f);
+            }
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            Assert.True(Mx.Memory.CacheBytes > 0);
+            Mx.Memory.ClearCache();
+            Assert.Equal(0, Mx.Memory.CacheBytes);
+            Mx.Memory.SetCacheLimit(0);
+            Mx.Eval(Mx.Ones(new[] { N }) * 2.0f);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            Assert.Equal(0, Mx.Memory.CacheBytes);
+        }
+        finally
+        {
+            Mx.Memory.SetCacheLimit(8L << 30);
+        }
+    }
+
+    [Fact]
+    public void EnsureAvailableChecksTheLimit()
+    {
+        try
+        {
+            Mx.Memory.SetMemoryLimit(Mx.Memory.ActiveBytes + 1024);
+            Assert.Throws<MemoryLimitExceededException>(() => Mx.Memory.EnsureAvailable(1L << 30));
+            Mx.Memory.EnsureAvailable(16);
+        }
+        finally
+        {
+            Mx.Memory.SetMemoryLimit(0);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => Mx.Memory.SetMemoryLimit(-1));
+    }
 }
