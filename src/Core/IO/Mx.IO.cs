@@ -26,7 +26,8 @@ public static unsafe partial class Mx
     public static Dictionary<string, MxArray> Load(string path, out IReadOnlyDictionary<string, MetadataValue> metadata, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
-        using var file = ModelFile.Open(path, options.Limits);
+        // Not disposed here: the arrays read their bytes lazily, when evaluated; the handle closes with the last of them.
+        var file = ModelFile.Open(path, options.Limits);
         metadata = file.Metadata;
         long total = 0;
         foreach (var t in file.Tensors)
@@ -72,17 +73,8 @@ public static unsafe partial class Mx
         return arrays.Values.First();
     }
 
-    private static MxArray ReadPlain(ModelFile file, TensorEntry entry, DType dtype)
-    {
-        var shape = Dims(entry.ShapeArrayPublic());
-        var array = new MxArray(shape, dtype, Allocator.Allocate(entry.ByteLength), MxArray.RowMajorStrides(shape), 0);
-        if (entry.ByteLength > 0)
-        {
-            // Reads straight into the array's buffer: no intermediate managed copy.
-            file.ReadTensor(entry, new Span<byte>((void*)array.Buffer.Pointer, checked((int)entry.ByteLength)));
-        }
-        return array;
-    }
+    private static MxArray ReadPlain(ModelFile file, TensorEntry entry, DType dtype) =>
+        MxArray.Create(Dims(entry.ShapeArrayPublic()), dtype, new LoadPrimitive(file, entry));
 
     private static int[] Dims(IReadOnlyList<long> shape) => shape.Select(d => d <= int.MaxValue ? (int)d
         : throw new ModelFormatException(null, $"dimension {d} does not fit in an int32 dimension")).ToArray();
@@ -131,5 +123,49 @@ public static unsafe partial class Mx
     {
         if (!path.EndsWith(".gguf", StringComparison.Ordinal)) path += ".gguf";
         GgufWriter.Write(path, arrays.Select(kv => ToTensor(kv.Key, kv.Value)).ToList(), metadata);
+    }
+}
+
+/// <summary>
+/// Reads one validated tensor of an open model file when the graph needs it (MLX's Load primitive): straight
+/// into the array's buffer with positioned reads, no intermediate copy. A file changed since it was validated
+/// fails the evaluation with a <see cref="ModelFormatException"/>.
+/// </summary>
+internal sealed unsafe class LoadPrimitive : Primitive
+{
+    private readonly ModelFile _file;
+    private readonly TensorEntry _entry;
+
+    public LoadPrimitive(ModelFile file, TensorEntry entry)
+    {
+        _file = file;
+        _entry = entry;
+    }
+
+    public override string Name => "Load";
+
+    public override bool IsEquivalent(Primitive other) => other is LoadPrimitive p && ReferenceEquals(p._file, _file) && ReferenceEquals(p._entry, _entry);
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        o.AllocateData();
+        long length = _entry.ByteLength;
+        if (length == 0)
+        {
+            return;
+        }
+        byte* dst = (byte*)o.Buffer.Pointer;
+        if (length <= int.MaxValue || _entry.IsFortranOrder || _entry.IsBigEndian)
+        {
+            _file.ReadTensor(_entry, new Span<byte>(dst, checked((int)length)));
+            return;
+        }
+        // Tensors past 2 GiB are read in chunks (they are stored little-endian in C order).
+        const int chunk = 1 << 30;
+        for (long done = 0; done < length; done += chunk)
+        {
+            _file.ReadRawBytes(_entry, done, new Span<byte>(dst + done, (int)Math.Min(chunk, length - done)));
+        }
     }
 }
