@@ -413,4 +413,31 @@ public class BinaryTests
         Assert.Equal(4.0, sq[2]);
         Assert.Equal(new[] { 0.0, 1, 4 }, (big[Idx.Slice(null, null, -1)] * 0 + big)[..3].ToArray<double>().Select(v => v * v).ToArray());
     }
+
+    [Theory]
+    [MemberData(nameof(NumericTypes))]
+    public void EveryNumericTypeOverOddSizesAndReversedViews(DType t)
+    {
+        foreach (int n in H.OddSizes)
+        {
+            // Small non-negative integers are exact in every type, including the unsigned and 8-bit ones.
+            var a = Enumerable.Range(0, n).Select(i => (double)((i * 7 + 3) % 11)).ToArray();
+            var b = Enumerable.Range(0, n).Select(i => (double)((i * 5 + 1) % 9 + 1)).ToArray();
+            var x = Mx.Array(a, t);
+            var y = Mx.Array(b, t);
+            var yr = Mx.Array(b.Reverse().ToArray(), t)[Idx.Slice(null, null, -1)];
+            H.Close(a.Zip(b, (p, q) => p + q).ToArray(), x + yr, 0, 0, $"{t} add n={n}");
+            H.Close(a.Zip(b, (p, q) => p * q).ToArray(), yr * x, 0, 0, $"{t} mul n={n}");
+            H.Close(a.Zip(b, Math.Max).ToArray(), Mx.Maximum(x, yr), 0, 0, $"{t} max n={n}");
+            H.Close(a.Zip(b, Math.Min).ToArray(), Mx.Minimum(yr, x), 0, 0, $"{t} min n={n}");
+            H.Close(a.Zip(b, (p, q) => p + 10 - q).ToArray(), x + 10 - y, 0, 0, $"{t} sub n={n}");
+            H.Close(a.Zip(b, (p, q) => Math.Floor(p / q)).ToArray(), Mx.FloorDivide(x, yr), 0, 0, $"{t} floordiv n={n}");
+            H.Close(a.Zip(b, (p, q) => p % q).ToArray(), x % y, 0, 0, $"{t} rem n={n}");
+            Assert.Equal(a.Zip(b, (p, q) => p < q).ToArray(), (x < yr).ToArray<bool>());
+            // Broadcast against a scalar array of the same type on either side.
+            var two = Mx.Array(new[] { 2.0 }, t);
+            H.Close(a.Select(p => 2 * p).ToArray(), two * x, 0, 0, $"{t} bcast n={n}");
+            H.Close(a.Select(p => p + 2).ToArray(), x + two, 0, 0, $"{t} bcast n={n}");
+        }
+    }
 }

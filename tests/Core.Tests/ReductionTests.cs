@@ -276,4 +276,45 @@ public class ReductionTests
         Assert.Equal(new[] { 0, 4, 8 }, Mx.Min(a, new[] { 0, 2 }).ToArray<int>());
         Assert.Equal(new[] { false, true, true }, Mx.All(a, new[] { 0, 2 }).ToArray<bool>());
     }
+
+    public static IEnumerable<object[]> RealTypes() => Enum.GetValues<DType>().Where(t => t != DType.Complex64).Select(t => new object[] { t });
+
+    [Theory]
+    [MemberData(nameof(RealTypes))]
+    public void EveryRealTypeOverOddSizes(DType t)
+    {
+        foreach (int n in H.OddSizes)
+        {
+            var v = Enumerable.Range(0, n).Select(i => (double)((i * 7 + 3) % (t == DType.Bool ? 2 : 11))).ToArray();
+            var a = Mx.Array(v).AsType(t);
+            var rev = Mx.Array(v.Reverse().ToArray()).AsType(t)[Idx.Slice(null, null, -1)];
+            // Sums stay exact below 2^11 (float16) except in bfloat16 (8 bits); compare those loosely.
+            double tol = t == DType.BFloat16 ? 0.01 : t == DType.Float16 ? 1e-3 : 0;
+            H.Close(new[] { v.Sum() }, Mx.Sum(a).AsType(DType.Float64).Reshape1(), tol, 0, $"{t} sum n={n}");
+            H.Close(new[] { v.Sum() }, Mx.Sum(rev).AsType(DType.Float64).Reshape1(), tol, 0, $"{t} sum rev n={n}");
+            Assert.Equal(v.All(x => x != 0), Mx.All(a).Item<bool>());
+            Assert.Equal(v.Any(x => x != 0), Mx.Any(rev).Item<bool>());
+            if (n > 0)
+            {
+                Assert.Equal(v.Max(), Mx.Max(a).AsType(DType.Float64).Item<double>());
+                Assert.Equal(v.Min(), Mx.Min(rev).AsType(DType.Float64).Item<double>());
+                Assert.Equal((uint)Array.IndexOf(v, v.Max()), Mx.ArgMax(a).Item<uint>());
+                Assert.Equal((uint)Array.IndexOf(v, v.Min()), Mx.ArgMin(rev).Item<uint>());
+                var sorted = v.OrderBy(x => x).ToArray();
+                Assert.Equal(sorted, Mx.Sort(rev).AsType(DType.Float64).ToArray<double>());
+                var cs = new double[n];
+                double acc = 0;
+                for (int i = 0; i < n; i++) cs[i] = acc += v[i];
+                if (t is not (DType.Float16 or DType.BFloat16 or DType.Int8 or DType.UInt8))
+                {
+                    H.Close(cs, Mx.Cumsum(rev), 0, 0, $"{t} cumsum n={n}");
+                }
+            }
+        }
+    }
+}
+
+internal static class ReshapeExtensions
+{
+    public static MxArray Reshape1(this MxArray a) => Mx.Reshape(a, new[] { 1 });
 }

@@ -106,6 +106,16 @@ public class ScanTests
     }
 
     [Fact]
+    public void BoolScansStayCanonical()
+    {
+        var b = Mx.Array(new[] { true, false, true });
+        Assert.Equal(new[] { true, false, false }, Mx.Cummin(b, inclusive: false).ToArray<bool>());
+        Assert.Equal(new[] { false, true, true }, Mx.Cummax(b, inclusive: false).ToArray<bool>());
+        Assert.Equal(new[] { true, true, true }, Mx.Cummax(b).ToArray<bool>());
+        Assert.Equal(new[] { true, false, false }, Mx.Cummin(b).ToArray<bool>());
+    }
+
+    [Fact]
     public void Logcumsumexp()
     {
         var v = new[] { 0.0, 1, -2, 1000, 3 };

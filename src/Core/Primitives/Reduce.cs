@@ -50,6 +50,11 @@ internal sealed unsafe class ReducePrimitive : Primitive
                 throw new NotSupportedException($"{Op} is not supported for complex64 arrays.");
             }
             if (Dispatch.IsComputeFloat(work)) Dispatch.Float(work, ref v); else Dispatch.Int(work, ref v);
+            if (Op == ReduceOp.And && K == 0)
+            {
+                // "and" runs as a byte min, whose identity is 255: an empty all() must be a canonical true (1).
+                new Span<byte>(next.RawPtr, checked((int)(A * B))).Fill(1);
+            }
             if (!ReferenceEquals(current, inputs[0]))
             {
                 current.Buffer.Release();

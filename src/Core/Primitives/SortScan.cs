@@ -164,6 +164,12 @@ internal sealed unsafe class ScanPrimitive : Primitive
         long rows = n == 0 ? 0 : o.Size / n;
         var v = new Kernel { X = scratch, Rows = rows, N = n, Op = Op, Reverse = Reverse, Inclusive = Inclusive };
         if (Dispatch.IsComputeFloat(o.DType)) Dispatch.Float(o.DType, ref v); else Dispatch.Int(o.DType, ref v);
+        if (o.DType == DType.Bool)
+        {
+            // An exclusive cummin starts from the byte maximum (255): bools must stay 0 or 1.
+            var bytes = new Span<byte>(scratch.RawPtr, checked((int)scratch.Size));
+            for (int i = 0; i < bytes.Length; i++) bytes[i] = bytes[i] != 0 ? (byte)1 : (byte)0;
+        }
         AxisLast.Restore(scratch, o, Axis);
     }
 
