@@ -170,6 +170,15 @@ public class IndexingTests
     }
 
     [Fact]
+    public void BoolScatterAddIsOr()
+    {
+        var r = Mx.ScatterAdd(Mx.Array(new[] { true, false, false }), Mx.Array(new[] { 0, 1, 1 }), Mx.Array(new[] { true, true, true }), 0);
+        Assert.Equal(new[] { true, true, false }, r.ToArray<bool>());
+        var p = Mx.ScatterProd(Mx.Array(new[] { true, true }), Mx.Array(new[] { 0 }), Mx.Array(new[] { false }), 0);
+        Assert.Equal(new[] { false, true }, p.ToArray<bool>());
+    }
+
+    [Fact]
     public void ScatterModes()
     {
         var a = Mx.Array(new[] { 1f, 2f, 3f });

@@ -190,6 +190,8 @@ public class UnaryTests
         Assert.Equal(new[] { false, true, false }, Mx.LogicalNot(Mx.Array(new[] { 2, 0, -1 })).ToArray<bool>());
         Assert.Equal(new[] { true, false }, Mx.LogicalNot(Mx.Array(new[] { 0.0f, float.NaN })).ToArray<bool>());
         Assert.Throws<ArgumentException>(() => Mx.Negative(Mx.Array(new[] { true })));
+        Assert.Equal(new[] { false, true }, Mx.BitwiseInvert(Mx.Array(new[] { true, false })).ToArray<bool>());
+        Assert.Equal(DType.Bool, Mx.BitwiseInvert(Mx.Array(new[] { true })).DType);
         Assert.Equal(new[] { true, false }, Mx.Abs(Mx.Array(new[] { true, false })).ToArray<bool>());
     }
 

@@ -13,6 +13,11 @@ public static partial class Mx
         {
             throw new ArgumentException($"bitwise_invert needs an integer or bool array, not {dt.Name()}.");
         }
+        if (op is UnaryOp.BitwiseInvert && dt == DType.Bool)
+        {
+            // ~ on bools is logical not (a byte's ~ would give 254 and 255, which are not bools).
+            op = UnaryOp.LogicalNot;
+        }
         if (UnaryPrimitive.ReturnsBool(op))
         {
             return MxArray.Create(a.ShapeRef, DType.Bool, new UnaryPrimitive(op), a);

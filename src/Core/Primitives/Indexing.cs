@@ -126,6 +126,12 @@ internal sealed unsafe class ScatterAxisPrimitive : Primitive
         {
             var v = new Kernel { O = o, U = u, Idx = idx, A = A, K = K, B = B, Mode = Mode };
             if (Dispatch.IsComputeFloat(o.DType)) Dispatch.Float(o.DType, ref v); else Dispatch.Int(o.DType, ref v);
+            if (o.DType == DType.Bool)
+            {
+                // Bytes summed as bools (true + true = 2) are made 0 or 1 again: add is "or", prod is "and".
+                var bytes = new Span<byte>(o.RawPtr, checked((int)o.Size));
+                for (int i = 0; i < bytes.Length; i++) bytes[i] = bytes[i] != 0 ? (byte)1 : (byte)0;
+            }
         }
         if (!ReferenceEquals(u, inputs[2])) u.Buffer.Release();
     }
