@@ -218,4 +218,43 @@ public class UnaryTests
         Assert.Empty(Mx.Abs(Mx.Zeros(new[] { 0, 2 }, DType.Int16)).ToArray<short>());
         Assert.Empty(Mx.Sin(Mx.Zeros(new[] { 0 }, DType.Float16)).ToArray<Half>());
     }
+
+    public static IEnumerable<object[]> IntTypes() =>
+        new[] { DType.UInt8, DType.UInt16, DType.UInt32, DType.UInt64, DType.Int8, DType.Int16, DType.Int32, DType.Int64 }.Select(t => new object[] { t });
+
+    [Theory]
+    [MemberData(nameof(IntTypes))]
+    public void IntegerUnaryOverOddSizes(DType t)
+    {
+        bool signed = t.IsSignedInteger();
+        foreach (int n in H.OddSizes)
+        {
+            var v = Enumerable.Range(0, n).Select(i => (double)((i * 7 % 11) - (signed ? 5 : 0))).ToArray();
+            var a = Mx.Array(v).AsType(t);
+            var r = Mx.Array(v.Reverse().ToArray()).AsType(t)[Idx.Slice(null, null, -1)];
+            Assert.Equal(t, Mx.Abs(a).DType);
+            H.Close(v.Select(Math.Abs).ToArray(), Mx.Abs(r), 0, 0, $"{t} abs n={n}");
+            H.Close(v.Select(x => (double)Math.Sign(x)).ToArray(), Mx.Sign(a), 0, 0, $"{t} sign n={n}");
+            H.Close(v.Select(x => x * x).ToArray(), Mx.Square(r), 0, 0, $"{t} square n={n}");
+            H.Close(v.Select(x => Math.Sqrt(Math.Abs(x))).ToArray(), Mx.Sqrt(Mx.Abs(a)), 1e-6, 1e-6, $"{t} sqrt n={n}");
+            if (signed)
+            {
+                H.Close(v.Select(x => -x).ToArray(), Mx.Negative(r), 0, 0, $"{t} neg n={n}");
+                H.Close(v.Select(x => -x - 1).ToArray(), Mx.BitwiseInvert(a), 0, 0, $"{t} invert n={n}");
+            }
+        }
+    }
+
+    [Fact]
+    public void LargeUnarySplitsAcrossThreads()
+    {
+        int n = 200_003;
+        var v = H.Rand(n, 99, -3, 3);
+        var r = Mx.Exp(Mx.Array(v, DType.Float32)).ToArray<float>();
+        for (int i = 0; i < n; i += 997)
+        {
+            Assert.Equal(Math.Exp((float)v[i]), r[i], Math.Exp((float)v[i]) * 2e-6);
+        }
+        Assert.Equal(Math.Exp((float)v[n - 1]), r[n - 1], Math.Exp((float)v[n - 1]) * 2e-6);
+    }
 }
