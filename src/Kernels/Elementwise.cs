@@ -33,6 +33,23 @@ public static unsafe class Elementwise
     public static void Binary<T, TOut, TOp>(T* a, long[] sa, T* b, long[] sb, TOut* o, int[] shape)
         where T : unmanaged where TOut : unmanaged where TOp : IBinaryOp<T, TOut>
     {
+        // Fast paths without any shape bookkeeping: contiguous operands, or one of them a broadcast scalar.
+        bool ca0 = Strided.IsRowMajor(shape, sa), cb0 = Strided.IsRowMajor(shape, sb);
+        if ((ca0 || Strided.IsScalarBroadcast(shape, sa)) && (cb0 || Strided.IsScalarBroadcast(shape, sb)))
+        {
+            long n = 1;
+            foreach (int d in shape) n *= d;
+            long sa1 = ca0 ? 1 : 0, sb1 = cb0 ? 1 : 0;
+            if (n < Parallelism.ElementwiseThreshold)
+            {
+                Run<T, TOut, TOp>(a, sa1, b, sb1, o, n);
+                return;
+            }
+            nint qa = (nint)a, qb = (nint)b, qo = (nint)o;
+            Parallelism.For(n, 1, (start, end) =>
+                Run<T, TOut, TOp>((T*)qa + start * sa1, sa1, (T*)qb + start * sb1, sb1, (TOut*)qo + start, end - start));
+            return;
+        }
         var (cs, st) = Strided.Collapse(shape, sa, sb, Strided.RowMajor(shape));
         long[] ca = st[0], cb = st[1];
         int nd = cs.Length;

@@ -9,50 +9,89 @@ public static unsafe class Strided
     /// </summary>
     public static (long[] Shape, long[][] Strides) Collapse(int[] shape, params long[][] strides)
     {
-        var outShape = new List<long>();
-        var outStrides = new List<long>[strides.Length];
-        for (int k = 0; k < strides.Length; k++)
+        int k = strides.Length;
+        var outShape = new long[Math.Max(shape.Length, 1)];
+        var outStrides = new long[k][];
+        for (int j = 0; j < k; j++)
         {
-            outStrides[k] = new List<long>();
+            outStrides[j] = new long[outShape.Length];
         }
+        int count = 0;
         for (int d = 0; d < shape.Length; d++)
         {
             if (shape[d] == 1)
             {
                 continue;
             }
-            int last = outShape.Count - 1;
-            bool merge = last >= 0;
-            for (int k = 0; k < strides.Length && merge; k++)
+            bool merge = count > 0;
+            for (int j = 0; j < k && merge; j++)
             {
-                merge = outStrides[k][last] == strides[k][d] * shape[d];
+                merge = outStrides[j][count - 1] == strides[j][d] * shape[d];
             }
             if (merge)
             {
-                outShape[last] *= shape[d];
-                for (int k = 0; k < strides.Length; k++)
+                outShape[count - 1] *= shape[d];
+                for (int j = 0; j < k; j++)
                 {
-                    outStrides[k][last] = strides[k][d];
+                    outStrides[j][count - 1] = strides[j][d];
                 }
             }
             else
             {
-                outShape.Add(shape[d]);
-                for (int k = 0; k < strides.Length; k++)
+                outShape[count] = shape[d];
+                for (int j = 0; j < k; j++)
                 {
-                    outStrides[k].Add(strides[k][d]);
+                    outStrides[j][count] = strides[j][d];
                 }
+                count++;
             }
         }
-        if (outShape.Count == 0)
+        if (count == 0)
         {
-            outShape.Add(1);
-            for (int k = 0; k < strides.Length; k++)
+            outShape[0] = 1;
+            for (int j = 0; j < k; j++)
             {
-                outStrides[k].Add(1);
+                outStrides[j][0] = 1;
+            }
+            count = 1;
+        }
+        if (count < outShape.Length)
+        {
+            System.Array.Resize(ref outShape, count);
+            for (int j = 0; j < k; j++)
+            {
+                System.Array.Resize(ref outStrides[j], count);
             }
         }
-        return (outShape.ToArray(), outStrides.Select(s => s.ToArray()).ToArray());
+        return (outShape, outStrides);
+    }
+
+    /// <summary>True when <paramref name="strides"/> are the row-major strides of <paramref name="shape"/> (size-1 dims ignored).</summary>
+    public static bool IsRowMajor(int[] shape, long[] strides)
+    {
+        long expected = 1;
+        for (int i = shape.Length - 1; i >= 0; i--)
+        {
+            if (shape[i] != 1 && strides[i] != expected)
+            {
+                return false;
+            }
+            expected *= shape[i];
+        }
+        return true;
+    }
+
+    /// <summary>True when every stride of a non-trivial dim is 0: one element broadcast everywhere.</summary>
+    public static bool IsScalarBroadcast(int[] shape, long[] strides)
+    {
+        for (int i = 0; i < shape.Length; i++)
+        {
+            if (shape[i] != 1 && strides[i] != 0)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>Row-major strides of <paramref name="shape"/>, in elements.</summary>

@@ -3,14 +3,16 @@ using System.Runtime.InteropServices;
 namespace Mlx;
 
 /// <summary>
-/// A block of 64-byte-aligned native memory holding array data. Buffers are shared by views; when the last array
-/// that uses one is collected, its finalizer hands the memory back to the allocator's cache.
+/// Memory holding array data, shared by views. Large blocks are 64-byte-aligned native memory handed back to the
+/// allocator's cache by a finalizer when the last array using them is collected; blocks of up to
+/// <see cref="Allocator.SmallBytes"/> bytes (scalars, tiny arrays) live in pinned managed arrays, which cost no
+/// finalizer and are left to the GC (they are not counted in <see cref="MemoryInfo.ActiveBytes"/>).
 /// </summary>
-internal sealed unsafe class Buffer
+internal abstract unsafe class Buffer
 {
-    private nint _pointer;
+    protected nint _pointer;
 
-    internal Buffer(nint pointer, long bytes, long capacity)
+    protected Buffer(nint pointer, long bytes, long capacity)
     {
         _pointer = pointer;
         Bytes = bytes;
@@ -27,12 +29,20 @@ internal sealed unsafe class Buffer
 
     public Span<T> AsSpan<T>() where T : unmanaged => new((void*)_pointer, checked((int)(Bytes / sizeof(T))));
 
-    public Span<T> AsSpan<T>(long offsetElements, long count) where T : unmanaged =>
-        new((T*)_pointer + offsetElements, checked((int)count));
-
     public T* Ptr<T>() where T : unmanaged => (T*)_pointer;
 
-    internal void Release()
+    /// <summary>Gives the memory back now (scratch buffers of kernels); the buffer must not be used afterwards.</summary>
+    internal abstract void Release();
+}
+
+internal sealed unsafe class NativeBuffer : Buffer
+{
+    internal NativeBuffer(nint pointer, long bytes, long capacity)
+        : base(pointer, bytes, capacity)
+    {
+    }
+
+    internal override void Release()
     {
         nint p = Interlocked.Exchange(ref _pointer, 0);
         if (p != 0)
@@ -42,13 +52,29 @@ internal sealed unsafe class Buffer
         }
     }
 
-    ~Buffer()
+    ~NativeBuffer()
     {
         nint p = Interlocked.Exchange(ref _pointer, 0);
         if (p != 0)
         {
             Allocator.Return(p, Capacity, Bytes);
         }
+    }
+}
+
+internal sealed unsafe class ManagedBuffer : Buffer
+{
+    // Keeps the pinned array alive as long as the buffer.
+    private readonly byte[] _array;
+
+    internal ManagedBuffer(byte[] array, long bytes)
+        : base((nint)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(array)), bytes, array.Length)
+    {
+        _array = array;
+    }
+
+    internal override void Release()
+    {
     }
 }
 
@@ -146,9 +172,17 @@ internal static unsafe class Allocator
         Interlocked.Exchange(ref s_collectAt, after + Math.Max(CollectStep, after / 2));
     }
 
+    /// <summary>Buffers up to this size come from the managed heap (see <see cref="Buffer"/>).</summary>
+    public const int SmallBytes = 64;
+
     public static Buffer Allocate(long bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        if (bytes <= SmallBytes)
+        {
+            // Pinned on the POH: the address never moves, so pointers into it stay valid.
+            return new ManagedBuffer(GC.AllocateUninitializedArray<byte>(SmallBytes, pinned: true), bytes);
+        }
         long capacity = RoundUp(Math.Max(bytes, 1));
         CheckBudget(bytes);
         CollectIfGrown(bytes);
@@ -178,7 +212,7 @@ internal static unsafe class Allocator
         while (active > (peak = Interlocked.Read(ref s_peak)) && Interlocked.CompareExchange(ref s_peak, active, peak) != peak)
         {
         }
-        return new Buffer(p, bytes, capacity);
+        return new NativeBuffer(p, bytes, capacity);
     }
 
     internal static void Return(nint pointer, long capacity, long bytes)
