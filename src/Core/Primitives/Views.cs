@@ -313,7 +313,8 @@ internal sealed unsafe class SelectPrimitive : Primitive
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
     {
         var g = cotangents[0];
-        var zeros = Mx.ZerosLike(g);
+        // A 0-d zero broadcasts inside Where: no full-size array of zeros.
+        var zeros = Mx.Zeros(System.Array.Empty<int>(), g.DType);
         return argnums.Select(k => k switch
         {
             0 => Mx.ZerosLike(primals[0]),
