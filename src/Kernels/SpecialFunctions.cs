@@ -89,40 +89,6 @@ public static class SpecialFunctions
         return x;
     }
 
-    /// <summary>
-    /// Single-precision erfinv: M. Giles' polynomial approximation ("Approximating the erfinv function", 2010), the
-    /// same one MLX uses, evaluated with fused multiply-adds.
-    /// </summary>
-    public static float ErfinvSingle(float a)
-    {
-        float t = MathF.FusedMultiplyAdd(a, 0.0f - a, 1.0f);
-        t = MathF.Log(t);
-        float p;
-        if (MathF.Abs(t) > 6.125f)
-        {
-            p = 3.03697567e-10f;
-            p = MathF.FusedMultiplyAdd(p, t, 2.93243101e-8f);
-            p = MathF.FusedMultiplyAdd(p, t, 1.22150334e-6f);
-            p = MathF.FusedMultiplyAdd(p, t, 2.84108955e-5f);
-            p = MathF.FusedMultiplyAdd(p, t, 3.93552968e-4f);
-            p = MathF.FusedMultiplyAdd(p, t, 3.02698812e-3f);
-            p = MathF.FusedMultiplyAdd(p, t, 4.83185798e-3f);
-            p = MathF.FusedMultiplyAdd(p, t, -2.64646143e-1f);
-            p = MathF.FusedMultiplyAdd(p, t, 8.40016484e-1f);
-        }
-        else
-        {
-            p = 5.43877832e-9f;
-            p = MathF.FusedMultiplyAdd(p, t, 1.43285448e-7f);
-            p = MathF.FusedMultiplyAdd(p, t, 1.22774793e-6f);
-            p = MathF.FusedMultiplyAdd(p, t, 1.12963626e-7f);
-            p = MathF.FusedMultiplyAdd(p, t, -5.61530760e-5f);
-            p = MathF.FusedMultiplyAdd(p, t, -1.47697632e-4f);
-            p = MathF.FusedMultiplyAdd(p, t, 2.31468678e-3f);
-            p = MathF.FusedMultiplyAdd(p, t, 1.15392581e-2f);
-            p = MathF.FusedMultiplyAdd(p, t, -2.32015476e-1f);
-            p = MathF.FusedMultiplyAdd(p, t, 8.86226892e-1f);
-        }
-        return a * p;
-    }
+    /// <summary>Single-precision erfinv, the same polynomial and rounding as MLX's CPU backend (see <see cref="Random.Threefry.ErfInv(float)"/>).</summary>
+    public static float ErfinvSingle(float a) => Random.Threefry.ErfInv(a);
 }
