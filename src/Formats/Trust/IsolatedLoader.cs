@@ -100,7 +100,9 @@ public static class IsolatedLoader
             long kib = Math.Max(1, (limits.MaxMemoryBytes + limits.AddressSpaceOverheadBytes) / 1024);
             psi.FileName = "/bin/sh";
             psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add($"ulimit -v {kib} && ulimit -t {Math.Max(1, limits.MaxCpuSeconds)} && exec \"$0\" \"$@\"");
+            int cpu = Math.Max(1, limits.MaxCpuSeconds);
+            // Soft CPU limit first (SIGXCPU, reported as such); the hard one a little later (SIGKILL).
+            psi.ArgumentList.Add($"ulimit -v {kib} && ulimit -t {cpu + 2} && ulimit -S -t {cpu} && exec \"$0\" \"$@\"");
             psi.ArgumentList.Add(command[0]);
         }
         else
@@ -123,7 +125,7 @@ public static class IsolatedLoader
         {
             process.Start();
         }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        catch (Exception e) when (e is ExternalException or InvalidOperationException)
         {
             throw new IsolatedLoadException(path, $"cannot start the child process: {e.Message}");
         }
@@ -171,7 +173,7 @@ public static class IsolatedLoader
         string limitNote = code switch
         {
             152 or 158 => $"the child exceeded the CPU time limit of {limits.MaxCpuSeconds} s",
-            137 => "the child was killed (SIGKILL; out of memory?)",
+            137 => "the child was killed (SIGKILL: the CPU time or memory limit)",
             134 => $"the child aborted (usually the memory limit of {limits.MaxMemoryBytes} bytes)",
             139 => "the child crashed (SIGSEGV)",
             3 => "the child refused the file",
@@ -199,7 +201,7 @@ public static class IsolatedLoader
             process.Kill(entireProcessTree: true);
             process.WaitForExit(5000);
         }
-        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
+        catch (Exception e) when (e is InvalidOperationException or ExternalException or NotSupportedException)
         {
         }
     }

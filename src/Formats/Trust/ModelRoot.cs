@@ -56,20 +56,17 @@ public sealed class ModelRoot
             throw new PathRefusedException(name, "a backslash in a name (only '/' separates folders)");
         }
         string[] parts = name.Split('/');
+        if (parts.Contains(".."))
+        {
+            throw new PathRefusedException(name, "'..' would leave the model folder");
+        }
         if (!allowSubfolders && parts.Length > 1)
         {
             throw new PathRefusedException(name, "a path separator in a name that must be a plain file name");
         }
-        foreach (string part in parts)
+        if (parts.Any(p => p.Length == 0 || p == "."))
         {
-            if (part == "..")
-            {
-                throw new PathRefusedException(name, "'..' would leave the model folder");
-            }
-            if (part.Length == 0 || part == ".")
-            {
-                throw new PathRefusedException(name, "an empty or '.' path component");
-            }
+            throw new PathRefusedException(name, "an empty or '.' path component");
         }
     }
 

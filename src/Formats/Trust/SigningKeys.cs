@@ -65,7 +65,7 @@ public static class EcKeys
         catch (Exception e) when (e is ArgumentException or CryptographicException)
         {
             key.Dispose();
-            throw new CryptographicException($"not a usable EC private key: {e.Message}", e);
+            throw new CryptographicException($"not a usable EC private key (P-256, P-384 or P-521 expected): {e.Message}", e);
         }
     }
 
@@ -90,7 +90,7 @@ public static class EcKeys
         catch (Exception e) when (e is ArgumentException or CryptographicException)
         {
             key.Dispose();
-            throw new CryptographicException($"not a usable EC public key: {e.Message}", e);
+            throw new CryptographicException($"not a usable EC public key (P-256, P-384 or P-521 expected): {e.Message}", e);
         }
     }
 
