@@ -111,6 +111,47 @@ public class BinaryTests
     }
 
     [Fact]
+    public void ScalarInputsFromMlxTests()
+    {
+        // MLX test_scalar_inputs / test_add: weak Python scalars against arrays.
+        Assert.Equal(DType.Bool, Mx.Add(Mx.Array(true), false).DType);
+        Assert.True(Mx.Add(Mx.Array(true), false).Item<bool>());
+        Assert.Equal(DType.Int32, Mx.Add(Mx.Array(1), false).DType);
+        Assert.Equal(DType.Int32, Mx.Add(Mx.Array(true), 1).DType);
+        Assert.Equal(2, Mx.Add(Mx.Array(true), 1).Item<int>());
+        Assert.Equal(DType.Float32, Mx.Add(Mx.Array(1.0f), 1).DType);
+        Assert.Equal(DType.UInt32, (Mx.Array(1u) + 3).DType);
+        Assert.Equal(4u, (3 + Mx.Array(1u)).Item<uint>());
+        Assert.Equal(DType.Float32, (Mx.Array(1u) + 3.0).DType);
+        Assert.Equal(DType.Int64, (3 + Mx.Array(1L)).DType);
+        Assert.Equal(DType.Float32, (3.0 + Mx.Array(1L)).DType);
+        Assert.Equal(DType.Float16, (Mx.Array((Half)2) / 4.0).DType);
+        Assert.Equal(DType.Float16, (4.0 / Mx.Array((Half)2)).DType);
+        Assert.Equal(2.5f, (Mx.Array(5) / Mx.Array(2)).Item<float>());
+        Assert.Equal(2, Mx.FloorDivide(Mx.Array(5), Mx.Array(2)).Item<int>());
+        // Integer literals passed to the named ops stay weak integers too.
+        Assert.Equal(DType.Int32, Mx.Multiply(Mx.Array(new[] { 1, 2 }), 2).DType);
+        Assert.Equal(new[] { 2, 4 }, Mx.Multiply(Mx.Array(new[] { 1, 2 }), 2).ToArray<int>());
+        Assert.Equal(DType.Int8, Mx.Subtract(Mx.Array(new sbyte[] { 1 }), 1).DType);
+        Assert.Equal(DType.UInt8, Mx.Subtract(5, Mx.Array(new byte[] { 1 })).DType);
+        Assert.Equal(DType.Int16, Mx.Power(Mx.Array(new short[] { 3 }), 2).DType);
+        Assert.Equal(9, Mx.Power(Mx.Array(new short[] { 3 }), 2).Item<short>());
+        Assert.Equal(DType.Float32, Mx.Divide(Mx.Array(new[] { 3 }), 2).DType);
+        Assert.Equal(DType.Float32, Mx.Multiply(Mx.Array(new[] { 1, 2 }), 2.0).DType);
+        // test_remainder
+        foreach (var t in new[] { DType.Int32, DType.Float32 })
+        {
+            var x = Mx.Array(2).AsType(t);
+            var y = Mx.Array(4).AsType(t);
+            Assert.Equal(2.0, Mx.Remainder(x, y).AsType(DType.Float64).Item<double>());
+            Assert.Equal(0.0, Mx.Remainder(y, x).AsType(DType.Float64).Item<double>());
+            Assert.Equal(t, (x % 4).DType);
+            Assert.Equal(1.0, (1 % x).AsType(DType.Float64).Item<double>());
+            Assert.Equal(t, (1 % x).DType);
+        }
+    }
+
+    [Fact]
     public void BoolArithmeticIsLogic()
     {
         var a = Mx.Array(new[] { true, true, false, false });
@@ -392,6 +433,14 @@ public class BinaryTests
         Assert.False(Mx.ArrayEqual(a, a).Item<bool>());
         Assert.False(Mx.ArrayEqual(Mx.Zeros(new[] { 2 }), Mx.Zeros(new[] { 3 })).Item<bool>());
         Assert.True(Mx.ArrayEqual(Mx.Array(new[] { 1, 2 }), Mx.Array(new[] { 1f, 2f })).Item<bool>());
+        // MLX test_array_equal: NaN equal to NaN only with equal_nan, in every float type and complex64.
+        foreach (var t in new[] { DType.Float32, DType.Float16, DType.BFloat16, DType.Complex64, DType.Float64 })
+        {
+            var x = Mx.Array(new[] { 0f, float.NaN }).AsType(t);
+            var y = Mx.Array(new[] { 0f, float.NaN }).AsType(t);
+            Assert.False(Mx.ArrayEqual(x, y).Item<bool>());
+            Assert.True(Mx.ArrayEqual(x, y, equalNan: true).Item<bool>(), t.ToString());
+        }
     }
 
     [Fact]

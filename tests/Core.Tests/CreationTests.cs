@@ -119,6 +119,11 @@ public class CreationTests
         Assert.Equal(3, Mx.Arange(0.0, 0.3, 0.1).Size);
         Assert.Equal(DType.Float64, Mx.Arange(0.0, 1.0, 0.5, DType.Float64).DType);
         Assert.Equal(new[] { 1.5f, 0.5f }, Mx.Arange(1.5, 0.0, -1.0).ToArray<float>());
+        // MLX test_arange_corner_cases_cast: integer dtypes compute in the integer type.
+        Assert.Equal(Enumerable.Repeat(0, 15), Mx.Arange(0.0, 3.0, 0.2, DType.Int32).ToArray<int>());
+        Assert.Equal(new[] { -1, -1, -1, -1 }, Mx.Arange(-1.0, -4.0, -0.9, DType.Int32).ToArray<int>());
+        Assert.Equal(Enumerable.Range(1, 16).Select(i => -i), Mx.Arange(-1.0, -20.0, -1.2, DType.Int32).ToArray<int>());
+        Assert.Equal(new[] { 0f, 0.5f, 1f, 1.5f }, Mx.Arange(0.0, 2.0, 0.5).ToArray<float>());
         Assert.Throws<ArgumentException>(() => Mx.Arange(0, 5, 0));
         Assert.Throws<ArgumentException>(() => Mx.Arange(0.0, 5.0, 0.0));
         Assert.Throws<ArgumentException>(() => Mx.Arange(0.0, double.PositiveInfinity, 1.0));

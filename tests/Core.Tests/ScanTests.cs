@@ -109,7 +109,7 @@ public class ScanTests
     public void BoolScansStayCanonical()
     {
         var b = Mx.Array(new[] { true, false, true });
-        Assert.Equal(new[] { true, false, false }, Mx.Cummin(b, inclusive: false).ToArray<bool>());
+        Assert.Equal(new[] { true, true, false }, Mx.Cummin(b, inclusive: false).ToArray<bool>());
         Assert.Equal(new[] { false, true, true }, Mx.Cummax(b, inclusive: false).ToArray<bool>());
         Assert.Equal(new[] { true, true, true }, Mx.Cummax(b).ToArray<bool>());
         Assert.Equal(new[] { true, false, false }, Mx.Cummin(b).ToArray<bool>());

@@ -212,6 +212,52 @@ public class UnaryTests
     }
 
     [Fact]
+    public void ComplexTrigAndRefusedOps()
+    {
+        var zv = new System.Numerics.Complex(0.3, 0.7);
+        var z = Mx.Array(new[] { new Complex64(0.3f, 0.7f) });
+        void Check(Func<MxArray, MxArray> op, System.Numerics.Complex expected)
+        {
+            var r = op(z).Item<Complex64>();
+            Assert.Equal(expected.Real, r.Real, 5);
+            Assert.Equal(expected.Imaginary, r.Imag, 5);
+        }
+        Check(a => Mx.Tan(a), System.Numerics.Complex.Tan(zv));
+        Check(a => Mx.Sinh(a), System.Numerics.Complex.Sinh(zv));
+        Check(a => Mx.Cosh(a), System.Numerics.Complex.Cosh(zv));
+        Check(a => Mx.Sin(a), System.Numerics.Complex.Sin(zv));
+        Check(a => Mx.Sqrt(a), System.Numerics.Complex.Sqrt(zv));
+        Check(a => Mx.Log(a), System.Numerics.Complex.Log(zv));
+        // MLX: floor/ceil of complex raise when the op is built.
+        Assert.Throws<ArgumentException>(() => Mx.Floor(z));
+        Assert.Throws<ArgumentException>(() => Mx.Ceil(z));
+        Assert.Throws<ArgumentException>(() => Mx.Erf(z));
+        var nan = Mx.Array(new[] { new Complex64(float.NaN, 0), new Complex64(1, float.PositiveInfinity), new Complex64(0, 0) });
+        Assert.Equal(new[] { true, false, false }, Mx.IsNaN(nan).ToArray<bool>());
+        Assert.Equal(new[] { false, true, false }, Mx.IsInf(nan).ToArray<bool>());
+        Assert.Equal(new[] { false, false, true }, Mx.LogicalNot(nan).ToArray<bool>());
+    }
+
+    [Fact]
+    public void ErfinvEdgesFromMlxTests()
+    {
+        // MLX test_ops.py test_erfinv (scipy values).
+        var r = Mx.Erfinv(Mx.Array(new[] { -5f, -1f, 0.5f, 0f, 0.5f, 1f, 5f })).ToArray<float>();
+        Assert.True(float.IsNaN(r[0]) && float.IsNaN(r[6]));
+        Assert.Equal(float.NegativeInfinity, r[1]);
+        Assert.Equal(float.PositiveInfinity, r[5]);
+        Assert.Equal(0.47693628f, r[2], 6);
+        Assert.Equal(0f, r[3]);
+        // test_erf
+        var e = Mx.Erf(Mx.Array(new[] { -5f, 0f, 0.5f, 1f, 2f, 10f })).ToArray<float>();
+        H.Close(new[] { -1, 0, 0.5204998778130465, 0.8427007929497149, 0.9953222650189527, 1 }, e.Select(v => (double)v).ToArray(), 1e-6, 1e-7);
+        // test_floor / test_ceil
+        var f = Mx.Array(new[] { -22.03f, 19.98f, -27f, 9f, 0f, float.NegativeInfinity, float.PositiveInfinity });
+        Assert.Equal(new[] { -23f, 19, -27, 9, 0, float.NegativeInfinity, float.PositiveInfinity }, Mx.Floor(f).ToArray<float>());
+        Assert.Equal(new[] { -22f, 20, -27, 9, 0, float.NegativeInfinity, float.PositiveInfinity }, Mx.Ceil(f).ToArray<float>());
+    }
+
+    [Fact]
     public void EmptyUnary()
     {
         Assert.Empty(Mx.Exp(Mx.Zeros(new[] { 0 })).ToArray<float>());

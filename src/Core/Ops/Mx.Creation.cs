@@ -34,6 +34,15 @@ public static partial class Mx
         long n = Math.Max(0L, (long)count);
         if (n > int.MaxValue) throw new OverflowException($"arange would create {n} elements, more than an int32 dimension holds.");
         var dt = dtype ?? DType.Float32;
+        if (dt.IsInteger())
+        {
+            // MLX computes in the target type: start and start + step truncate first, so arange(0, 3, 0.2, int32)
+            // is fifteen zeros and arange(-1, -20, -1.2, int32) counts down by 1.
+            long s0 = (long)start, st = (long)(start + step) - s0;
+            var ints = new long[n];
+            for (long i = 0; i < n; i++) ints[i] = s0 + i * st;
+            return AsType(Array(ints, new[] { (int)n }), dt);
+        }
         var values = new double[n];
         for (long i = 0; i < n; i++) values[i] = start + i * step;
         return AsType(Array(values, new[] { (int)n }, DType.Float64), dt);
@@ -85,14 +94,14 @@ public static partial class Mx
     {
         if (x.NDim < 2) throw new ArgumentException("tril needs at least 2 dimensions.");
         var mask = Tri(x.ShapeRef[^2], x.ShapeRef[^1], k, DType.Bool);
-        return Where(mask, x, ZerosLike(x));
+        return Where(mask, x, Zeros(System.Array.Empty<int>(), x.DType));
     }
 
     public static MxArray Triu(MxArray x, int k = 0, StreamOrDevice? stream = null)
     {
         if (x.NDim < 2) throw new ArgumentException("triu needs at least 2 dimensions.");
         var mask = Tri(x.ShapeRef[^2], x.ShapeRef[^1], k - 1, DType.Bool);
-        return Where(mask, ZerosLike(x), x);
+        return Where(mask, Zeros(System.Array.Empty<int>(), x.DType), x);
     }
 
     /// <summary>Coordinate grids; "xy" (Cartesian, the default) swaps the first two outputs' axes, as NumPy.</summary>

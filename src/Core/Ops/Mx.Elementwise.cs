@@ -13,6 +13,10 @@ public static partial class Mx
         {
             throw new ArgumentException($"bitwise_invert needs an integer or bool array, not {dt.Name()}.");
         }
+        if (dt == DType.Complex64 && !UnaryPrimitive.SupportsComplex(op))
+        {
+            throw new ArgumentException($"{op} is not defined for complex64 arrays.");
+        }
         if (op is UnaryOp.BitwiseInvert && dt == DType.Bool)
         {
             // ~ on bools is logical not (a byte's ~ would give 254 and 255, which are not bools).
@@ -160,6 +164,15 @@ public static partial class Mx
     public static MxArray Multiply(MxArray a, double b) => Multiply(a, Weak(b));
     public static MxArray Divide(MxArray a, double b) => Divide(a, Weak(b));
     public static MxArray Power(MxArray a, double b) => Power(a, Weak(b));
+
+    // Integer literals stay weak integers (mx.add(int_array, 1) is int32); without these they would bind to the
+    // double overloads above and turn integer arrays into float32.
+    public static MxArray Add(MxArray a, int b) => Add(a, Weak((long)b));
+    public static MxArray Subtract(MxArray a, int b) => Subtract(a, Weak((long)b));
+    public static MxArray Subtract(int a, MxArray b) => Subtract(Weak((long)a), b);
+    public static MxArray Multiply(MxArray a, int b) => Multiply(a, Weak((long)b));
+    public static MxArray Divide(MxArray a, int b) => Divide(a, Weak((long)b));
+    public static MxArray Power(MxArray a, int b) => Power(a, Weak((long)b));
 
     /// <summary>Quotient and floored remainder: (FloorDivide(a, b), Remainder(a, b)).</summary>
     public static (MxArray Quotient, MxArray Remainder) DivMod(MxArray a, MxArray b, StreamOrDevice? stream = null) =>

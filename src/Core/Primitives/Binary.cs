@@ -156,7 +156,8 @@ internal sealed unsafe class BinaryPrimitive : Primitive
             case BinaryOp.Subtract: Elementwise.Binary<Complex64, Complex64, ComplexSubtractOp>(x, sa, y, sb, o.Ptr<Complex64>(), shape); break;
             case BinaryOp.Multiply: Elementwise.Binary<Complex64, Complex64, ComplexMultiplyOp>(x, sa, y, sb, o.Ptr<Complex64>(), shape); break;
             case BinaryOp.Divide: Elementwise.Binary<Complex64, Complex64, ComplexDivideOp>(x, sa, y, sb, o.Ptr<Complex64>(), shape); break;
-            case BinaryOp.Equal or BinaryOp.EqualNan: Elementwise.Binary<Complex64, bool, EqualOp<Complex64>>(x, sa, y, sb, o.Ptr<bool>(), shape); break;
+            case BinaryOp.Equal: Elementwise.Binary<Complex64, bool, EqualOp<Complex64>>(x, sa, y, sb, o.Ptr<bool>(), shape); break;
+            case BinaryOp.EqualNan: Elementwise.Binary<Complex64, bool, ComplexEqualNanOp>(x, sa, y, sb, o.Ptr<bool>(), shape); break;
             case BinaryOp.NotEqual: Elementwise.Binary<Complex64, bool, NotEqualOp<Complex64>>(x, sa, y, sb, o.Ptr<bool>(), shape); break;
             default: throw new NotSupportedException($"{Op} is not defined for complex64 arrays.");
         }
@@ -194,7 +195,8 @@ internal sealed unsafe class BinaryPrimitive : Primitive
     {
         // The gradient goes to the selected operand; on ties, to the first (as MLX).
         var pick = Op == BinaryOp.Maximum ? Mx.GreaterEqual(a, b) : Mx.LessEqual(a, b);
-        return wrtA ? Mx.Where(pick, g, Mx.ZerosLike(g)) : Mx.Where(pick, Mx.ZerosLike(g), g);
+        var zero = Mx.Zeros(System.Array.Empty<int>(), g.DType);
+        return wrtA ? Mx.Where(pick, g, zero) : Mx.Where(pick, zero, g);
     }
 
     private static MxArray ArcTan2Vjp(MxArray a, MxArray b, MxArray g, bool wrtA)
@@ -214,4 +216,12 @@ internal sealed unsafe class BinaryPrimitive : Primitive
         }
         return new[] { total! };
     }
+}
+
+/// <summary>Complex equality where NaN parts match NaN parts (array_equal(equal_nan=True) on complex64).</summary>
+internal struct ComplexEqualNanOp : IBinaryOp<Complex64, bool>
+{
+    private static bool Same(float a, float b) => a == b || (float.IsNaN(a) && float.IsNaN(b));
+
+    public static bool Apply(Complex64 a, Complex64 b) => Same(a.Real, b.Real) && Same(a.Imag, b.Imag);
 }

@@ -22,6 +22,12 @@ internal sealed unsafe class UnaryPrimitive : Primitive
 
     public override bool IsEquivalent(Primitive other) => other is UnaryPrimitive p && p.Op == Op;
 
+    /// <summary>The ops the complex64 kernel computes (others are refused when the op is built).</summary>
+    public static bool SupportsComplex(UnaryOp op) => op is UnaryOp.Abs or UnaryOp.Negative or UnaryOp.Conjugate or UnaryOp.Exp
+        or UnaryOp.Log or UnaryOp.Log10 or UnaryOp.Sqrt or UnaryOp.Sin or UnaryOp.Cos or UnaryOp.Tan or UnaryOp.Sinh or UnaryOp.Cosh
+        or UnaryOp.Tanh or UnaryOp.Arcsin or UnaryOp.Arccos or UnaryOp.Arctan or UnaryOp.Square or UnaryOp.Reciprocal
+        or UnaryOp.Real or UnaryOp.Imag or UnaryOp.LogicalNot or UnaryOp.IsNaN or UnaryOp.IsInf or UnaryOp.IsPosInf or UnaryOp.IsNegInf;
+
     public static bool ReturnsBool(UnaryOp op) => op is UnaryOp.LogicalNot or UnaryOp.IsNaN or UnaryOp.IsInf or UnaryOp.IsPosInf or UnaryOp.IsNegInf;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
@@ -42,13 +48,13 @@ internal sealed unsafe class UnaryPrimitive : Primitive
         var src = Cast.Contiguous(x);
         try
         {
-            if (x.DType == DType.Complex64)
-            {
-                ComplexKernel(src.Ptr<Complex64>(), o, n);
-            }
-            else if (ReturnsBool(Op))
+            if (ReturnsBool(Op))
             {
                 BoolResult(src, o.Ptr<bool>(), n);
+            }
+            else if (x.DType == DType.Complex64)
+            {
+                ComplexKernel(src.Ptr<Complex64>(), o, n);
             }
             else if (Dispatch.IsComputeFloat(x.DType))
             {
@@ -78,6 +84,23 @@ internal sealed unsafe class UnaryPrimitive : Primitive
             bool* b = t.Ptr<bool>();
             for (long i = 0; i < n; i++) o[i] = !b[i];
             t.Buffer.Release();
+            return;
+        }
+        if (x.DType == DType.Complex64)
+        {
+            // NaN if either part is NaN; infinite if either part is infinite.
+            var c = x.Ptr<Complex64>();
+            for (long i = 0; i < n; i++)
+            {
+                float re = c[i].Real, im = c[i].Imag;
+                o[i] = Op switch
+                {
+                    UnaryOp.IsNaN => float.IsNaN(re) || float.IsNaN(im),
+                    UnaryOp.IsInf => float.IsInfinity(re) || float.IsInfinity(im),
+                    UnaryOp.IsPosInf => float.IsPositiveInfinity(re) || float.IsPositiveInfinity(im),
+                    _ => float.IsNegativeInfinity(re) || float.IsNegativeInfinity(im),
+                };
+            }
             return;
         }
         if (!x.DType.IsFloating())
@@ -171,6 +194,13 @@ internal sealed unsafe class UnaryPrimitive : Primitive
                 UnaryOp.Sin => System.Numerics.Complex.Sin(z),
                 UnaryOp.Cos => System.Numerics.Complex.Cos(z),
                 UnaryOp.Tanh => System.Numerics.Complex.Tanh(z),
+                UnaryOp.Tan => System.Numerics.Complex.Tan(z),
+                UnaryOp.Sinh => System.Numerics.Complex.Sinh(z),
+                UnaryOp.Cosh => System.Numerics.Complex.Cosh(z),
+                UnaryOp.Log10 => System.Numerics.Complex.Log10(z),
+                UnaryOp.Arcsin => System.Numerics.Complex.Asin(z),
+                UnaryOp.Arccos => System.Numerics.Complex.Acos(z),
+                UnaryOp.Arctan => System.Numerics.Complex.Atan(z),
                 UnaryOp.Square => z * z,
                 UnaryOp.Reciprocal => 1 / z,
                 _ => throw new NotSupportedException($"{Op} is not defined for complex64 arrays."),
