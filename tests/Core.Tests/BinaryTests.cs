@@ -489,4 +489,97 @@ public class BinaryTests
             H.Close(a.Select(p => p + 2).ToArray(), x + two, 0, 0, $"{t} bcast n={n}");
         }
     }
+
+    private static IEnumerable<int[]> Permutations(int n)
+    {
+        if (n == 1) { yield return new[] { 0 }; yield break; }
+        foreach (var p in Permutations(n - 1))
+            for (int i = 0; i <= p.Length; i++)
+                yield return p.Take(i).Append(n - 1).Concat(p.Skip(i)).ToArray();
+    }
+
+    // Element of a row-major array of `shape` at `idx` after permuting axes by `perm` (out[i...] = in[idx[perm^-1]]).
+    private static int At(int[] data, int[] shape, int[] perm, int[] outIdx)
+    {
+        var inIdx = new int[shape.Length];
+        for (int k = 0; k < perm.Length; k++) inIdx[perm[k]] = outIdx[k];
+        int off = 0;
+        for (int k = 0; k < shape.Length; k++) off = off * shape[k] + inIdx[k];
+        return data[off];
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void IrregularTransposedAndStridedOperands(int d)
+    {
+        // After MLX's test_irregular_binary_ops: every pair of axis permutations, then a step-2 slice on each axis.
+        int size = 3;
+        var shape = Enumerable.Repeat(size, d).ToArray();
+        int total = (int)Math.Pow(size, d);
+        var r = new Random(d);
+        var an = Enumerable.Range(0, total).Select(_ => r.Next(-20, 20)).ToArray();
+        var bn = Enumerable.Range(0, total).Select(_ => r.Next(-20, 20)).ToArray();
+        var a = Mx.Array(an, shape);
+        var b = Mx.Array(bn, shape);
+        var perms = Permutations(d).ToArray();
+        var identity = Enumerable.Range(0, d).ToArray();
+        foreach (var pa in perms)
+        {
+            foreach (var pb in perms.Where((_, i) => i % 3 == 0))
+            {
+                var got = (Mx.Transpose(a, pa) + Mx.Transpose(b, pb)).ToArray<int>();
+                var idx = new int[d];
+                for (int e = 0; e < total; e++)
+                {
+                    int rem = e;
+                    for (int k = d - 1; k >= 0; k--) { idx[k] = rem % size; rem /= size; }
+                    Assert.Equal(At(an, shape, pa, idx) + At(bn, shape, pb, idx), got[e]);
+                }
+            }
+            for (int s = 0; s < d; s++)
+            {
+                var sl = Enumerable.Range(0, d).Select(k => k == s ? Idx.Slice(null, null, 2) : (Idx)(..)).ToArray();
+                var got = (Mx.Transpose(a, pa)[sl] + b[sl]).ToArray<int>();
+                var oshape = Enumerable.Range(0, d).Select(k => k == s ? 2 : size).ToArray();
+                var idx = new int[d];
+                for (int e = 0; e < got.Length; e++)
+                {
+                    int rem = e;
+                    for (int k = d - 1; k >= 0; k--) { idx[k] = rem % oshape[k]; rem /= oshape[k]; }
+                    var src = idx.Select((v, k) => k == s ? 2 * v : v).ToArray();
+                    Assert.Equal(At(an, shape, pa, src) + At(bn, shape, identity, src), got[e]);
+                }
+            }
+        }
+        // Broadcast operands with size-1 axes in shuffled places.
+        for (int nb = 0; nb < d; nb++)
+        {
+            var bshape = Enumerable.Repeat(1, d - nb).Concat(Enumerable.Repeat(size, nb)).OrderBy(_ => r.Next()).ToArray();
+            int bt = bshape.Aggregate(1, (x, y) => x * y);
+            var bv = Enumerable.Range(0, bt).Select(_ => r.Next(-20, 20)).ToArray();
+            var got = (a + Mx.Array(bv, bshape)).ToArray<int>();
+            var idx = new int[d];
+            for (int e = 0; e < total; e++)
+            {
+                int rem = e;
+                for (int k = d - 1; k >= 0; k--) { idx[k] = rem % size; rem /= size; }
+                int boff = 0;
+                for (int k = 0; k < d; k++) boff = boff * bshape[k] + (bshape[k] == 1 ? 0 : idx[k]);
+                Assert.Equal(an[e] + bv[boff], got[e]);
+            }
+        }
+    }
+
+    [Fact]
+    public void WhereWithScalarsFromMlxTests()
+    {
+        var a = Mx.Array(new[] { 1, 2, 3, 4 }, new[] { 2, 2 });
+        Assert.Equal(new[] { 1, 2, 3, 4 }, Mx.Where(true, a, 1).ToArray<int>());
+        Assert.Equal(new[] { 1, 1, 1, 1 }, Mx.Where(true, 1, a).ToArray<int>());
+        Assert.Equal(DType.Int32, Mx.Where(true, 1, a).DType);
+        var c = Mx.Array(new[] { true, false, false, true }, new[] { 2, 2 });
+        Assert.Equal(new[] { 1, 6, 5, 4 }, Mx.Where(c, a, Mx.Array(new[] { 5, 6 })).ToArray<int>());
+    }
 }

@@ -138,4 +138,35 @@ public class ScanTests
         H.Shape(new[] { 0, 4 }, Mx.Cummax(Mx.Zeros(new[] { 0, 4 }), 1));
         Assert.Empty(Mx.Cummax(Mx.Zeros(new[] { 0, 4 }), 1).ToArray<float>());
     }
+
+    [Fact]
+    public void InclusiveExclusiveAndReverseRelations()
+    {
+        // After MLX's test_scans: exclusive is inclusive shifted by one; reverse equals scanning the reversed input.
+        var a = Mx.Array(H.RandF(6 * 7 * 8, 33), new[] { 6, 7, 8 });
+        Func<MxArray, int, bool, bool, MxArray>[] ops =
+        {
+            (x, ax, rev, inc) => Mx.Cumsum(x, ax, rev, inc),
+            (x, ax, rev, inc) => Mx.Cumprod(x, ax, rev, inc),
+            (x, ax, rev, inc) => Mx.Cummax(x, ax, rev, inc),
+            (x, ax, rev, inc) => Mx.Cummin(x, ax, rev, inc),
+        };
+        foreach (var op in ops)
+        {
+            for (int ax = 0; ax < 3; ax++)
+            {
+                int n = a.Shape[ax];
+                Idx All() => ..;
+                Idx[] Sel(Idx s) => Enumerable.Range(0, 3).Select(k => k == ax ? s : All()).ToArray();
+                var inc = op(a, ax, false, true);
+                var exc = op(a, ax, false, false);
+                Assert.True(Mx.ArrayEqual(inc[Sel(..(n - 1))], exc[Sel(1..)]).Item<bool>());
+                var rev = Mx.Arange(n - 1, -1, -1);
+                var viaFlip = op(a[Sel(rev)], ax, false, true)[Sel(rev)];
+                Assert.True(Mx.ArrayEqual(viaFlip, op(a, ax, true, true)).Item<bool>());
+                var excRev = op(a, ax, true, false);
+                Assert.True(Mx.ArrayEqual(viaFlip[Sel(1..)], excRev[Sel(..(n - 1))]).Item<bool>());
+            }
+        }
+    }
 }

@@ -215,4 +215,66 @@ public class ShapeTests
         Assert.Equal(new[] { 3, 4, 5, 0, 1, 2 }, Mx.Roll(m, 1, 0).ToArray<int>());
         Assert.Equal(new[] { 5, 0, 1, 2, 3, 4 }, Mx.Roll(m, 1).ToArray<int>());
     }
+
+    [Fact]
+    public void AsStridedWithOffsetsFromMlxTests()
+    {
+        var x = H.RandF(128, 7);
+        var xm = Mx.Array(x);
+        var cases = new (int[] Shape, long[] Strides)[] { (new[] { 10, 10 }, new long[] { 3, 3 }), (new[] { 5, 5 }, new long[] { 7, 1 }), (new[] { 2, 20 }, new long[] { 1, 5 }), (new[] { 10 }, new long[] { 4 }) };
+        foreach (var (shape, strides) in cases)
+        {
+            foreach (int offset in new[] { 0, 1, 3 })
+            {
+                var got = Mx.AsStrided(xm, shape, strides, offset).ToArray<float>();
+                int e = 0;
+                if (shape.Length == 1)
+                {
+                    for (int i = 0; i < shape[0]; i++) Assert.Equal(x[offset + i * strides[0]], got[e++]);
+                }
+                else
+                {
+                    for (int i = 0; i < shape[0]; i++)
+                        for (int j = 0; j < shape[1]; j++)
+                            Assert.Equal(x[offset + i * strides[0] + j * strides[1]], got[e++]);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void PadWidthsFromMlxTests()
+    {
+        var a = Mx.Array(H.RandF(4 * 4 * 4, 8), new[] { 4, 4, 4 });
+        var p = Mx.Pad(a, new[] { (3, 0), (0, 2), (5, 7) }, -7);
+        H.Shape(new[] { 7, 6, 16 }, p);
+        Assert.Equal(-7f, p[0, 0, 0].Item<float>());
+        Assert.Equal(a[1, 2, 3].Item<float>(), p[4, 2, 8].Item<float>());
+        Assert.Equal(-7f, p[4, 5, 8].Item<float>());
+        H.Shape(new[] { 3, 3, 3 }, Mx.Pad(Mx.Zeros(new[] { 1, 1, 1 }), 1));
+        H.Shape(new[] { 4, 4, 4 }, Mx.Pad(Mx.Zeros(new[] { 1, 1, 1 }), new[] { (1, 2) }));
+        H.Shape(new[] { 4, 4, 5 }, Mx.Pad(Mx.Zeros(new[] { 1, 1, 1 }), new[] { (1, 2), (2, 1), (2, 2) }));
+        Assert.Equal(a.ToArray<float>(), Mx.Pad(a, new[] { (0, 0), (0, 0), (0, 0) }).ToArray<float>());
+    }
+
+    [Fact]
+    public void ConcatenateTransposedOperandsFromMlxTests()
+    {
+        var av = H.RandF(4 * 4 * 4, 9);
+        var bv = H.RandF(4 * 4 * 4, 10);
+        var a = Mx.Array(av, new[] { 4, 4, 4 });
+        var b = Mx.Array(bv, new[] { 4, 4, 4 });
+        foreach (var p in new[] { new[] { 0, 1, 2 }, new[] { 2, 1, 0 }, new[] { 1, 2, 0 } })
+        {
+            for (int axis = 0; axis < 3; axis++)
+            {
+                var c = Mx.Concatenate(new[] { a, Mx.Transpose(b, p) }, axis);
+                var bt = Mx.Contiguous(Mx.Transpose(b, p));
+                Assert.True(Mx.ArrayEqual(c, Mx.Concatenate(new[] { a, bt }, axis)).Item<bool>());
+                var parts = Mx.Split(c, new[] { 4 }, axis);
+                Assert.Equal(av, parts[0].ToArray<float>());
+                Assert.Equal(bt.ToArray<float>(), parts[1].ToArray<float>());
+            }
+        }
+    }
 }

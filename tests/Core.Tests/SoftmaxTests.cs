@@ -71,4 +71,19 @@ public class SoftmaxTests
         Assert.Equal(DType.Float32, Mx.Logsumexp(Mx.Array(new[] { 1, 2 })).DType);
         Assert.Throws<ArgumentException>(() => Mx.Logsumexp(Mx.Zeros(new[] { 2, 0 }), 1));
     }
+
+    [Theory]
+    [InlineData(100)]
+    [InlineData(2049)]
+    [InlineData(4097)]
+    [InlineData(8193)]
+    public void MostlyNegativeInfinityRows(int n)
+    {
+        var v = Enumerable.Repeat(float.NegativeInfinity, n).ToArray();
+        v[^1] = 0;
+        var r = Mx.Softmax(Mx.Array(v), -1).ToArray<float>();
+        Assert.DoesNotContain(r, float.IsNaN);
+        Assert.All(r.Take(n - 1), x => Assert.True(x < 1e-9));
+        Assert.Equal(1f, r[^1]);
+    }
 }
