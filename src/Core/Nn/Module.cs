@@ -107,7 +107,7 @@ public abstract class Module
         return this;
     }
 
-    public Module Unfreeze(IEnumerable<string>? keys = null, bool recurse = true)
+    public virtual Module Unfreeze(IEnumerable<string>? keys = null, bool recurse = true)
     {
         if (keys is null) _frozen.Clear(); else foreach (var k in keys) _frozen.Remove(k);
         if (recurse && keys is null) foreach (var (_, c) in _children) c.Unfreeze();
