@@ -77,6 +77,11 @@ public sealed unsafe partial class MxArray
     /// <summary>A C# scalar literal turned into an array: it takes the other operand's dtype where it fits (MLX's weak type).</summary>
     internal bool IsWeak { get; init; }
 
+    /// <summary>The exact value of a weak float or integer literal (its buffer holds it as float32 or int32).</summary>
+    internal double? WeakFloat { get; init; }
+
+    internal long? WeakInt { get; init; }
+
     internal Node? PendingNode => _node;
 
     /// <summary>The primitive that will compute this array, or null once it is evaluated.</summary>

@@ -152,6 +152,21 @@ public class BinaryTests
     }
 
     [Fact]
+    public void WeakLiteralsKeepTheirExactValueInWideTypes()
+    {
+        // The literal converts straight to the array's type, as MLX builds array(scalar, dtype).
+        Assert.Equal(1.1, (Mx.Array(new[] { 1.0 }) + 0.1).Item<double>());
+        Assert.Equal(0.30000000000000004, (Mx.Array(new[] { 0.2 }) + 0.1).Item<double>());
+        Assert.Equal(3_000_000_000L, (Mx.Array(new[] { 0L }) + 3_000_000_000L).Item<long>());
+        Assert.Equal(-5_000_000_000L, (Mx.Array(new[] { 1L }) * -5_000_000_000L).Item<long>());
+        Assert.Equal(3_000_000_000UL, (Mx.Array(new[] { 0UL }) + 3_000_000_000L).Item<ulong>());
+        Assert.Equal(1e-300, Mx.Where(Mx.Array(true), 1e-300, Mx.Array(new[] { 0.0 })).Item<double>());
+        // Narrow types still round the literal to themselves.
+        Assert.Equal((float)(1 + 0.1), (Mx.Array(new[] { 1f }) + 0.1).Item<float>());
+        Assert.Equal(DType.Float32, (Mx.Array(new[] { 1 }) + 0.1).DType);
+    }
+
+    [Fact]
     public void BoolArithmeticIsLogic()
     {
         var a = Mx.Array(new[] { true, true, false, false });

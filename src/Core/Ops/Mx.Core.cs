@@ -126,9 +126,9 @@ public static unsafe partial class Mx
         return FromSpan(bytes, (int[])shape.Clone(), dtype);
     }
 
-    internal static MxArray Weak(double value) => new(System.Array.Empty<int>(), DType.Float32, Scalar((float)value), System.Array.Empty<long>(), 0) { IsWeak = true };
+    internal static MxArray Weak(double value) => new(System.Array.Empty<int>(), DType.Float32, Scalar((float)value), System.Array.Empty<long>(), 0) { IsWeak = true, WeakFloat = value };
 
-    internal static MxArray Weak(long value) => new(System.Array.Empty<int>(), DType.Int32, Scalar((int)value), System.Array.Empty<long>(), 0) { IsWeak = true };
+    internal static MxArray Weak(long value) => new(System.Array.Empty<int>(), DType.Int32, Scalar((int)value), System.Array.Empty<long>(), 0) { IsWeak = true, WeakInt = value };
 
     private static Buffer Scalar<T>(T value) where T : unmanaged
     {

@@ -127,6 +127,20 @@ public static partial class Mx
         return strong == DType.Bool ? DType.Int32 : strong;
     }
 
+    /// <summary>
+    /// An operand converted to the op's dtype. A weak literal is rebuilt from its exact value, so a float64 array
+    /// plus 0.1 adds the double 0.1 (not 0.1f) and an int64 array plus 3e9 adds 3e9 (not its int32 truncation).
+    /// </summary>
+    internal static MxArray CastOperand(MxArray x, DType dt)
+    {
+        if (x.IsWeak && x.DType != dt)
+        {
+            if (x.WeakFloat is double d && dt.IsInexact()) return Array(d, dt);
+            if (x.WeakInt is long l && dt != DType.Bool) return Array(l, dt);
+        }
+        return AsType(x, dt);
+    }
+
     /// <summary>Applies a binary op with promotion and broadcasting.</summary>
     public static MxArray Binary(BinaryOp op, MxArray a, MxArray b, StreamOrDevice? stream = null)
     {
@@ -149,8 +163,8 @@ public static partial class Mx
         {
             dt = DType.UInt8;
         }
-        a = AsType(a, dt);
-        b = AsType(b, dt);
+        a = CastOperand(a, dt);
+        b = CastOperand(b, dt);
         var shape = Shapes.Broadcast(a.ShapeRef, b.ShapeRef);
         a = BroadcastTo(a, shape);
         b = BroadcastTo(b, shape);
@@ -186,7 +200,7 @@ public static partial class Mx
         var dt = ResultType(x, y);
         var shape = Shapes.Broadcast(Shapes.Broadcast(condition.ShapeRef, x.ShapeRef), y.ShapeRef);
         var c = BroadcastTo(AsType(condition, DType.Bool), shape);
-        return MxArray.Create(shape, dt, new SelectPrimitive(), c, BroadcastTo(AsType(x, dt), shape), BroadcastTo(AsType(y, dt), shape));
+        return MxArray.Create(shape, dt, new SelectPrimitive(), c, BroadcastTo(CastOperand(x, dt), shape), BroadcastTo(CastOperand(y, dt), shape));
     }
 
     /// <summary>Clips to [aMin, aMax]; either bound may be null (NaN propagates, as Maximum and Minimum do).</summary>
