@@ -10,6 +10,25 @@ public sealed class LoadOptions
 
     /// <summary>GGUF Q4_0/Q4_1/Q8_0 tensors: dequantize to float32 instead of MLX's (w, scales, biases) triplets.</summary>
     public bool Dequantize { get; init; }
+
+    /// <summary>
+    /// The file's SHA-256 (hex). The file is read once into a private copy while hashed, and that copy is what is
+    /// parsed; a mismatch throws <see cref="Mlx.Formats.Trust.DigestMismatchException"/> before anything is parsed.
+    /// </summary>
+    public string? ExpectedSha256 { get; init; }
+
+    /// <summary>
+    /// Require an OpenSSF Model Signing signature (<c>model.sig</c>) by this signer over the folder holding the file
+    /// (or <see cref="SignedFolder"/>): the whole folder is verified first, then the file is parsed from the very
+    /// bytes that were hashed. Failures throw <see cref="Mlx.Formats.Trust.SignatureVerificationException"/>.
+    /// </summary>
+    public Mlx.Formats.Trust.TrustedSigner? TrustedKey { get; init; }
+
+    /// <summary>The signed model folder, when it is not the folder holding the file.</summary>
+    public string? SignedFolder { get; init; }
+
+    /// <summary>Parse in a child process under these limits (see <see cref="Mlx.Formats.Trust.IsolatedLoader"/>); null: in process.</summary>
+    public Mlx.Formats.Trust.IsolationLimits? Isolation { get; init; }
 }
 
 public static unsafe partial class Mx
@@ -26,9 +45,19 @@ public static unsafe partial class Mx
     public static Dictionary<string, MxArray> Load(string path, out IReadOnlyDictionary<string, MetadataValue> metadata, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
+        if (options.Isolation is not null)
+        {
+            return LoadIsolated(path, out metadata, options);
+        }
         // Not disposed here: the arrays read their bytes lazily, when evaluated; the handle closes with the last of them.
-        var file = ModelFile.Open(path, options.Limits);
+        var file = OpenForLoad(path, options);
         metadata = file.Metadata;
+        return LoadFile(file, options);
+    }
+
+    /// <summary>Converts every tensor of an opened file, after checking the memory budget for all of them.</summary>
+    internal static Dictionary<string, MxArray> LoadFile(ModelFile file, LoadOptions options)
+    {
         long total = 0;
         foreach (var t in file.Tensors)
         {
