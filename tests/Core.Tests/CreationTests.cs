@@ -72,6 +72,10 @@ public class CreationTests
         var a = Mx.FromBytes(new byte[] { 1, 0, 0, 0, 0, 0, 0x80, 0x3F }, new[] { 2 }, DType.Float32);
         Assert.Equal(new[] { 1.4e-45f, 1f }, a.ToArray<float>());
         Assert.Throws<ArgumentException>(() => Mx.FromBytes(new byte[3], new[] { 1 }, DType.Float32));
+        // Nonzero bytes read as bool are true, and equal to true.
+        var b = Mx.FromBytes(new byte[] { 0, 1, 2, 255 }, new[] { 4 }, DType.Bool);
+        Assert.Equal(new[] { false, true, true, true }, b.ToArray<bool>());
+        Assert.Equal(3, Mx.Sum(b).Item<int>());
     }
 
     [Fact]

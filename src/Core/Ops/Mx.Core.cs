@@ -123,7 +123,14 @@ public static unsafe partial class Mx
         {
             throw new ArgumentException($"{bytes.Length} bytes do not hold {size} elements of {dtype.Name()}.");
         }
-        return FromSpan(bytes, (int[])shape.Clone(), dtype);
+        var array = FromSpan(bytes, (int[])shape.Clone(), dtype);
+        if (dtype == DType.Bool)
+        {
+            // Any nonzero byte is true; store it as 1 so it compares equal to true.
+            var b = new Span<byte>((void*)array.Buffer.Pointer, bytes.Length);
+            for (int i = 0; i < b.Length; i++) b[i] = b[i] != 0 ? (byte)1 : (byte)0;
+        }
+        return array;
     }
 
     internal static MxArray Weak(double value) => new(System.Array.Empty<int>(), DType.Float32, Scalar((float)value), System.Array.Empty<long>(), 0) { IsWeak = true, WeakFloat = value };
