@@ -21,6 +21,22 @@ public sealed partial class ModelFile
         limits ??= LoadLimits.Default;
         byte[] expected = PrivateCopy.ParseSha256(expectedSha256, path);
         SafeFileHandle copy = OpenPrivateCopy(path, limits.MaxFileBytes, out long length, out byte[] actual);
+        return OpenCopyIfMatches(path, copy, length, expected, actual, limits);
+    }
+
+    /// <summary>Pins an already opened source (e.g. from a <see cref="ModelRoot"/>): copies it privately while hashing, then parses the copy.</summary>
+    internal static ModelFile OpenPinned(string path, SafeFileHandle source, long sourceLength, string expectedSha256, LoadLimits limits)
+    {
+        using (source)
+        {
+            byte[] expected = PrivateCopy.ParseSha256(expectedSha256, path);
+            SafeFileHandle copy = PrivateCopy.Create(path, source, sourceLength, out byte[] actual);
+            return OpenCopyIfMatches(path, copy, sourceLength, expected, actual, limits);
+        }
+    }
+
+    private static ModelFile OpenCopyIfMatches(string path, SafeFileHandle copy, long length, byte[] expected, byte[] actual, LoadLimits limits)
+    {
         if (!CryptographicOperations.FixedTimeEquals(expected, actual))
         {
             copy.Dispose();

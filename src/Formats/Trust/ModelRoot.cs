@@ -108,6 +108,17 @@ public sealed class ModelRoot
         return real;
     }
 
+    /// <summary>Opens a canonical path inside the root, race-free where the platform allows (see <see cref="SafeFile.OpenBeneath"/>).</summary>
+    private SafeFileHandle OpenResolved(string real, long maxBytes, out long length)
+    {
+        string prefix = FullPath.EndsWith('/') ? FullPath : FullPath + "/";
+        if ((OperatingSystem.IsLinux()) && real.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            return SafeFile.OpenBeneath(FullPath, real[prefix.Length..], maxBytes, out length);
+        }
+        return SafeFile.OpenRegular(real, maxBytes, out length);
+    }
+
     /// <summary>Whether a canonical path is the root or below it.</summary>
     public bool IsInside(string canonicalPath)
     {
@@ -122,7 +133,7 @@ public sealed class ModelRoot
         string real = Resolve(name, allowSubfolders);
         try
         {
-            return SafeFile.OpenRegular(real, MaxFileBytes, out length);
+            return OpenResolved(real, MaxFileBytes, out length);
         }
         catch (PathRefusedException e)
         {
@@ -136,7 +147,7 @@ public sealed class ModelRoot
         string real = Resolve(name, allowSubfolders);
         try
         {
-            return SafeFile.ReadAllBytes(real, Math.Min(maxBytes, MaxFileBytes));
+            return SafeFile.ReadAll(OpenResolved(real, Math.Min(maxBytes, MaxFileBytes), out _), real);
         }
         catch (PathRefusedException e)
         {
@@ -158,6 +169,10 @@ public sealed class ModelRoot
     }
 
     /// <summary>Opens a model file inside the root only if its SHA-256 is <paramref name="expectedSha256"/>; see <see cref="ModelFile.OpenPinned"/>.</summary>
-    public ModelFile OpenModelFilePinned(string name, string expectedSha256, LoadLimits? limits = null, bool allowSubfolders = true) =>
-        ModelFile.OpenPinned(Resolve(name, allowSubfolders), expectedSha256, limits);
+    public ModelFile OpenModelFilePinned(string name, string expectedSha256, LoadLimits? limits = null, bool allowSubfolders = true)
+    {
+        limits ??= LoadLimits.Default;
+        SafeFileHandle handle = OpenRead(name, out long length, allowSubfolders);
+        return ModelFile.OpenPinned(Path.Combine(FullPath, name), handle, length, expectedSha256, limits);
+    }
 }

@@ -59,6 +59,16 @@ internal static unsafe class SafeFile
     [DllImport("libc.so.6", EntryPoint = "close", SetLastError = true)]
     private static extern int CloseNative(int fd);
 
+    [DllImport("libc.so.6", EntryPoint = "syscall", SetLastError = true)]
+    private static extern long Openat2Native(long number, int dirfd, byte* path, ulong* how, nuint size);
+
+    private const long SysOpenat2 = 437; // the same number on every Linux architecture
+    private const int OPath = 0x200000;
+    private const ulong ResolveNoMagicLinks = 0x02;
+    private const ulong ResolveNoSymlinks = 0x04;
+    private const ulong ResolveBeneath = 0x08;
+    private static int s_openat2 = -1; // -1 unknown, 0 unavailable (old kernel, seccomp), 1 available
+
     private static bool Linux
     {
         get
@@ -234,10 +244,98 @@ internal static unsafe class SafeFile
         return handle;
     }
 
-    /// <summary>Reads a whole (small) regular file through <see cref="OpenRegular"/>.</summary>
-    public static byte[] ReadAllBytes(string path, long maxBytes)
+    /// <summary>
+    /// Opens <paramref name="relative"/> (a path without links, as <see cref="RealPath"/> leaves it) below
+    /// <paramref name="root"/> race-free on Linux: openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, so a folder
+    /// swapped for a link after the check fails instead of leading out. Elsewhere (or on kernels without openat2)
+    /// it is <see cref="OpenRegular"/> on the joined path, whose final component cannot be a link.
+    /// </summary>
+    public static SafeFileHandle OpenBeneath(string root, string relative, long maxBytes, out long length)
     {
-        using SafeFileHandle handle = OpenRegular(path, maxBytes, out long length);
+        string full = root.EndsWith('/') ? root + relative : root + "/" + relative;
+        if (!Linux || Volatile.Read(ref s_openat2) == 0)
+        {
+            return OpenRegular(full, maxBytes, out length);
+        }
+        FileStat before = Lstat(full);
+        if (before.Kind != FileKind.Regular)
+        {
+            throw new PathRefusedException(full, before.Kind == FileKind.Missing ? "does not exist" : $"is {FileStat.Describe(before.Kind)}, not a regular file");
+        }
+        byte[] rootC = CPath(root);
+        byte[] relC = CPath(relative);
+        int dirfd;
+        fixed (byte* r = rootC)
+        {
+            dirfd = OpenNative(r, OPath | OCloexec, 0);
+        }
+        if (dirfd < 0)
+        {
+            throw new PathRefusedException(root, $"the model folder cannot be opened (errno {Marshal.GetLastPInvokeError()})");
+        }
+        int fd;
+        try
+        {
+            ulong* how = stackalloc ulong[3];
+            how[0] = (ulong)(OCloexec | ONonblock);
+            how[1] = 0;
+            how[2] = ResolveBeneath | ResolveNoSymlinks | ResolveNoMagicLinks;
+            fixed (byte* p = relC)
+            {
+                fd = (int)Openat2Native(SysOpenat2, dirfd, p, how, 24);
+            }
+            if (fd < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno is 38 or 1) // ENOSYS, EPERM (seccomp): fall back
+                {
+                    Volatile.Write(ref s_openat2, 0);
+                    return OpenRegular(full, maxBytes, out length);
+                }
+                throw new PathRefusedException(full, errno switch
+                {
+                    40 => "a component became a symbolic link while being opened",
+                    18 => "resolves outside the model folder",
+                    _ => $"cannot be opened (errno {errno})",
+                });
+            }
+            Volatile.Write(ref s_openat2, 1);
+        }
+        finally
+        {
+            CloseNative(dirfd);
+        }
+        byte* buffer = stackalloc byte[256];
+        byte empty = 0;
+        if (StatxNative(fd, &empty, AtEmptyPath, StatxBasicStats, buffer) != 0)
+        {
+            CloseNative(fd);
+            throw new PathRefusedException(full, "cannot be examined after opening");
+        }
+        FileStat after = FromStatx(buffer);
+        if (after.Kind != FileKind.Regular || after.Device != before.Device || after.Inode != before.Inode)
+        {
+            CloseNative(fd);
+            throw new PathRefusedException(full, "was replaced while being opened");
+        }
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        length = RandomAccess.GetLength(handle);
+        if (length > maxBytes)
+        {
+            handle.Dispose();
+            throw new PathRefusedException(full, $"is {length} bytes, over the limit of {maxBytes}");
+        }
+        return handle;
+    }
+
+    /// <summary>Reads a whole (small) regular file through <see cref="OpenRegular"/>.</summary>
+    public static byte[] ReadAllBytes(string path, long maxBytes) => ReadAll(OpenRegular(path, maxBytes, out _), path);
+
+    /// <summary>Reads all of an opened file and closes it.</summary>
+    public static byte[] ReadAll(SafeFileHandle opened, string path)
+    {
+        using SafeFileHandle handle = opened;
+        long length = RandomAccess.GetLength(handle);
         byte[] bytes = new byte[length];
         int done = 0;
         while (done < bytes.Length)

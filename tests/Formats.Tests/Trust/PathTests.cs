@@ -75,6 +75,25 @@ public class PathTests
     }
 
     [Fact]
+    public void FolderSwappedForALinkAfterTheCheckIsRefused()
+    {
+        // What a race between ModelRoot.Resolve and the open would meet: the open itself refuses to follow a link.
+        string dir = ModelFolder();
+        var root = new ModelRoot(dir);
+        using (SafeFile.OpenBeneath(root.FullPath, "tokenizer/vocab.txt", 1 << 20, out long length))
+        {
+            Assert.Equal(4, length);
+        }
+        string outside = TestUtil.TempDir();
+        File.WriteAllText(Path.Combine(outside, "vocab.txt"), "evil");
+        Directory.Move(Path.Combine(dir, "tokenizer"), Path.Combine(dir, "tokenizer.old"));
+        Directory.CreateSymbolicLink(Path.Combine(dir, "tokenizer"), outside);
+        Assert.Throws<PathRefusedException>(() => SafeFile.OpenBeneath(root.FullPath, "tokenizer/vocab.txt", 1 << 20, out _).Dispose());
+        Assert.Throws<PathRefusedException>(() => SafeFile.OpenBeneath(root.FullPath, "../" + Path.GetFileName(outside) + "/vocab.txt", 1 << 20, out _).Dispose());
+        Assert.Throws<PathRefusedException>(() => root.OpenRead("tokenizer/vocab.txt", out _).Dispose());
+    }
+
+    [Fact]
     public void DevZeroIsRefusedBeforeOpening()
     {
         Refused(new ModelRoot("/dev"), "zero", "a character device");
