@@ -244,7 +244,8 @@ public sealed unsafe partial class MxArray
             case DType.Bool:
                 return ToArray<bool>().Select(b => b ? "True" : "False").ToArray();
             case DType.Complex64:
-                return ToArray<Complex64>().Select(c => FormatFloat(c.Real) + (c.Imag < 0 || float.IsNegative(c.Imag) ? "-" : "+") + FormatFloat(MathF.Abs(c.Imag)) + "j").ToArray();
+                // PrintFormatter: "+" and the imaginary part when it is >= 0 or NaN (so -0 prints "+-0"), else "-" and its negation.
+                return ToArray<Complex64>().Select(c => FormatFloat(c.Real) + (c.Imag >= 0 || float.IsNaN(c.Imag) ? "+" + FormatFloat(c.Imag) : "-" + FormatFloat(-c.Imag)) + "j").ToArray();
             case DType.Float16 or DType.Float32 or DType.BFloat16:
                 return ToArray<float>().Select(f => FormatFloat(f)).ToArray();
             case DType.Float64:

@@ -62,6 +62,14 @@ public class PrintingTests
         Assert.Equal("array([1+2j, 3-4j], dtype=complex64)", Mx.Array(new[] { new Complex64(1, 2), new Complex64(3, -4) }).ToString());
 
     [Fact]
+    public void ComplexSignsFollowMlxFormatter()
+    {
+        // imag >= 0 (true for -0) or NaN prints "+" then the value, so -0 prints as "+-0".
+        Assert.Equal("array([0+-0j, 1+nanj, -1.5-infj], dtype=complex64)",
+            Mx.Array(new[] { new Complex64(0, -0f), new Complex64(1, float.NaN), new Complex64(-1.5f, float.NegativeInfinity) }).ToString());
+    }
+
+    [Fact]
     public void Empty()
     {
         Assert.Equal("array([], dtype=float32)", Mx.Zeros(new[] { 0 }).ToString());
