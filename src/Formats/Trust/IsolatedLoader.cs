@@ -78,10 +78,11 @@ public static class IsolatedLoader
     {
         ArgumentNullException.ThrowIfNull(path);
         limits ??= new IsolationLimits();
-        string full = Path.GetFullPath(path);
-        // The path is checked here too, so a FIFO or a device is refused without starting anything.
+        // The path is checked here too, so a FIFO or a device is refused without starting anything; the child
+        // gets the canonical path (it refuses links).
+        string full = SafeFile.RealPath(path);
         FileStat st = SafeFile.Lstat(full);
-        if (st.Kind is not (FileKind.Regular or FileKind.Symlink))
+        if (st.Kind is not FileKind.Regular)
         {
             throw new PathRefusedException(path, st.Kind == FileKind.Missing ? "does not exist" : $"is {FileStat.Describe(st.Kind)}, not a regular file");
         }

@@ -109,7 +109,7 @@ public sealed class ModelRoot
     }
 
     /// <summary>Opens a canonical path inside the root, race-free where the platform allows (see <see cref="SafeFile.OpenBeneath"/>).</summary>
-    private SafeFileHandle OpenResolved(string real, long maxBytes, out long length)
+    internal SafeFileHandle OpenResolved(string real, long maxBytes, out long length)
     {
         string prefix = FullPath.EndsWith('/') ? FullPath : FullPath + "/";
         if ((OperatingSystem.IsLinux()) && real.StartsWith(prefix, StringComparison.Ordinal))

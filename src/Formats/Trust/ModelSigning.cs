@@ -137,7 +137,7 @@ public sealed class ModelSigner : IDisposable
         var entries = new List<ManifestEntry>(files.Count);
         foreach ((string name, string path) in files)
         {
-            using SafeFileHandle h = SafeFile.OpenRegular(path, options.MaxFileBytes, out long length);
+            using SafeFileHandle h = root.OpenResolved(path, options.MaxFileBytes, out long length);
             entries.Add(new ManifestEntry(name, Convert.ToHexStringLower(ModelFolder.HashHandle(h, length))));
         }
         string modelName = Path.GetFileName(root.FullPath.TrimEnd('/', '\\'));

@@ -508,7 +508,7 @@ public static class ModelVerifier
             foreach ((string name, string path) in actual)
             {
                 byte[] digest;
-                using (SafeFileHandle source = OpenForHash(path, name, options.MaxFileBytes, out long length))
+                using (SafeFileHandle source = OpenForHash(root, path, name, options.MaxFileBytes, out long length))
                 {
                     if (options.KeepCopy?.Invoke(name) == true)
                     {
@@ -538,11 +538,11 @@ public static class ModelVerifier
         }
     }
 
-    private static SafeFileHandle OpenForHash(string path, string name, long max, out long length)
+    private static SafeFileHandle OpenForHash(ModelRoot root, string path, string name, long max, out long length)
     {
         try
         {
-            return SafeFile.OpenRegular(path, max, out length);
+            return root.OpenResolved(path, max, out length);
         }
         catch (PathRefusedException e)
         {
