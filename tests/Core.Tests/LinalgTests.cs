@@ -203,4 +203,59 @@ public class LinalgTests
         Assert.Throws<ArgumentException>(() => Mx.Einsum("ij,jk->ik", a, a));
         Assert.Throws<ArgumentException>(() => Mx.Einsum("ij", a, b));
     }
+
+    // Brute-force einsum over explicit subscripts: loops over every letter's range.
+    private static double[] EinsumRef(string spec, (double[] Data, int[] Shape)[] ops, out int[] outShape)
+    {
+        var parts = spec.Split("->");
+        var ins = parts[0].Split(',');
+        string output = parts[1];
+        var size = new Dictionary<char, int>();
+        for (int o = 0; o < ops.Length; o++)
+            for (int k = 0; k < ins[o].Length; k++) size[ins[o][k]] = ops[o].Shape[k];
+        var letters = size.Keys.ToArray();
+        outShape = output.Select(c => size[c]).ToArray();
+        var result = new double[outShape.Aggregate(1, (x, y) => x * y)];
+        var val = new Dictionary<char, int>();
+        void Loop(int li)
+        {
+            if (li == letters.Length)
+            {
+                double prod = 1;
+                for (int o = 0; o < ops.Length; o++)
+                {
+                    int off = 0;
+                    for (int k = 0; k < ins[o].Length; k++) off = off * ops[o].Shape[k] + val[ins[o][k]];
+                    prod *= ops[o].Data[off];
+                }
+                int oo = 0;
+                foreach (char c in output) oo = oo * size[c] + val[c];
+                result[oo] += prod;
+                return;
+            }
+            for (int v = 0; v < size[letters[li]]; v++) { val[letters[li]] = v; Loop(li + 1); }
+        }
+        Loop(0);
+        return result;
+    }
+
+    [Theory]
+    [InlineData("ij,jk->ik", new[] { 2, 3 }, new[] { 3, 4 })]
+    [InlineData("ijk,ikl->jl", new[] { 2, 3, 4 }, new[] { 2, 4, 5 })]
+    [InlineData("ij,ij->ij", new[] { 3, 4 }, new[] { 3, 4 })]
+    [InlineData("ij,ij->", new[] { 3, 4 }, new[] { 3, 4 })]
+    [InlineData("ij,kj->ki", new[] { 2, 5 }, new[] { 3, 5 })]
+    [InlineData("i,j->ji", new[] { 3 }, new[] { 4 })]
+    [InlineData("bij,bkj->bik", new[] { 2, 3, 4 }, new[] { 2, 5, 4 })]
+    [InlineData("iij,jk->ik", new[] { 3, 3, 2 }, new[] { 2, 4 })]
+    [InlineData("ijk,j->ki", new[] { 2, 3, 4 }, new[] { 3 })]
+    public void EinsumMatchesBruteForce(string spec, int[] sa, int[] sb)
+    {
+        var av = H.Rand(sa.Aggregate(1, (x, y) => x * y), 91);
+        var bv = H.Rand(sb.Aggregate(1, (x, y) => x * y), 92);
+        var expected = EinsumRef(spec, new[] { (av, sa), (bv, sb) }, out var shape);
+        var r = Mx.Einsum(spec, Mx.Array(av, sa), Mx.Array(bv, sb));
+        H.Shape(shape, r);
+        H.Close(expected, r, 1e-12, 1e-12, spec);
+    }
 }
