@@ -277,4 +277,18 @@ public class ShapeTests
             }
         }
     }
+
+    [Fact]
+    public void ReshapeOfBroadcastViews()
+    {
+        var a = Mx.Array(new[] { 1, 2, 3 });
+        var b = Mx.BroadcastTo(a, new[] { 2, 3 });
+        Assert.Equal(new[] { 1, 2, 3, 1, 2, 3 }, Mx.Reshape(b, new[] { 6 }).ToArray<int>());
+        Assert.Equal(new[] { 1, 2, 3, 1, 2, 3 }, Mx.Reshape(b, new[] { 1, 2, 3, 1 }).ToArray<int>());
+        Assert.Equal(new[] { 1, 2, 3, 1, 2, 3 }, Mx.Reshape(b, new[] { 3, 2 }).ToArray<int>());
+        var c = Mx.BroadcastTo(Mx.Array(new[] { 1, 2 }, new[] { 2, 1 }), new[] { 2, 4 });
+        Assert.Equal(new[] { 1, 1, 1, 1, 2, 2, 2, 2 }, Mx.Reshape(c, new[] { 2, 2, 2 }).ToArray<int>());
+        Assert.Equal(new[] { 1, 1, 1, 1, 2, 2, 2, 2 }, Mx.Reshape(c, new[] { 4, 2 }).ToArray<int>());
+        Assert.Equal(new[] { 2, 2, 1, 1 }, Mx.Reshape(c[Idx.Slice(null, null, -1), 1..3], new[] { 4 }).ToArray<int>());
+    }
 }
