@@ -68,6 +68,11 @@ internal static class InspectCommand
                 stderr.WriteLine($"mlx: {file}: {e.Message}");
                 exit = ExitCodes.BadFile;
             }
+            catch (Mlx.Formats.Trust.PathRefusedException e)
+            {
+                stderr.WriteLine($"mlx: {e.Message}");
+                exit = exit == ExitCodes.Ok ? ExitCodes.PathRefused : exit;
+            }
             catch (Mlx.Formats.Trust.ModelTrustException e)
             {
                 stderr.WriteLine($"mlx: {e.Message}");

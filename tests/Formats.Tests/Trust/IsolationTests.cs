@@ -191,6 +191,7 @@ public class IsolationTests
         Assert.Equal(3, InspectCommand.Run(["--isolated", bad], stdout, stderr));
         Assert.Equal("", stdout.ToString());
         Assert.Contains("isolated load failed", stderr.ToString());
+        Assert.Equal(5, InspectCommand.Run(["--isolated", "/dev/zero"], stdout, new StringWriter()));
         Assert.DoesNotContain("   at ", stderr.ToString());
     }
 
