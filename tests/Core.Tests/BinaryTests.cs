@@ -138,6 +138,9 @@ public class BinaryTests
         Assert.Equal(9, Mx.Power(Mx.Array(new short[] { 3 }), 2).Item<short>());
         Assert.Equal(DType.Float32, Mx.Divide(Mx.Array(new[] { 3 }), 2).DType);
         Assert.Equal(DType.Float32, Mx.Multiply(Mx.Array(new[] { 1, 2 }), 2.0).DType);
+        long big = 5_000_000_000L;
+        Assert.Equal(DType.Int64, Mx.Add(Mx.Array(new[] { 1L }), big).DType);
+        Assert.Equal(5_000_000_001L, Mx.Add(Mx.Array(new[] { 1L }), big).Item<long>());
         // test_remainder
         foreach (var t in new[] { DType.Int32, DType.Float32 })
         {

@@ -187,6 +187,12 @@ public static partial class Mx
     public static MxArray Multiply(MxArray a, int b) => Multiply(a, Weak((long)b));
     public static MxArray Divide(MxArray a, int b) => Divide(a, Weak((long)b));
     public static MxArray Power(MxArray a, int b) => Power(a, Weak((long)b));
+    public static MxArray Add(MxArray a, long b) => Add(a, Weak(b));
+    public static MxArray Subtract(MxArray a, long b) => Subtract(a, Weak(b));
+    public static MxArray Subtract(long a, MxArray b) => Subtract(Weak(a), b);
+    public static MxArray Multiply(MxArray a, long b) => Multiply(a, Weak(b));
+    public static MxArray Divide(MxArray a, long b) => Divide(a, Weak(b));
+    public static MxArray Power(MxArray a, long b) => Power(a, Weak(b));
 
     /// <summary>Quotient and floored remainder: (FloorDivide(a, b), Remainder(a, b)).</summary>
     public static (MxArray Quotient, MxArray Remainder) DivMod(MxArray a, MxArray b, StreamOrDevice? stream = null) =>
