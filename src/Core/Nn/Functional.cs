@@ -23,7 +23,12 @@ public static partial class Nn
     public static MxArray HardSwish(MxArray x) => Mx.Multiply(x, Mx.Divide(Relu6(Mx.Add(x, 3.0)), 6.0));
     public static MxArray HardTanh(MxArray x, double minVal = -1, double maxVal = 1) => Mx.Clip(x, Mx.Array(minVal, x.DType), Mx.Array(maxVal, x.DType));
     public static MxArray Softmin(MxArray x, int axis = -1) => Mx.Softmax(Mx.Negative(x), axis);
-    public static MxArray LogSoftmax(MxArray x, int axis = -1) => Mx.Subtract(x, Mx.Logsumexp(x, axis, keepDims: true));
+    public static MxArray LogSoftmax(MxArray x, int axis = -1)
+    {
+        // Shift by the max first (as MLX): max + log(sum) can round the log(sum) away for large inputs.
+        x = Mx.Subtract(x, Mx.StopGradient(Mx.Max(x, axis, keepDims: true)));
+        return Mx.Subtract(x, Mx.Logsumexp(x, axis, keepDims: true));
+    }
     public static MxArray Glu(MxArray x, int axis = -1)
     {
         var parts = Mx.Split(x, 2, axis);

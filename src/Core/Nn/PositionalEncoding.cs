@@ -5,19 +5,38 @@ public static partial class Nn
     /// <summary>
     /// Rotary positional encoding as mx.fast.rope over the first <paramref name="dims"/> features of the last axis,
     /// positions along the second-to-last axis (offset + t, times <paramref name="scale"/>), frequencies
-    /// base^(-2j/dims). Traditional rotates consecutive pairs (x[2j], x[2j+1]); otherwise the halves
-    /// (x[j], x[j + dims/2]). Features past <paramref name="dims"/> pass through.
+    /// base^(-2j/dims) (or 1 / <paramref name="freqs"/>, with base null). Traditional rotates consecutive pairs
+    /// (x[2j], x[2j+1]); otherwise the halves (x[j], x[j + dims/2]). Features past <paramref name="dims"/> pass through.
     /// </summary>
-    public static MxArray Rope(MxArray x, int dims, bool traditional = false, double @base = 10000, double scale = 1.0, int offset = 0)
+    public static MxArray Rope(MxArray x, int dims, bool traditional = false, double? @base = 10000, double scale = 1.0, int offset = 0, MxArray? freqs = null) =>
+        Rope(x, dims, traditional, @base, scale, Mx.Array(offset), freqs);
+
+    /// <summary>Rope with an integer offset array: a scalar, or one offset per batch element (shape (B,)).</summary>
+    public static MxArray Rope(MxArray x, int dims, bool traditional, double? @base, double scale, MxArray offset, MxArray? freqs = null)
     {
         if (x.NDim < 3) throw new ArgumentException($"[rope] Input must have at least 3 dimensions but got input with {x.NDim} dimensions.");
         if (!x.DType.IsFloating()) throw new ArgumentException($"[rope] Input must be a floating type but got {x.DType.Name()}.");
+        if (offset.NDim > 1) throw new ArgumentException($"[rope] offset must have at most one dimension but has shape {MxArray.FormatShape(offset.ShapeRef)}.");
+        if (offset.Size != 1 && offset.Size != x.ShapeRef[0]) throw new ArgumentException($"[rope] offset must be a scalar or vector with {x.ShapeRef[0]} elements but has shape {MxArray.FormatShape(offset.ShapeRef)}.");
+        if (!offset.DType.IsInteger()) throw new ArgumentException($"[rope] offset must be an integer but got type {offset.DType.Name()}.");
         if (dims <= 0 || dims % 2 != 0) throw new ArgumentException($"[rope] dims must be positive and even but got {dims}.");
         if (dims > x.ShapeRef[^1]) throw new ArgumentException($"[rope] dims must not exceed the input's last dimension ({x.ShapeRef[^1]}) but got {dims}.");
+        if (freqs is not null && @base is not null) throw new ArgumentException("[rope] Only one of base or freqs can have a value.");
+        if (freqs is null && @base is null) throw new ArgumentException("[rope] Neither base nor freqs has a value.");
+        if (freqs is not null && (freqs.NDim != 1 || freqs.ShapeRef[0] != dims / 2)) throw new ArgumentException($"[rope] freqs must be one dimensional with size {dims / 2}.");
+        var shape = x.Shape;
+        // As MLX: (B, T, D) -> (B, 1, T, D); more than 4 dims fold into the heads axis.
+        if (x.NDim == 3) x = Mx.ExpandDims(x, 1);
+        else if (x.NDim > 4) x = Mx.Flatten(x, 1, x.NDim - 3);
         int half = dims / 2;
         int t = x.ShapeRef[^2];
-        var positions = Mx.Multiply(Mx.Add(Mx.Arange(0.0, t, 1, DType.Float32), Mx.Array((float)offset)), Mx.Array((float)scale));
-        var invFreqs = Mx.Exp(Mx.Multiply(Mx.Arange(0.0, -half, -1, DType.Float32), Mx.Array((float)(Math.Log(@base) / half))));
+        var off = Mx.AsType(offset, DType.Int32);
+        if (off.Size > 1) off = Mx.Reshape(off, new[] { -1, 1, 1 });
+        else off = Mx.Reshape(off, System.Array.Empty<int>());
+        var positions = Mx.Multiply(Mx.Add(Mx.Arange(0.0, t, 1, DType.Float32), off), Mx.Array((float)scale));
+        var invFreqs = freqs is not null
+            ? Mx.Reciprocal(Mx.AsType(freqs, DType.Float32))
+            : Mx.Exp(Mx.Multiply(Mx.Arange(0.0, -half, -1, DType.Float32), Mx.Array((float)(Math.Log(@base!.Value) / half))));
         var theta = Mx.Multiply(Mx.ExpandDims(positions, -1), invFreqs);
         var cos = Mx.AsType(Mx.Cos(theta), x.DType);
         var sin = Mx.AsType(Mx.Sin(theta), x.DType);
@@ -35,16 +54,9 @@ public static partial class Nn
         }
         var o1 = Mx.Subtract(Mx.Multiply(x1, cos), Mx.Multiply(x2, sin));
         var o2 = Mx.Add(Mx.Multiply(x1, sin), Mx.Multiply(x2, cos));
-        MxArray rotated;
-        if (traditional)
-        {
-            rotated = Mx.Flatten(Mx.Stack(new[] { o1, o2 }, -1), -2, -1);
-        }
-        else
-        {
-            rotated = Mx.Concatenate(new[] { o1, o2 }, -1);
-        }
-        return dims < d ? Mx.Concatenate(new[] { rotated, SliceLast(x, dims, d, 1) }, -1) : rotated;
+        var rotated = traditional ? Mx.Flatten(Mx.Stack(new[] { o1, o2 }, -1), -2, -1) : Mx.Concatenate(new[] { o1, o2 }, -1);
+        var result = dims < d ? Mx.Concatenate(new[] { rotated, SliceLast(x, dims, d, 1) }, -1) : rotated;
+        return Mx.Reshape(result, shape);
     }
 
     internal static MxArray SliceLast(MxArray x, int from, int to, int step)
@@ -78,6 +90,9 @@ public sealed class RoPE : Module
     public override MxArray Forward(MxArray x) => Forward(x, 0);
 
     public MxArray Forward(MxArray x, int offset) => Nn.Rope(x, Dims, Traditional, Base, Scale, offset);
+
+    /// <summary>Per-batch offsets (B,) or a scalar offset array.</summary>
+    public MxArray Forward(MxArray x, MxArray offset) => Nn.Rope(x, Dims, Traditional, Base, Scale, offset);
 }
 
 /// <summary>

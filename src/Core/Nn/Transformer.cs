@@ -120,7 +120,11 @@ public sealed class MultiHeadAttention : Module
     /// <summary>Self-attention without a mask.</summary>
     public override MxArray Forward(MxArray x) => Forward(x, x, x);
 
-    public MxArray Forward(MxArray queries, MxArray keys, MxArray values, MxArray? mask = null)
+    /// <summary>
+    /// Attention of the projected inputs; <paramref name="mask"/> additive or boolean (true = attend), or
+    /// <paramref name="maskMode"/> "causal" (MLX's mask="causal").
+    /// </summary>
+    public MxArray Forward(MxArray queries, MxArray keys, MxArray values, MxArray? mask = null, string? maskMode = null)
     {
         queries = _queryProj.Forward(queries);
         keys = _keyProj.Forward(keys);
@@ -129,7 +133,7 @@ public sealed class MultiHeadAttention : Module
         var k = Heads(keys);
         var v = Heads(values);
         double scale = Math.Sqrt(1.0 / q.ShapeRef[^1]);
-        var output = Nn.ScaledDotProductAttention(q, k, v, scale, mask);
+        var output = Nn.ScaledDotProductAttention(q, k, v, scale, mask, maskMode);
         output = Mx.Flatten(Mx.Transpose(output, new[] { 0, 2, 1, 3 }), -2, -1);
         return _outProj.Forward(output);
     }

@@ -83,6 +83,16 @@ public class ActivationLayerTests
     }
 
     [Fact]
+    public void LogSoftmaxKeepsTheNormalizerForLargeInputs()
+    {
+        // max + log(2) rounds to max in float32; shifting by the max first keeps -log(2).
+        var y = new LogSoftmax().Forward(Mx.Array(new float[] { 1e8f, 1e8f })).ToArray<float>();
+        Assert.Equal(-Math.Log(2), y[0], 6);
+        Assert.Equal(-Math.Log(2), y[1], 6);
+        L.CheckGrad(x => Mx.Sum(Mx.Multiply(Mlx.Nn.Nn.LogSoftmax(x), Mx.Array(new double[] { 1, -2, 0.5 }))), new[] { 0.3, -1.0, 2.0 }, new[] { 3 });
+    }
+
+    [Fact]
     public void StepIsOneAtOrAboveTheThreshold()
     {
         var y = new Step(0.5).Forward(Mx.Array(new double[] { -1, 0.5, 0.49, 3 }));

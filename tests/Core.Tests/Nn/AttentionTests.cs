@@ -85,6 +85,7 @@ public class AttentionTests
         L.Randomize(mha, 110);
         var x = L.A(H.Rand(b * l * dims, 111), b, l, dims);
         var causal = mha.Forward(x, x, x, MultiHeadAttention.CreateAdditiveCausalMask(l, DType.Float64));
+        H.Close(causal.ToArray<double>(), mha.Forward(x, x, x, maskMode: "causal"), 1e-12, 1e-12);
         // Row i only sees keys 0..i: the first i+1 rows equal attention over the first i+1 positions.
         for (int i = 1; i <= l; i++)
         {

@@ -44,6 +44,42 @@ public class PositionalEncodingTests
     }
 
     [Fact]
+    public void RoPEWithPerBatchOffsetsCustomFrequenciesAndFiveDims()
+    {
+        int b = 3, h = 2, t = 4, d = 6;
+        var x = H.Rand(b * h * t * d, 161);
+        var offsets = new[] { 0, 5, 2 };
+        var y = new RoPE(4).Forward(L.A(x, b, h, t, d), Mx.Array(offsets));
+        var expected = new List<double>();
+        for (int n = 0; n < b; n++)
+        {
+            expected.AddRange(RopeByHand(x.Skip(n * h * t * d).Take(h * t * d).ToArray(), h, t, d, 4, false, 10000, 1, offsets[n]));
+        }
+        H.Close(expected, y, 1e-5, 1e-5);
+
+        // freqs replaces base: theta = position / freq.
+        var freqs = new[] { 1.0, 4.0 };
+        var yf = Mlx.Nn.Nn.Rope(L.A(x, b * h, t, d), 4, traditional: true, @base: null, freqs: Mx.Array(freqs));
+        var ef = (double[])x.Clone();
+        for (int r = 0; r < b * h; r++)
+        for (int p = 0; p < t; p++)
+        for (int j = 0; j < 2; j++)
+        {
+            int o = (r * t + p) * d + 2 * j;
+            double th = p / freqs[j];
+            ef[o] = x[o] * Math.Cos(th) - x[o + 1] * Math.Sin(th);
+            ef[o + 1] = x[o] * Math.Sin(th) + x[o + 1] * Math.Cos(th);
+        }
+        H.Close(ef, yf, 1e-5, 1e-5);
+        Assert.Throws<ArgumentException>(() => Mlx.Nn.Nn.Rope(L.A(x, b * h, t, d), 4, freqs: Mx.Array(freqs)));
+
+        // Five dims: the leading axes beyond the batch fold into heads.
+        var y5 = Mlx.Nn.Nn.Rope(L.A(x, b, 1, h, t, d), 4, offset: 1);
+        H.Close(RopeByHand(x, b * h, t, d, 4, false, 10000, 1, 1), y5, 1e-5, 1e-5);
+        Assert.Equal(new[] { b, 1, h, t, d }, y5.Shape);
+    }
+
+    [Fact]
     public void RoPEKeepsNormsAndRejectsBadDims()
     {
         var x = Mx.Random.Normal(new[] { 1, 6, 4 });
