@@ -72,6 +72,7 @@ public sealed partial class ModelFile : IDisposable
         long length;
         try
         {
+            RefuseSpecialFile(path, byExtension);
             handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
             length = RandomAccess.GetLength(handle);
         }
@@ -99,6 +100,7 @@ public sealed partial class ModelFile : IDisposable
     {
         try
         {
+            RefuseSpecialFile(path, null);
             using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
             long length = RandomAccess.GetLength(handle);
             return DetectContent(handle, length, ModelFileFormats.FromExtension(System.IO.Path.GetExtension(path)), LoadLimits.Default);
@@ -106,6 +108,16 @@ public sealed partial class ModelFile : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             throw new ModelFormatException(null, $"cannot open: {e.Message}", null, e);
+        }
+    }
+
+    /// <summary>A FIFO would block the open and a device never ends: refuse anything but a regular file (links followed) before opening.</summary>
+    private static void RefuseSpecialFile(string path, ModelFileFormat? byExtension)
+    {
+        Trust.FileStat st = Trust.SafeFile.Stat(path);
+        if (st.Kind is not (Trust.FileKind.Regular or Trust.FileKind.Missing or Trust.FileKind.Symlink))
+        {
+            throw new ModelFormatException(byExtension, $"cannot open: '{path}' is {Trust.FileStat.Describe(st.Kind)}, not a regular file");
         }
     }
 

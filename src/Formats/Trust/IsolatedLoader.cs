@@ -103,7 +103,9 @@ public static class IsolatedLoader
             psi.ArgumentList.Add("-c");
             int cpu = Math.Max(1, limits.MaxCpuSeconds);
             // Soft CPU limit first (SIGXCPU, reported as such); the hard one a little later (SIGKILL).
-            psi.ArgumentList.Add($"ulimit -v {kib} && ulimit -t {cpu + 2} && ulimit -S -t {cpu} && exec \"$0\" \"$@\"");
+            // macOS does not enforce RLIMIT_AS (setting it may fail): there the heap limit and the wall clock remain.
+            string memory = OperatingSystem.IsLinux() ? $"ulimit -v {kib} && " : $"{{ ulimit -v {kib} 2>/dev/null || true; }} && ";
+            psi.ArgumentList.Add($"{memory}ulimit -t {cpu + 2} && ulimit -S -t {cpu} && exec \"$0\" \"$@\"");
             psi.ArgumentList.Add(command[0]);
         }
         else

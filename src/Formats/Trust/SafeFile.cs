@@ -129,16 +129,27 @@ internal static unsafe class SafeFile
         return new FileStat(kind, dev, ino, size);
     }
 
+    /// <summary>Describes what <paramref name="path"/> leads to, following links (Linux; elsewhere as <see cref="Lstat"/>).</summary>
+    public static FileStat Stat(string path) => Linux ? StatLinux(path, 0) : Lstat(path);
+
     /// <summary>Describes <paramref name="path"/> without following a final symbolic link.</summary>
     public static FileStat Lstat(string path)
     {
         if (Linux)
         {
+            return StatLinux(path, AtSymlinkNoFollow);
+        }
+        return LstatBcl(path);
+    }
+
+    private static FileStat StatLinux(string path, int flags)
+    {
+        {
             byte[] c = CPath(path);
             byte* buffer = stackalloc byte[256];
             fixed (byte* p = c)
             {
-                if (StatxNative(AtFdCwd, p, AtSymlinkNoFollow, StatxBasicStats, buffer) != 0)
+                if (StatxNative(AtFdCwd, p, flags, StatxBasicStats, buffer) != 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
                     if (errno is 2 or 20) // ENOENT, ENOTDIR
@@ -150,6 +161,10 @@ internal static unsafe class SafeFile
             }
             return FromStatx(buffer);
         }
+    }
+
+    private static FileStat LstatBcl(string path)
+    {
         var info = new FileInfo(path);
         if (!info.Exists && !Directory.Exists(path))
         {

@@ -118,6 +118,22 @@ public class PathTests
     }
 
     [Fact]
+    public void PlainOpenRefusesSpecialFilesWithoutBlocking()
+    {
+        string dir = TestUtil.TempDir();
+        MkFifo(Path.Combine(dir, "p.npy"));
+        File.CreateSymbolicLink(Path.Combine(dir, "z.npy"), "/dev/zero");
+        foreach ((string path, string kind) in new[] { (Path.Combine(dir, "p.npy"), "FIFO"), ("/dev/zero", "character device"), (Path.Combine(dir, "z.npy"), "character device"), (dir, "a folder") })
+        {
+            var clock = Stopwatch.StartNew();
+            var e = Assert.Throws<ModelFormatException>(() => ModelFile.Open(path).Dispose());
+            Assert.Contains(kind, e.Message);
+            Assert.Throws<ModelFormatException>(() => ModelFile.Detect(path));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5));
+        }
+    }
+
+    [Fact]
     public void FolderAndMissingFileAreRefused()
     {
         var root = new ModelRoot(ModelFolder());
