@@ -312,6 +312,122 @@ public class ReductionTests
             }
         }
     }
+
+    // Reference sum of a row-major int array over `axes` (kept as size 1), by walking every element.
+    private static long[] SumRef(int[] data, int[] shape, int[] axes, out int[] outShape)
+    {
+        outShape = shape.Select((d, i) => axes.Contains(i) ? 1 : d).ToArray();
+        var result = new long[outShape.Aggregate(1, (x, y) => x * y)];
+        var idx = new int[shape.Length];
+        for (int e = 0; e < data.Length; e++)
+        {
+            int rem = e;
+            for (int k = shape.Length - 1; k >= 0; k--) { idx[k] = rem % shape[k]; rem /= shape[k]; }
+            int o = 0;
+            for (int k = 0; k < shape.Length; k++) o = o * outShape[k] + (axes.Contains(k) ? 0 : idx[k]);
+            result[o] += data[e];
+        }
+        return result;
+    }
+
+    private static IEnumerable<int[]> Subsets(int n) =>
+        Enumerable.Range(1, (1 << n) - 1).Select(m => Enumerable.Range(0, n).Where(b => (m >> b & 1) != 0).ToArray());
+
+    private static IEnumerable<int[]> Perms(int n) =>
+        n == 1 ? new[] { new[] { 0 } } : Perms(n - 1).SelectMany(p => Enumerable.Range(0, n).Select(i => p.Take(i).Append(n - 1).Concat(p.Skip(i)).ToArray()));
+
+    [Fact]
+    public void AxisPermutationSumsFromMlxTests()
+    {
+        // After MLX's test_axis_permutation_sums: every transpose, every set of axes.
+        var shape = new[] { 3, 4, 1, 5 };
+        var r = new Random(5);
+        var data = Enumerable.Range(0, 60).Select(_ => r.Next(-128, 128)).ToArray();
+        var x = Mx.Array(data, shape);
+        foreach (var p in Perms(4))
+        {
+            var t = Mx.Transpose(x, p);
+            var tshape = p.Select(k => shape[k]).ToArray();
+            var tdata = Mx.Contiguous(t).ToArray<int>();
+            foreach (var axes in Subsets(4))
+            {
+                var expected = SumRef(tdata, tshape, axes, out var oshape);
+                var got = Mx.Sum(t, axes, keepDims: true);
+                H.Shape(oshape, got);
+                Assert.Equal(expected, got.ToArray<long>());
+            }
+        }
+    }
+
+    [Fact]
+    public void ExpandedBroadcastSumsFromMlxTests()
+    {
+        var x = Mx.Array(Enumerable.Range(0, 125).Select(i => i % 7 - 3).ToArray(), new[] { 5, 1, 5, 1, 5, 1 });
+        var data = x.ToArray<int>();
+        foreach (var expand in Subsets(3))
+        {
+            var shape = new[] { 5, 1, 5, 1, 5, 1 };
+            foreach (int e in expand) shape[2 * e + 1] = 3;
+            var y = Mx.BroadcastTo(x, shape);
+            var ydata = Mx.Contiguous(y).ToArray<int>();
+            foreach (var axes in Subsets(6).Where((_, i) => i % 5 == 0))
+            {
+                var expected = SumRef(ydata, shape, axes, out var oshape);
+                Assert.Equal(expected, Mx.Sum(y, axes, keepDims: true).ToArray<long>());
+            }
+        }
+    }
+
+    [Fact]
+    public void NegativeStrideRowAndColumnReductions()
+    {
+        var x = Mx.Reshape(Mx.Arange(1, 131), new[] { 2, 65 })[Idx.Slice(null, null, -1)];
+        Assert.Equal(new long[] { Enumerable.Range(66, 65).Sum(), Enumerable.Range(1, 65).Sum() }, Mx.Sum(x, -1).ToArray<long>());
+        Assert.Equal(new[] { 130, 65 }, Mx.Max(x, -1).ToArray<int>());
+        Assert.Equal(new[] { 66, 1 }, Mx.Min(x, -1).ToArray<int>());
+        H.Close(new[] { 98.0, 33 }, Mx.Mean(x, -1));
+        H.Close(new[] { (65.0 * 65 - 1) / 12, (65.0 * 65 - 1) / 12 }, Mx.Var(x, -1), 1e-5);
+        var c = Mx.Reshape(Mx.Arange(1, 2 * 64 * 16 + 1), new[] { 2, 64, 16 })[Idx.Slice(null, null, -1)];
+        var cs = Mx.Sum(c, 1).ToArray<int>();
+        // c[0] is the second block: values 1025..2048; column j sums 1025 + j + 16 k over k < 64.
+        Assert.Equal(64 * (1025 + 0) + 16 * (63 * 64 / 2), cs[0]);
+        Assert.Equal(64 * (1 + 15) + 16 * (63 * 64 / 2), cs[16 + 15]);
+        Assert.True(Mx.All(Mx.Equal(Mx.Prod(Mx.Ones(new[] { 2, 64, 16 })[Idx.Slice(null, null, -1)], 1), 1)).Item<bool>());
+        Assert.True(Mx.All(Mx.All(Mx.Ones(new[] { 2, 64, 16 }, DType.Bool)[Idx.Slice(null, null, -1)], 1)).Item<bool>());
+    }
+
+    [Fact]
+    public void EmptySumAndProdInEveryType()
+    {
+        foreach (var t in new[] { DType.Bool, DType.UInt8, DType.UInt16, DType.UInt32, DType.UInt64, DType.Int8, DType.Int16, DType.Int32, DType.Int64, DType.Float16, DType.Float32, DType.BFloat16, DType.Float64 })
+        {
+            var a = Mx.Zeros(new[] { 0 }, t);
+            Assert.Equal(0.0, Mx.Sum(a).AsType(DType.Float64).Item<double>());
+            Assert.Equal(1.0, Mx.Prod(a).AsType(DType.Float64).Item<double>());
+            H.Shape(new[] { 0 }, Mx.Sum(Mx.Zeros(new[] { 0, 3 }, t), -1));
+            H.Shape(new[] { 0 }, Mx.Max(Mx.Zeros(new[] { 0, 2 }, t), -1));
+            H.Shape(new[] { 3, 2 }, Mx.Sum(Mx.Zeros(new[] { 3, 0, 2 }, t), 1));
+        }
+        H.Shape(new[] { 0 }, Mx.Min(Mx.Zeros(new[] { 0, 3, 2 }), new[] { 1, 2 }));
+        Assert.Throws<ArgumentException>(() => Mx.Max(Mx.Zeros(new[] { 0, 0 }), -1));
+    }
+
+    [Fact]
+    public void AnyAllTreatNegativeZeroAsFalse()
+    {
+        foreach (var t in new[] { DType.Float32, DType.Float16, DType.Float64, DType.BFloat16, DType.Complex64 })
+        {
+            foreach (var values in new[] { new[] { 0.0, -0.0 }, new[] { -0.0, -0.0 }, Enumerable.Repeat(-0.0, 70).ToArray(), new[] { -0.0, 0.0, 1.0 }, new[] { 0.5, 0.0 } })
+            {
+                var a = Mx.Array(values).AsType(t);
+                Assert.Equal(values.Any(v => v != 0), Mx.Any(a).Item<bool>());
+                Assert.Equal(values.All(v => v != 0), Mx.All(a).Item<bool>());
+            }
+        }
+        var x = Mx.Array(new[] { 0f, -0f, 1f, 0f, -0f, -0f }, new[] { 3, 2 });
+        Assert.Equal(new[] { false, true, false }, Mx.Any(x, 1).ToArray<bool>());
+        Assert.Equal(new[] { false, false, false }, Mx.All(x, 1).ToArray<bool>());
+    }
 }
 
 internal static class ReshapeExtensions
