@@ -223,6 +223,12 @@ public class ReductionTests
         Assert.True(float.IsNaN(r[0]));
         Assert.Equal(5f, r[1]);
         Assert.Throws<ArgumentException>(() => Mx.Median(Mx.Zeros(new[] { 0 })));
+        var c = Mx.Reshape(Mx.Arange(0, 24), new[] { 2, 3, 4 });
+        var md = Mx.Median(c, new[] { 0, 2 }, keepDims: true);
+        H.Shape(new[] { 1, 3, 1 }, md);
+        // slice j holds {4j..4j+3} and {12+4j..15+4j}: median (4j+3 + 12+4j) / 2
+        H.Close(new[] { 7.5, 11.5, 15.5 }, md);
+        H.Close(new[] { 11.5 }, Mx.Reshape(Mx.Median(c), new[] { 1 }));
     }
 
     [Fact]

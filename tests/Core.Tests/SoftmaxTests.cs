@@ -86,4 +86,14 @@ public class SoftmaxTests
         Assert.All(r.Take(n - 1), x => Assert.True(x < 1e-9));
         Assert.Equal(1f, r[^1]);
     }
+
+    [Fact]
+    public void EmptyInputs()
+    {
+        H.Shape(new[] { 0, 3 }, Mx.Softmax(Mx.Zeros(new[] { 0, 3 }), -1));
+        Assert.Empty(Mx.Softmax(Mx.Zeros(new[] { 0, 3 }), -1).ToArray<float>());
+        Assert.Empty(Mx.Softmax(Mx.Zeros(new[] { 3, 0 }), -1).ToArray<float>());
+        Assert.Empty(Mx.Softmax(Mx.Zeros(new[] { 0, 3 }, DType.Float16), -1).ToArray<float>());
+        Assert.Empty(Mx.Logsumexp(Mx.Zeros(new[] { 0, 3 }), 1).ToArray<float>());
+    }
 }

@@ -106,5 +106,7 @@ public class SortTests
         var q = Mx.Array(new[] { 0, 2, 4, 6, 3 });
         Assert.Equal(new uint[] { 0, 1, 4, 5, 3 }, Mx.SearchSorted(s, q).ToArray<uint>());
         Assert.Equal(new uint[] { 0, 3, 4, 5, 4 }, Mx.SearchSorted(s, q, right: true).ToArray<uint>());
+        Assert.Equal(new uint[] { 0, 0 }, Mx.SearchSorted(Mx.Zeros(new[] { 0 }, DType.Int32), Mx.Array(new[] { 1, 2 })).ToArray<uint>());
+        H.Shape(new[] { 2, 2 }, Mx.SearchSorted(s, Mx.Array(new[] { 1, 2, 3, 4 }, new[] { 2, 2 })));
     }
 }
