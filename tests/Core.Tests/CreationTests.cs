@@ -209,4 +209,33 @@ public class CreationTests
         Assert.Throws<NotSupportedException>(() => Mx.Add(Mx.Array(1), Mx.Array(2), Device.Gpu));
         Assert.Equal(3, Mx.Add(Mx.Array(1), Mx.Array(2), Device.Cpu).Item<int>());
     }
+
+    [Fact]
+    public void DTypeFactsMatchMlx()
+    {
+        // mlx.core dtype sizes and names (test_array.py test_dtypes).
+        var expected = new (DType T, int Size, string Name)[]
+        {
+            (DType.Bool, 1, "bool"), (DType.UInt8, 1, "uint8"), (DType.UInt16, 2, "uint16"), (DType.UInt32, 4, "uint32"),
+            (DType.UInt64, 8, "uint64"), (DType.Int8, 1, "int8"), (DType.Int16, 2, "int16"), (DType.Int32, 4, "int32"),
+            (DType.Int64, 8, "int64"), (DType.Float16, 2, "float16"), (DType.Float32, 4, "float32"), (DType.Float64, 8, "float64"),
+            (DType.BFloat16, 2, "bfloat16"), (DType.Complex64, 8, "complex64"),
+        };
+        foreach (var (t, size, name) in expected)
+        {
+            Assert.Equal(size, t.Size());
+            Assert.Equal(name, t.Name());
+            Assert.Equal(t, DTypes.Parse(name));
+            var a = Mx.Zeros(new[] { 2, 3 }, t);
+            Assert.Equal(size, a.ItemSize);
+            Assert.Equal(6 * size, a.NBytes);
+            Assert.Equal(6, a.Size);
+            Assert.Equal(2, a.NDim);
+        }
+        Assert.Throws<ArgumentException>(() => DTypes.Parse("float8"));
+        Assert.True(DType.BFloat16.IsFloating());
+        Assert.True(DType.Complex64.IsInexact() && !DType.Complex64.IsFloating());
+        Assert.True(DType.UInt64.IsUnsignedInteger() && !DType.Bool.IsInteger());
+        Assert.Throws<NotSupportedException>(() => DTypes.Of<char>());
+    }
 }
