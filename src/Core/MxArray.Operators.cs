@@ -202,6 +202,7 @@ public sealed partial class MxArray
             long[] values = Mx.BroadcastTo(idx, bshape).ToArray<long>();
             for (long e = 0; e < count; e++)
             {
+                if (idx.DType == DType.UInt64 && values[e] < 0) throw new IndexOutOfRangeException($"Index {(ulong)values[e]} is out of bounds for axis {ax} of size {size}.");
                 long v = values[e] < 0 ? values[e] + size : values[e];
                 if (v < 0 || v >= size) throw new IndexOutOfRangeException($"Index {values[e]} is out of bounds for axis {ax} of size {size}.");
                 flat[e] += v * scale;

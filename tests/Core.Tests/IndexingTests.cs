@@ -87,6 +87,7 @@ public class IndexingTests
         Assert.Equal(new[] { 8 }, rv.ToArray<int>());
         Assert.Throws<IndexOutOfRangeException>(() => m[Mx.Array(new[] { 3 }), Mx.Array(new[] { 0 })]);
         Assert.Throws<IndexOutOfRangeException>(() => m[Mx.Array(new[] { 0 }), Mx.Array(new[] { 4 })]);
+        Assert.Throws<IndexOutOfRangeException>(() => m[Mx.Array(new[] { 0UL }), Mx.Array(new[] { ulong.MaxValue })]);
         Assert.Throws<ArgumentException>(() => m[Mx.Array(new[] { 0, 1 }), Mx.Array(new[] { 0, 1, 2 })]);
     }
 
@@ -110,6 +111,10 @@ public class IndexingTests
         Assert.Empty(Mx.Take(a, Mx.Zeros(new[] { 0 }, DType.Int32), 0).ToArray<int>());
         Assert.Throws<IndexOutOfRangeException>(() => Mx.Take(a, Mx.Array(new[] { 4 }), 0).ToArray<int>());
         Assert.Throws<IndexOutOfRangeException>(() => Mx.Take(a, Mx.Array(new[] { -5 }), 0).ToArray<int>());
+        // Unsigned indices never wrap: uint64 max is out of bounds, not "the last element".
+        Assert.Throws<IndexOutOfRangeException>(() => Mx.Take(a, Mx.Array(new[] { ulong.MaxValue }), 0).ToArray<int>());
+        Assert.Equal(new[] { 40, 10 }, Mx.Take(a, Mx.Array(new ulong[] { 3, 0 }), 0).ToArray<int>());
+        Assert.Equal(new[] { 20 }, a[Mx.Array(new uint[] { 1 })].ToArray<int>());
         Assert.Throws<ArgumentException>(() => Mx.Take(a, Mx.Array(new[] { 1f }), 0));
         // Take from a non-contiguous source, in small float types and bool.
         Assert.Equal(new[] { 30, 40 }, Mx.Take(a[Idx.Slice(null, null, -1)], Mx.Array(new[] { 1, 0 }), 0).ToArray<int>());

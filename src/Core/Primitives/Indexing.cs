@@ -18,9 +18,15 @@ internal static unsafe class AxisLayout
     public static long[] ReadIndices(MxArray indices, long size, string op)
     {
         var values = indices.DType == DType.Int64 ? ContiguousLongs(indices) : ContiguousLongs(Cast.Materialize(indices, DType.Int64), release: true);
+        bool unsigned64 = indices.DType == DType.UInt64;
         for (int i = 0; i < values.Length; i++)
         {
             long v = values[i];
+            if (unsigned64 && v < 0)
+            {
+                // A uint64 index of 2^63 or more read as int64 is negative: it is out of bounds, not a wrap from the end.
+                throw new IndexOutOfRangeException($"{op}: index {(ulong)v} is out of bounds for an axis of size {size}.");
+            }
             if (v < 0) v += size;
             if (v < 0 || v >= size)
             {
