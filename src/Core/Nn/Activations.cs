@@ -111,7 +111,7 @@ public sealed class Step : Module
 
     public double Threshold { get; }
 
-    public override MxArray Forward(MxArray x) => Mx.Where(Mx.GreaterEqual(x, Mx.FullLike(x, Threshold)), 1, 0);
+    public override MxArray Forward(MxArray x) => Nn.Step(x, Threshold);
 }
 
 /// <summary>Parametric ReLU: max(0, x) + weight * min(0, x), weight (numParameters,) initialized to <c>init</c>.</summary>

@@ -34,7 +34,8 @@ public static partial class Nn
         var parts = Mx.Split(x, 2, axis);
         return Mx.Multiply(parts[0], Mx.Sigmoid(parts[1]));
     }
-    public static MxArray Step(MxArray x, double threshold = 0) => Mx.AsType(Mx.Greater(x, Mx.FullLike(x, threshold)), x.DType);
+    /// <summary>where(x >= threshold, 1, 0), int32 (as MLX: the boundary is included).</summary>
+    public static MxArray Step(MxArray x, double threshold = 0) => Mx.Where(Mx.GreaterEqual(x, Mx.FullLike(x, threshold)), 1, 0);
     public static MxArray Prelu(MxArray x, MxArray alpha) => Mx.Add(Mx.Maximum(x, Mx.ZerosLike(x)), Mx.Multiply(alpha, Mx.Minimum(x, Mx.ZerosLike(x))));
     public static MxArray HardShrink(MxArray x, double lambda = 0.5) => Mx.Where(Mx.Greater(Mx.Abs(x), Mx.FullLike(x, lambda)), x, Mx.ZerosLike(x));
     public static MxArray SoftShrink(MxArray x, double lambda = 0.5) =>
