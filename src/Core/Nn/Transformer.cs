@@ -331,26 +331,30 @@ public sealed class TransformerDecoder : Module
     }
 }
 
-/// <summary>Encoder-decoder transformer as mlx.nn.Transformer (children "encoder" and "decoder").</summary>
+/// <summary>
+/// Encoder-decoder transformer as mlx.nn.Transformer (children "encoder" and "decoder"). A custom encoder or
+/// decoder may be any module: a TransformerEncoder / TransformerDecoder gets the masks (and the decoder the memory);
+/// another module is called with its single input.
+/// </summary>
 public sealed class Transformer : Module
 {
     public Transformer(int dims = 512, int numHeads = 8, int numEncoderLayers = 6, int numDecoderLayers = 6, int? mlpDims = null, double dropout = 0.0,
-        Func<MxArray, MxArray>? activation = null, TransformerEncoder? customEncoder = null, TransformerDecoder? customDecoder = null,
+        Func<MxArray, MxArray>? activation = null, Module? customEncoder = null, Module? customDecoder = null,
         bool normFirst = true, bool checkpoint = false)
     {
         Encoder = Child("encoder", customEncoder ?? new TransformerEncoder(numEncoderLayers, dims, numHeads, mlpDims, dropout, activation, normFirst, checkpoint));
         Decoder = Child("decoder", customDecoder ?? new TransformerDecoder(numDecoderLayers, dims, numHeads, mlpDims, dropout, activation, normFirst, checkpoint));
     }
 
-    public TransformerEncoder Encoder { get; }
+    public Module Encoder { get; }
 
-    public TransformerDecoder Decoder { get; }
+    public Module Decoder { get; }
 
     public override MxArray Forward(MxArray x) => throw new NotSupportedException("Transformer takes (src, tgt, srcMask, tgtMask, memoryMask).");
 
     public MxArray Forward(MxArray src, MxArray tgt, MxArray? srcMask, MxArray? tgtMask, MxArray? memoryMask)
     {
-        var memory = Encoder.Forward(src, srcMask);
-        return Decoder.Forward(tgt, memory, tgtMask, memoryMask);
+        var memory = Encoder is TransformerEncoder e ? e.Forward(src, srcMask) : Encoder.Forward(src);
+        return Decoder is TransformerDecoder d ? d.Forward(tgt, memory, tgtMask, memoryMask) : Decoder.Forward(tgt);
     }
 }

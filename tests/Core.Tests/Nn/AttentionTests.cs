@@ -164,7 +164,12 @@ public class AttentionTests
         Assert.Equal(new[] { 2, 3, 8 }, y.Shape);
         // Names are the loading keys: an update by name reaches the nested layer.
         t.Update(new Dictionary<string, MxArray> { ["decoder.layers.0.ln3.bias"] = Mx.Full(new[] { 8 }, 2.0) });
-        Assert.Equal(2f, t.Decoder.Layers[0].Parameters()["ln3.bias"].ToArray<float>()[0]);
+        Assert.Equal(2f, ((TransformerDecoder)t.Decoder).Layers[0].Parameters()["ln3.bias"].ToArray<float>()[0]);
+        // Custom modules (even without parameters) replace the defaults.
+        var custom = new Transformer(8, 2, customEncoder: new Identity(), customDecoder: new Identity());
+        Assert.IsType<Identity>(custom.Encoder);
+        Assert.Empty(custom.Parameters());
+        Assert.Equal(new[] { 1, 3, 8 }, custom.Forward(Mx.Ones(new[] { 1, 2, 8 }), Mx.Ones(new[] { 1, 3, 8 }), null, null, null).Shape);
     }
 
     private static MxArray Ln(MxArray x, Dictionary<string, double[]> p, string name)

@@ -111,6 +111,12 @@ public class RecurrentTests
         var y0 = gru.Forward(L.A(x.Take(len * d).ToArray(), len, d));
         H.Close(GruByHand(p, x, len, d, hs, null), y0, 1e-12, 1e-12);
 
+        // hidden = None is hidden = zeros (MLX issue #3249).
+        H.Close(y0.ToArray<double>(), gru.Forward(L.A(x.Take(len * d).ToArray(), len, d), Mx.Zeros(new[] { hs }, DType.Float64)), 1e-12, 1e-12);
+        // Unbatched input with a 1-D hidden state (the last output row).
+        var last = Mx.Squeeze(Mx.Slice(y0, new[] { len - 1, 0 }, new[] { len, hs }), 0);
+        Assert.Equal(new[] { len, hs }, gru.Forward(L.A(x.Take(len * d).ToArray(), len, d), last).Shape);
+
         var nb = new GRU(d, hs, bias: false);
         Assert.Equal(new[] { "Wx", "Wh" }, nb.Parameters().Keys.ToArray());
         var q = L.Randomize(nb, 73);
