@@ -174,7 +174,7 @@ public sealed class Conv2d : Module
         _padding = padding;
         _dilation = dilation;
         _groups = groups;
-        double scale = Math.Sqrt(1.0 / (inChannels / groups * kernelSize * kernelSize));
+        double scale = Math.Sqrt(1.0 / (inChannels * kernelSize * kernelSize));
         Param("weight", Mx.Random.Uniform(-scale, scale, new[] { outChannels, kernelSize, kernelSize, inChannels / groups }));
         if (bias) Param("bias", Mx.Zeros(new[] { outChannels }));
     }
@@ -194,7 +194,7 @@ public sealed class Conv1d : Module
     public Conv1d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, int dilation = 1, int groups = 1, bool bias = true)
     {
         (_stride, _padding, _dilation, _groups) = (stride, padding, dilation, groups);
-        double scale = Math.Sqrt(1.0 / (inChannels / groups * kernelSize));
+        double scale = Math.Sqrt(1.0 / (inChannels * kernelSize));
         Param("weight", Mx.Random.Uniform(-scale, scale, new[] { outChannels, kernelSize, inChannels / groups }));
         if (bias) Param("bias", Mx.Zeros(new[] { outChannels }));
     }

@@ -159,3 +159,20 @@ public class ConvolutionLayerTests
         Assert.Throws<ArgumentException>(() => new Dropout3d().Forward(Mx.Ones(new[] { 2, 3, 4 })));
     }
 }
+
+public class ConvolutionInitTests
+{
+    [Fact]
+    public void ConvWeightsAreUniformWithMlxScaleFromAllInputChannels()
+    {
+        // MLX: scale = sqrt(1 / (in_channels * prod(kernel))), whatever the groups.
+        var w1 = new Conv1d(8, 4, 3, groups: 4).Parameters()["weight"];
+        Assert.Equal(new[] { 4, 3, 2 }, w1.Shape);
+        Assert.True(Mx.Max(Mx.Abs(w1)).Item<float>() <= Math.Sqrt(1.0 / 24));
+        var w2 = new Conv2d(16, 16, 3, groups: 16).Parameters()["weight"];
+        Assert.True(Mx.Max(Mx.Abs(w2)).Item<float>() <= Math.Sqrt(1.0 / (16 * 9)));
+        var w3 = new Conv3d(4, 8, 2).Parameters()["weight"];
+        Assert.True(Mx.Max(Mx.Abs(w3)).Item<float>() <= Math.Sqrt(1.0 / 32));
+        Assert.True(Mx.Max(Mx.Abs(w3)).Item<float>() > 0.9 * Math.Sqrt(1.0 / 32));
+    }
+}
