@@ -138,9 +138,17 @@ public sealed partial class MxArray
             axis++;
         }
         var result = Mx.SliceRaw(this, start, stop, step);
-        if (gathers.Count > 1)
+        // MLX (and NumPy): integers count as index arrays once an array is present; when a slice or new axis
+        // separates them, the gathered dims go first.
+        bool gatherFirst = false;
+        if (gathers.Count > 0)
         {
-            return GatherMany(result, gathers, expanded, squeeze);
+            var arrayLike = expanded.Select((e, p) => (e, p)).Where(t => t.e.Kind is 0 or 2).Select(t => t.p).ToArray();
+            gatherFirst = expanded.Skip(arrayLike[0]).Take(arrayLike[^1] - arrayLike[0] + 1).Any(e => e.Kind is 1 or 3 or 5);
+        }
+        if (gathers.Count > 1 || gatherFirst)
+        {
+            return GatherMany(result, gathers, expanded, squeeze, gatherFirst);
         }
         // Gathers along the marked axes (applied last to first so earlier axis numbers stay valid).
         int extra = 0;
@@ -183,10 +191,10 @@ public sealed partial class MxArray
 
     /// <summary>
     /// NumPy's rule for several index arrays: they broadcast together and pick one element per index tuple
-    /// (a[[0, 2], [1, 3]] is [a[0, 1], a[2, 3]]). Their dims replace the indexed axes when those are adjacent,
-    /// and go first otherwise. The index arrays are read here to check bounds and combine them into flat indices.
+    /// (a[[0, 2], [1, 3]] is [a[0, 1], a[2, 3]]). Their dims replace the indexed axes when those (with any integer
+    /// indices) are adjacent, and go first when a slice or new axis separates them. The index arrays are read here to check bounds and combine them into flat indices.
     /// </summary>
-    private static MxArray GatherMany(MxArray sliced, List<(int Axis, MxArray Index)> gathers, List<Idx> expanded, List<int> squeeze)
+    private static MxArray GatherMany(MxArray sliced, List<(int Axis, MxArray Index)> gathers, List<Idx> expanded, List<int> squeeze, bool gatherFirst)
     {
         int nd = sliced.NDim;
         int[] gAxes = gathers.Select(g => g.Axis).ToArray();
@@ -213,7 +221,7 @@ public sealed partial class MxArray
         var moved = Mx.Transpose(sliced, gAxes.Concat(rest).ToArray());
         var merged = Mx.Reshape(moved, new[] { checked((int)Math.Max(scale, 0)) }.Concat(rest.Select(a => sliced.ShapeRef[a])).ToArray());
         var taken = Mx.Take(merged, Mx.Array(flat, bshape), 0); // bshape + rest
-        bool adjacent = gAxes.Zip(gAxes.Skip(1), (x, y) => y == x + 1).All(b => b);
+        bool adjacent = !gatherFirst;
         int before = adjacent ? rest.Count(a => a < gAxes[0]) : 0;
         if (before > 0)
         {

@@ -81,6 +81,16 @@ public class IndexingTests
         var sep = a[Mx.Array(new[] { 0, 1 }), .., Mx.Array(new[] { 3, 0 })];
         H.Shape(new[] { 2, 3 }, sep);
         Assert.Equal(new[] { 3, 7, 11, 12, 16, 20 }, sep.ToArray<int>());
+        // An integer separated from an index array by a slice also sends the gathered dims first (MLX, NumPy).
+        var g0 = a[0, .., Mx.Array(new[] { 3, 1 })];
+        H.Shape(new[] { 2, 3 }, g0);
+        Assert.Equal(new[] { 3, 7, 11, 1, 5, 9 }, g0.ToArray<int>());
+        var g1 = a[.., 1, Mx.Array(new[] { 3, 1 })];
+        H.Shape(new[] { 2, 2 }, g1);
+        Assert.Equal(new[] { 7, 5, 19, 17 }, g1.ToArray<int>());
+        var g2 = a[Mx.Array(new[] { 1, 0 }), .., 2];
+        H.Shape(new[] { 2, 3 }, g2);
+        Assert.Equal(new[] { 14, 18, 22, 2, 6, 10 }, g2.ToArray<int>());
         // With a new axis and a reversed source.
         var rv = m[Idx.Slice(null, null, -1)][Idx.NewAxis, Mx.Array(new[] { 0 }), Mx.Array(new[] { 0 })];
         H.Shape(new[] { 1, 1 }, rv);
