@@ -102,7 +102,8 @@ public sealed class InstanceNorm : Module
 /// In training the batch statistics are used and the running statistics are updated
 /// (running = (1 - momentum) * running + momentum * batch, the running variance from the unbiased batch
 /// variance, as MLX); in eval mode the running statistics are used. <c>running_mean</c> and <c>running_var</c>
-/// are parameters (so they are saved and loaded) but always frozen.
+/// are parameters (so they are saved and loaded) but always frozen. Each training step chains the running statistics
+/// onto the last ones lazily: evaluate <c>model.Parameters()</c> after a step (as with MLX's mx.eval(model.parameters())).
 /// </summary>
 public sealed class BatchNorm : Module
 {
