@@ -68,4 +68,17 @@ public class EvalTests
         Assert.Throws<NotSupportedException>(() => Mx.NewStream(Device.Gpu));
         Assert.Equal("Device(cpu, 0)", Device.Cpu.ToString());
     }
+
+    [Fact]
+    public void AFailedEvalLeavesTheRestOfTheGraphUsable()
+    {
+        var a = Mx.Array(new[] { 1, 2, 3 });
+        var s = a * 10;
+        var bad = Mx.Take(s, Mx.Array(new[] { 7 }), 0);
+        var good = s + 1;
+        Assert.Throws<IndexOutOfRangeException>(() => Mx.Eval(bad, good));
+        Assert.Equal(new[] { 10, 20, 30 }, s.ToArray<int>());
+        Assert.Equal(new[] { 11, 21, 31 }, good.ToArray<int>());
+        Assert.Throws<IndexOutOfRangeException>(() => bad.ToArray<int>());
+    }
 }
