@@ -149,6 +149,34 @@ public sealed class MultiHeadAttention : Module
     }
 }
 
+/// <summary>
+/// MLX's nn.utils.checkpoint for a module: the module's parameters become inputs of a checkpointed function (so
+/// they get gradients), set on the module while the body runs (in the forward pass and again in the backward pass).
+/// </summary>
+internal static class CheckpointUtil
+{
+    public static MxArray Call(Module module, Func<MxArray[], MxArray> body, params MxArray[] inputs)
+    {
+        var ps = module.Parameters();
+        var names = ps.Keys.ToArray();
+        int n = inputs.Length;
+        var fn = Mx.Checkpoint(args =>
+        {
+            var saved = module.Parameters();
+            module.Update(names.Select((k, i) => (k, args[n + i])).ToDictionary(t => t.k, t => t.Item2));
+            try
+            {
+                return new[] { body(args.Take(n).ToArray()) };
+            }
+            finally
+            {
+                module.Update(saved);
+            }
+        });
+        return fn(inputs.Concat(ps.Values).ToArray())[0];
+    }
+}
+
 /// <summary>A list of child modules named "0", "1", ... (a Python list attribute of an MLX module).</summary>
 internal sealed class ModuleList : Module
 {
@@ -224,10 +252,16 @@ public sealed class TransformerEncoder : Module
     private readonly ModuleList _layers;
     private readonly LayerNorm _ln;
 
-    /// <param name="checkpoint">Accepted for MLX compatibility; the outputs are the same with or without it.</param>
+    private readonly bool _checkpoint;
+
+    /// <param name="checkpoint">
+    /// Recompute each layer's activations in the backward pass instead of keeping them (MLX's nn.utils.checkpoint);
+    /// the values and gradients are the same. With dropout the recomputation draws new masks, as in MLX.
+    /// </param>
     public TransformerEncoder(int numLayers, int dims, int numHeads, int? mlpDims = null, double dropout = 0.0, Func<MxArray, MxArray>? activation = null,
         bool normFirst = true, bool checkpoint = false)
     {
+        _checkpoint = checkpoint;
         _layers = Child("layers", new ModuleList());
         for (int i = 0; i < numLayers; i++) _layers.Add(new TransformerEncoderLayer(dims, numHeads, mlpDims, dropout, activation, normFirst));
         _ln = Child("ln", new LayerNorm(dims));
@@ -239,7 +273,10 @@ public sealed class TransformerEncoder : Module
 
     public MxArray Forward(MxArray x, MxArray? mask)
     {
-        foreach (TransformerEncoderLayer l in _layers.Items) x = l.Forward(x, mask);
+        foreach (TransformerEncoderLayer l in _layers.Items)
+        {
+            x = _checkpoint ? CheckpointUtil.Call(l, a => l.Forward(a[0], mask), x) : l.Forward(x, mask);
+        }
         return _ln.Forward(x);
     }
 }
@@ -311,10 +348,13 @@ public sealed class TransformerDecoder : Module
     private readonly ModuleList _layers;
     private readonly LayerNorm _ln;
 
-    /// <param name="checkpoint">Accepted for MLX compatibility; the outputs are the same with or without it.</param>
+    private readonly bool _checkpoint;
+
+    /// <param name="checkpoint">Recompute each layer's activations in the backward pass (see <see cref="TransformerEncoder"/>).</param>
     public TransformerDecoder(int numLayers, int dims, int numHeads, int? mlpDims = null, double dropout = 0.0, Func<MxArray, MxArray>? activation = null,
         bool normFirst = true, bool checkpoint = false)
     {
+        _checkpoint = checkpoint;
         _layers = Child("layers", new ModuleList());
         for (int i = 0; i < numLayers; i++) _layers.Add(new TransformerDecoderLayer(dims, numHeads, mlpDims, dropout, activation, normFirst));
         _ln = Child("ln", new LayerNorm(dims));
@@ -326,7 +366,10 @@ public sealed class TransformerDecoder : Module
 
     public MxArray Forward(MxArray x, MxArray memory, MxArray? xMask, MxArray? memoryMask)
     {
-        foreach (TransformerDecoderLayer l in _layers.Items) x = l.Forward(x, memory, xMask, memoryMask);
+        foreach (TransformerDecoderLayer l in _layers.Items)
+        {
+            x = _checkpoint ? CheckpointUtil.Call(l, a => l.Forward(a[0], a[1], xMask, memoryMask), x, memory) : l.Forward(x, memory, xMask, memoryMask);
+        }
         return _ln.Forward(x);
     }
 }

@@ -172,6 +172,27 @@ public class AttentionTests
         Assert.Equal(new[] { 1, 3, 8 }, custom.Forward(Mx.Ones(new[] { 1, 2, 8 }), Mx.Ones(new[] { 1, 3, 8 }), null, null, null).Shape);
     }
 
+    [Fact]
+    public void CheckpointedEncoderAndDecoderGiveTheSameValuesAndGradients()
+    {
+        var plain = new Transformer(dims: 4, numHeads: 2, numEncoderLayers: 2, numDecoderLayers: 2, mlpDims: 8);
+        var ckpt = new Transformer(dims: 4, numHeads: 2, numEncoderLayers: 2, numDecoderLayers: 2, mlpDims: 8, checkpoint: true);
+        var values = L.Randomize(plain, 200);
+        ckpt.Update(values.ToDictionary(kv => kv.Key, kv => Mx.Array(kv.Value, plain.Parameters()[kv.Key].Shape)));
+        var src = L.A(H.Rand(2 * 3 * 4, 201), 2, 3, 4);
+        var tgt = L.A(H.Rand(2 * 2 * 4, 202), 2, 2, 4);
+        var mask = MultiHeadAttention.CreateAdditiveCausalMask(2, DType.Float64);
+        MxArray Loss(Transformer t) => Mx.Sum(Mx.Square(t.Forward(src, tgt, null, mask, null)));
+        var (l1, g1) = Mlx.Nn.Nn.ValueAndGrad(plain, _ => Loss(plain))(Array.Empty<MxArray>());
+        var (l2, g2) = Mlx.Nn.Nn.ValueAndGrad(ckpt, _ => Loss(ckpt))(Array.Empty<MxArray>());
+        Assert.Equal(l1.Item<double>(), l2.Item<double>(), 12);
+        Assert.Equal(g1.Keys.ToArray(), g2.Keys.ToArray());
+        foreach (var k in g1.Keys) H.Close(g1[k].ToArray<double>(), g2[k], 1e-10, 1e-12, k);
+        Assert.Contains(g2["encoder.layers.0.attention.query_proj.weight"].ToArray<double>(), v => v != 0);
+        // The module holds its own parameters again afterwards.
+        H.Close(values["decoder.layers.1.linear1.weight"], ckpt.Parameters()["decoder.layers.1.linear1.weight"], 0, 0);
+    }
+
     private static MxArray Ln(MxArray x, Dictionary<string, double[]> p, string name)
     {
         var mean = Mx.Mean(x, -1, keepDims: true);
