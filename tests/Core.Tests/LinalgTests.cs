@@ -89,6 +89,13 @@ public class LinalgTests
         var dot = Mx.Matmul(v, v);
         H.Shape(Array.Empty<int>(), dot);
         Assert.Equal(2.0, dot.Item<double>());
+        var batch = Mx.Reshape(Mx.Arange(0.0, 12.0, 1.0, DType.Float64), new[] { 2, 3, 2 });
+        var vb = Mx.Matmul(Mx.Array(new[] { 1.0, -1, 2 }), batch);
+        H.Shape(new[] { 2, 2 }, vb);
+        Assert.Equal(new[] { 6.0, 8, 18, 20 }, vb.ToArray<double>());
+        var bv = Mx.Matmul(batch, Mx.Array(new[] { 1.0, 2 }));
+        H.Shape(new[] { 2, 3 }, bv);
+        Assert.Equal(new[] { 2.0, 8, 14, 20, 26, 32 }, bv.ToArray<double>());
         Assert.Throws<ArgumentException>(() => Mx.Matmul(Mx.Array(1.0), m));
         Assert.Throws<ArgumentException>(() => Mx.Matmul(m, m));
     }
