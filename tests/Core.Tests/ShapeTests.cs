@@ -291,4 +291,17 @@ public class ShapeTests
         Assert.Equal(new[] { 1, 1, 1, 1, 2, 2, 2, 2 }, Mx.Reshape(c, new[] { 4, 2 }).ToArray<int>());
         Assert.Equal(new[] { 2, 2, 1, 1 }, Mx.Reshape(c[Idx.Slice(null, null, -1), 1..3], new[] { 4 }).ToArray<int>());
     }
+
+    [Fact]
+    public void RepeatTileOfNonContiguousInputs()
+    {
+        var t = M(2, 3).T; // [[0, 3], [1, 4], [2, 5]]
+        Assert.Equal(new[] { 0, 3, 1, 4, 2, 5, 0, 3, 1, 4, 2, 5 }, Mx.Tile(t, new[] { 2, 1 }).ToArray<int>());
+        Assert.Equal(new[] { 0, 3, 0, 3, 1, 4, 1, 4, 2, 5, 2, 5 }, Mx.Tile(t, new[] { 1, 2 }).ToArray<int>());
+        Assert.Equal(new[] { 0, 0, 3, 3, 1, 1, 4, 4, 2, 2, 5, 5 }, Mx.Repeat(t, 2, -1).ToArray<int>());
+        Assert.Equal(new[] { 2, 2, 1, 1, 0, 0 }, Mx.Repeat(Mx.Arange(0, 3)[Idx.Slice(null, null, -1)], 2).ToArray<int>());
+        Assert.Equal(new[] { 0, 1, 2, 0, 1, 2 }, Mx.Flatten(Mx.Stack(new[] { t.T[0], t.T[0] })).ToArray<int>());
+        var p = Mx.Pad(t, 1, -1);
+        Assert.Equal(new[] { -1, -1, -1, -1, -1, 0, 3, -1 }, p.ToArray<int>().Take(8).ToArray());
+    }
 }
