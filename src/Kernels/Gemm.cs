@@ -155,14 +155,28 @@ public static unsafe class Gemm
     private static void MicroKernel<T>(int kc, T* ap, T* bp, T* c, long ldc, int m, int n, int nr, T alpha, T beta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // Full tiles with plain accumulation keep C in registers: loaded (beta = 1) or zeroed (beta = 0), then stored.
+        if (m == MR && n == nr && alpha == T.One && (beta == T.Zero || beta == T.One))
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                Kernel512(kc, ap, bp, c, ldc, beta == T.One);
+                return;
+            }
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Kernel256(kc, ap, bp, c, ldc, beta == T.One);
+                return;
+            }
+        }
         T* tile = stackalloc T[MR * 64];
         if (Vector512.IsHardwareAccelerated)
         {
-            Kernel512(kc, ap, bp, tile, nr);
+            Kernel512(kc, ap, bp, tile, nr, false);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            Kernel256(kc, ap, bp, tile, nr);
+            Kernel256(kc, ap, bp, tile, nr, false);
         }
         else
         {
@@ -170,22 +184,19 @@ public static unsafe class Gemm
         }
         for (int i = 0; i < m; i++)
         {
-            T* crow = c + i * ldc;
-            T* trow = tile + i * nr;
+            var crow = new Span<T>(c + i * ldc, n);
+            var trow = new ReadOnlySpan<T>(tile + i * nr, n);
             if (beta == T.Zero)
             {
-                if (alpha == T.One)
-                {
-                    new ReadOnlySpan<T>(trow, n).CopyTo(new Span<T>(crow, n));
-                }
-                else
-                {
-                    for (int j = 0; j < n; j++) crow[j] = alpha * trow[j];
-                }
+                if (alpha == T.One) trow.CopyTo(crow);
+                else System.Numerics.Tensors.TensorPrimitives.Multiply(trow, alpha, crow);
             }
             else
             {
-                for (int j = 0; j < n; j++) crow[j] = alpha * trow[j] + beta * crow[j];
+                // crow = alpha * trow + beta * crow, vectorized.
+                if (beta != T.One) System.Numerics.Tensors.TensorPrimitives.Multiply(crow, beta, crow);
+                if (alpha == T.One) System.Numerics.Tensors.TensorPrimitives.Add(crow, trow, crow);
+                else System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(trow, alpha, crow, crow);
             }
         }
     }
@@ -210,12 +221,22 @@ public static unsafe class Gemm
         return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
     }
 
-    // 6 rows x 2 vectors of accumulators held in registers across the whole k loop.
-    private static void Kernel512<T>(int kc, T* ap, T* bp, T* tile, int nr) where T : unmanaged
+    // 6 rows x 2 vectors of accumulators held in registers across the whole k loop; C rows are ldc apart.
+    private static void Kernel512<T>(int kc, T* ap, T* bp, T* c, long ldc, bool load) where T : unmanaged
     {
         int w = Vector512<T>.Count;
+        int nr = 2 * w;
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        if (load)
+        {
+            c00 = Vector512.Load(c); c01 = Vector512.Load(c + w);
+            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + w);
+            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + w);
+            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + w);
+            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + w);
+            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + w);
+        }
         for (int k = 0; k < kc; k++)
         {
             Vector512<T> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + w);
@@ -234,19 +255,30 @@ public static unsafe class Gemm
             ap += MR;
             bp += nr;
         }
-        c00.Store(tile); c01.Store(tile + w); tile += nr;
-        c10.Store(tile); c11.Store(tile + w); tile += nr;
-        c20.Store(tile); c21.Store(tile + w); tile += nr;
-        c30.Store(tile); c31.Store(tile + w); tile += nr;
-        c40.Store(tile); c41.Store(tile + w); tile += nr;
-        c50.Store(tile); c51.Store(tile + w);
+        c00.Store(c); c01.Store(c + w); c += ldc;
+        c10.Store(c); c11.Store(c + w); c += ldc;
+        c20.Store(c); c21.Store(c + w); c += ldc;
+        c30.Store(c); c31.Store(c + w); c += ldc;
+        c40.Store(c); c41.Store(c + w); c += ldc;
+        c50.Store(c); c51.Store(c + w);
     }
 
-    private static void Kernel256<T>(int kc, T* ap, T* bp, T* tile, int nr) where T : unmanaged
+    // 6 rows x 2 vectors of accumulators held in registers across the whole k loop; C rows are ldc apart.
+    private static void Kernel256<T>(int kc, T* ap, T* bp, T* c, long ldc, bool load) where T : unmanaged
     {
         int w = Vector256<T>.Count;
+        int nr = 2 * w;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        if (load)
+        {
+            c00 = Vector256.Load(c); c01 = Vector256.Load(c + w);
+            c10 = Vector256.Load(c + ldc); c11 = Vector256.Load(c + ldc + w);
+            c20 = Vector256.Load(c + 2 * ldc); c21 = Vector256.Load(c + 2 * ldc + w);
+            c30 = Vector256.Load(c + 3 * ldc); c31 = Vector256.Load(c + 3 * ldc + w);
+            c40 = Vector256.Load(c + 4 * ldc); c41 = Vector256.Load(c + 4 * ldc + w);
+            c50 = Vector256.Load(c + 5 * ldc); c51 = Vector256.Load(c + 5 * ldc + w);
+        }
         for (int k = 0; k < kc; k++)
         {
             Vector256<T> b0 = Vector256.Load(bp), b1 = Vector256.Load(bp + w);
@@ -265,12 +297,12 @@ public static unsafe class Gemm
             ap += MR;
             bp += nr;
         }
-        c00.Store(tile); c01.Store(tile + w); tile += nr;
-        c10.Store(tile); c11.Store(tile + w); tile += nr;
-        c20.Store(tile); c21.Store(tile + w); tile += nr;
-        c30.Store(tile); c31.Store(tile + w); tile += nr;
-        c40.Store(tile); c41.Store(tile + w); tile += nr;
-        c50.Store(tile); c51.Store(tile + w);
+        c00.Store(c); c01.Store(c + w); c += ldc;
+        c10.Store(c); c11.Store(c + w); c += ldc;
+        c20.Store(c); c21.Store(c + w); c += ldc;
+        c30.Store(c); c31.Store(c + w); c += ldc;
+        c40.Store(c); c41.Store(c + w); c += ldc;
+        c50.Store(c); c51.Store(c + w);
     }
 
     private static void KernelScalar<T>(int kc, T* ap, T* bp, T* tile, int nr) where T : unmanaged, INumberBase<T>

@@ -19,6 +19,7 @@ public class LinalgTests
     [InlineData(3, 0, 4)]
     [InlineData(2, 10, 2100)]
     [InlineData(200, 3, 5)]
+    [InlineData(130, 777, 99)]
     public void MatmulMatchesMathNet(int m, int k, int n)
     {
         var av = H.Rand(m * k, 71);
