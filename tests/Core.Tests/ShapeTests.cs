@@ -27,10 +27,13 @@ public class ShapeTests
         Mx.Eval(rt);
         Assert.NotSame(a.Buffer, rt.Buffer);
         Assert.Equal(new[] { 0, 6, 12, 18, 1, 7 }, rt.ToArray<int>().Take(6).ToArray());
-        // Contiguous() copies.
+        // Contiguous() copies only when it must (mlx.core.contiguous: "copy if necessary").
         var c = Mx.Contiguous(a);
-        Mx.Eval(c);
-        Assert.NotSame(a.Buffer, c.Buffer);
+        var ct = Mx.Contiguous(Mx.Transpose(a));
+        Mx.Eval(c, ct);
+        Assert.Same(a.Buffer, c.Buffer);
+        Assert.NotSame(a.Buffer, ct.Buffer);
+        Assert.Equal(Mx.Transpose(a).ToArray<int>(), ct.ToArray<int>());
     }
 
     [Fact]

@@ -68,9 +68,16 @@ internal sealed unsafe class ManagedBuffer : Buffer
     private readonly byte[] _array;
 
     internal ManagedBuffer(byte[] array, long bytes)
-        : base((nint)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(array)), bytes, array.Length)
+        : base(Aligned(array), bytes, bytes)
     {
         _array = array;
+    }
+
+    // The array is allocated with 64 spare bytes, so a 64-byte-aligned start always fits.
+    private static nint Aligned(byte[] array)
+    {
+        nint p = (nint)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(array));
+        return (p + 63) & ~(nint)63;
     }
 
     internal override void Release()
@@ -181,7 +188,7 @@ internal static unsafe class Allocator
         if (bytes <= SmallBytes)
         {
             // Pinned on the POH: the address never moves, so pointers into it stay valid.
-            return new ManagedBuffer(GC.AllocateUninitializedArray<byte>(SmallBytes, pinned: true), bytes);
+            return new ManagedBuffer(GC.AllocateUninitializedArray<byte>(SmallBytes + 64, pinned: true), bytes);
         }
         long capacity = RoundUp(Math.Max(bytes, 1));
         CheckBudget(bytes);

@@ -352,6 +352,12 @@ internal sealed class ViewPrimitive : Primitive
     {
         var x = inputs[0];
         long byteOffset = x.Offset * x.ItemSize;
+        if (byteOffset % outputs[0].ItemSize != 0)
+        {
+            // The shared bytes do not start on an element of the new type: reinterpret a fresh copy.
+            x = Cast.Materialize(x, x.DType);
+            byteOffset = 0;
+        }
         outputs[0].SetData(x.Buffer, MxArray.RowMajorStrides(outputs[0].ShapeRef), byteOffset / outputs[0].ItemSize);
     }
 }

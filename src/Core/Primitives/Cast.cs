@@ -14,8 +14,15 @@ internal sealed class AsTypePrimitive : Primitive
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
+        var x = inputs[0];
+        // A same-dtype cast of a row-contiguous input (Mx.Contiguous, View) shares its buffer, as MLX's copy does.
+        if (x.DType == DType && x.IsRowContiguous && x.ShapeRef.SequenceEqual(outputs[0].ShapeRef))
+        {
+            outputs[0].SetView(x, MxArray.RowMajorStrides(outputs[0].ShapeRef), x.Offset);
+            return;
+        }
         outputs[0].AllocateData();
-        Cast.Run(inputs[0], outputs[0]);
+        Cast.Run(x, outputs[0]);
     }
 
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
