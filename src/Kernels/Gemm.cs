@@ -62,14 +62,12 @@ public static unsafe class Gemm
                             PackB((T*)pb + pcLocal * rsB + (jcLocal + p * nr) * csB, rsB, csB, kc, (int)Math.Min(nr, nc - p * nr), nr, (T*)pbp + p * nr * kc);
                         }
                     });
-                    int mBlocks = (M + MC - 1) / MC;
-                    int mc = MC;
-                    if (mBlocks < Parallelism.MaxThreads && M > MR)
-                    {
-                        // Few rows: cut them finer so every core gets some.
-                        mc = Math.Max(MR, (M / Parallelism.MaxThreads + MR - 1) / MR * MR);
-                        mBlocks = (M + mc - 1) / mc;
-                    }
+                    // Row blocks of at most MC rows, as many as a multiple of the thread count, so every core
+                    // gets the same share (3 blocks on 2 cores would leave one idle a third of the time).
+                    int threads = Math.Max(1, Parallelism.MaxThreads);
+                    int wanted = threads * Math.Max(1, (M + threads * MC - 1) / (threads * MC));
+                    int mc = Math.Max(MR, ((M + wanted - 1) / wanted + MR - 1) / MR * MR);
+                    int mBlocks = (M + mc - 1) / mc;
                     Parallelism.For(mBlocks, (long)mc * nc * kc / 4, (s, e) =>
                     {
                         T* aPack = (T*)NativeMemory.AlignedAlloc((nuint)((mc + MR) * kc * sizeof(T)), 64);
