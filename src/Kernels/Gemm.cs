@@ -25,6 +25,11 @@ public static unsafe class Gemm
     /// row-major with row stride ldc. beta = 0 ignores C's old contents (NaN included).
     /// </summary>
     public static void Run<T>(int M, int N, int K, T* A, long rsA, long csA, T* B, long rsB, long csB, T* C, long ldc, T alpha, T beta)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        Run(M, N, K, A, rsA, csA, B, rsB, csB, C, ldc, alpha, beta, Parallelism.MaxThreads);
+
+    /// <summary>As above on at most <paramref name="threads"/> threads (1: the caller's thread only, for callers that parallelize across matrices).</summary>
+    public static void Run<T>(int M, int N, int K, T* A, long rsA, long csA, T* B, long rsB, long csB, T* C, long ldc, T alpha, T beta, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (M == 0 || N == 0)
@@ -55,7 +60,7 @@ public static unsafe class Gemm
                 {
                     nint pbp = (nint)bPack;
                     int jcLocal = jc, pcLocal = pcK;
-                    Parallelism.For(nPanels, (long)kc * nr * 4, (s, e) =>
+                    ForThreads(threads, nPanels, (long)kc * nr * 4, (s, e) =>
                     {
                         for (long p = s; p < e; p++)
                         {
@@ -64,11 +69,11 @@ public static unsafe class Gemm
                     });
                     // Row blocks of at most MC rows, as many as a multiple of the thread count, so every core
                     // gets the same share (3 blocks on 2 cores would leave one idle a third of the time).
-                    int threads = Math.Max(1, Parallelism.MaxThreads);
+                    threads = Math.Max(1, threads);
                     int wanted = threads * Math.Max(1, (M + threads * MC - 1) / (threads * MC));
                     int mc = Math.Max(MR, ((M + wanted - 1) / wanted + MR - 1) / MR * MR);
                     int mBlocks = (M + mc - 1) / mc;
-                    Parallelism.For(mBlocks, (long)mc * nc * kc / 4, (s, e) =>
+                    ForThreads(threads, mBlocks, (long)mc * nc * kc / 4, (s, e) =>
                     {
                         T* aPack = (T*)NativeMemory.AlignedAlloc((nuint)((mc + MR) * kc * sizeof(T)), 64);
                         try
@@ -105,6 +110,18 @@ public static unsafe class Gemm
                     NativeMemory.AlignedFree(bPack);
                 }
             }
+        }
+    }
+
+    private static void ForThreads(int threads, long count, long work, Action<long, long> body)
+    {
+        if (threads <= 1)
+        {
+            body(0, count);
+        }
+        else
+        {
+            Parallelism.For(count, work, body);
         }
     }
 

@@ -36,18 +36,34 @@ internal sealed unsafe class MatmulPrimitive : Primitive
             {
                 return;
             }
-            for (long bi = 0; bi < batch; bi++)
+            // Many small products: one per thread, each single-threaded; few large ones: each across all threads.
+            bool acrossBatch = batch >= Parallelism.MaxThreads && (long)M * N * K <= 1L << 24;
+            nint pa = (nint)A.Ptr<T>(), pb = (nint)B.Ptr<T>(), po = (nint)O.Ptr<T>();
+            int[] shape = O.ShapeRef;
+            long[] sa = A.Strides, sb = B.Strides;
+            void One(long bi, int threads)
             {
                 long offA = 0, offB = 0, rem = bi;
                 for (int d = nd - 3; d >= 0; d--)
                 {
-                    long i = rem % O.ShapeRef[d];
-                    rem /= O.ShapeRef[d];
-                    offA += i * A.Strides[d];
-                    offB += i * B.Strides[d];
+                    long i = rem % shape[d];
+                    rem /= shape[d];
+                    offA += i * sa[d];
+                    offB += i * sb[d];
                 }
-                Gemm.Run(M, N, K, A.Ptr<T>() + offA, A.Strides[nd - 2], A.Strides[nd - 1], B.Ptr<T>() + offB, B.Strides[nd - 2], B.Strides[nd - 1],
-                    O.Ptr<T>() + bi * M * N, N, T.One, T.Zero);
+                Gemm.Run(M, N, K, (T*)pa + offA, sa[nd - 2], sa[nd - 1], (T*)pb + offB, sb[nd - 2], sb[nd - 1],
+                    (T*)po + bi * M * N, N, T.One, T.Zero, threads);
+            }
+            if (acrossBatch)
+            {
+                Parallelism.For(batch, (long)M * N * K, (s, e) =>
+                {
+                    for (long bi = s; bi < e; bi++) One(bi, 1);
+                });
+            }
+            else
+            {
+                for (long bi = 0; bi < batch; bi++) One(bi, Parallelism.MaxThreads);
             }
         }
     }
