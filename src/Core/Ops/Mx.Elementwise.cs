@@ -26,6 +26,11 @@ public static partial class Mx
         {
             return MxArray.Create(a.ShapeRef, DType.Bool, new UnaryPrimitive(op), a);
         }
+        if (op == UnaryOp.Conjugate && dt != DType.Complex64)
+        {
+            // The conjugate of a real number is itself.
+            return a;
+        }
         if (op is UnaryOp.Real or UnaryOp.Imag)
         {
             if (dt != DType.Complex64)

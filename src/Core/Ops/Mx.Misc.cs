@@ -19,7 +19,17 @@ public static partial class Mx
     public static int[] BroadcastShapes(params int[][] shapes) => shapes.Aggregate(System.Array.Empty<int>(), Shapes.Broadcast);
 
     /// <summary>The dtype a binary op of these arrays produces (C# scalars count as weak, as in MLX).</summary>
-    public static DType ResultType(params MxArray[] arrays) => arrays.Skip(1).Aggregate(arrays[0], (acc, x) => Zeros(System.Array.Empty<int>(), ResultType(acc, x))).DType;
+    public static DType ResultType(params MxArray[] arrays)
+    {
+        if (arrays.Length == 0) throw new ArgumentException("result_type needs at least one array.");
+        // Strong (array) dtypes promote among themselves; weak C# scalars then adapt to that result.
+        var strong = arrays.Where(a => !a.IsWeak).Select(a => a.DType).ToList();
+        var weak = arrays.Where(a => a.IsWeak).Select(a => a.DType).ToList();
+        if (strong.Count == 0) return weak.Aggregate(DTypes.Promote);
+        var dt = strong.Aggregate(DTypes.Promote);
+        foreach (var w in weak) dt = WeakResult(w, dt);
+        return dt;
+    }
 
     /// <summary>Whether <paramref name="from"/> converts to <paramref name="to"/> without loss under the promotion lattice.</summary>
     public static bool CanCast(DType from, DType to) => DTypes.Promote(from, to) == to;
