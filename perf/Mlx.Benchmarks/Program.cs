@@ -144,3 +144,50 @@ public class MatmulBenchmarks
     [Benchmark(Description = "Mx.Matmul + Eval")]
     public void MxMatmul() => Mx.Eval(Mx.Matmul(_a, _b));
 }
+
+/// <summary>
+/// One training step (forward, backward through Nn.ValueAndGrad, SGD update, eval) of the MLP of the speed goals
+/// (784-512-512-10, batch 256) and of the MNIST CNN that `mlx train mnist --model cnn` uses (batch 256).
+/// </summary>
+[MemoryDiagnoser(false)]
+public class TrainingStepBenchmarks
+{
+    private Mlx.Nn.Module _mlp = null!, _cnn = null!;
+    private Func<MxArray[], (MxArray Loss, Dictionary<string, MxArray> Grads)> _mlpStep = null!, _cnnStep = null!;
+    private Mlx.Optimizers.SGD _mlpOpt = null!, _cnnOpt = null!;
+    private MxArray _xFlat = null!, _xImage = null!, _y = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        Mx.Random.Seed(0);
+        Func<MxArray, MxArray> relu = Mlx.Nn.Nn.Relu;
+        _mlp = new Mlx.Nn.Sequential(new Mlx.Nn.Linear(784, 512), relu, new Mlx.Nn.Linear(512, 512), relu, new Mlx.Nn.Linear(512, 10));
+        _cnn = new Mlx.Nn.Sequential(
+            new Mlx.Nn.Conv2d(1, 16, 3, padding: 1), relu, new Mlx.Nn.MaxPool2d(2),
+            new Mlx.Nn.Conv2d(16, 32, 3, padding: 1), relu, new Mlx.Nn.MaxPool2d(2),
+            (Func<MxArray, MxArray>)(x => Mx.Reshape(x, new[] { x.Shape[0], -1 })),
+            new Mlx.Nn.Linear(7 * 7 * 32, 10));
+        _xFlat = Mx.Random.Uniform(new[] { 256, 784 });
+        _xImage = Mx.Reshape(_xFlat, new[] { 256, 28, 28, 1 });
+        _y = Mx.Random.Randint(0, 10, new[] { 256 });
+        Mx.Eval(_xFlat, _xImage, _y);
+        _mlpStep = Mlx.Nn.Nn.ValueAndGrad(_mlp, a => Mlx.Nn.Nn.CrossEntropy(_mlp.Forward(a[0]), a[1], reduction: "mean"));
+        _cnnStep = Mlx.Nn.Nn.ValueAndGrad(_cnn, a => Mlx.Nn.Nn.CrossEntropy(_cnn.Forward(a[0]), a[1], reduction: "mean"));
+        _mlpOpt = new Mlx.Optimizers.SGD(0.01);
+        _cnnOpt = new Mlx.Optimizers.SGD(0.01, momentum: 0.9);
+    }
+
+    [Benchmark(Description = "MLP 784-512-512-10 step, batch 256")]
+    public void MlpStep() => Step(_mlp, _mlpStep, _mlpOpt, _xFlat);
+
+    [Benchmark(Description = "MNIST CNN step, batch 256")]
+    public void CnnStep() => Step(_cnn, _cnnStep, _cnnOpt, _xImage);
+
+    private void Step(Mlx.Nn.Module model, Func<MxArray[], (MxArray Loss, Dictionary<string, MxArray> Grads)> step, Mlx.Optimizers.Optimizer opt, MxArray x)
+    {
+        var (loss, grads) = step(new[] { x, _y });
+        opt.Update(model, grads);
+        Mx.Eval(model.Parameters().Values.Append(loss));
+    }
+}
