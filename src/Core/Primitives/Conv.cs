@@ -81,6 +81,19 @@ internal sealed unsafe class ConvPrimitive : Primitive
             ? MxArray.Create(x.ShapeRef, x.DType, new ConvInputGradPrimitive(this), g, w)
             : MxArray.Create(w.ShapeRef, w.DType, new ConvWeightGradPrimitive(this), x, g)).ToArray();
     }
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
+    {
+        // Bilinear: d(x * w) = dx * w + x * dw.
+        MxArray? total = null;
+        for (int k = 0; k < argnums.Length; k++)
+        {
+            var inputs = argnums[k] == 0 ? new[] { tangents[k], primals[1] } : new[] { primals[0], tangents[k] };
+            var part = MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, inputs);
+            total = total is null ? part : Mx.Add(total, part);
+        }
+        return new[] { total! };
+    }
 }
 
 /// <summary>d input = col2im(g @ W): the transpose of the forward's patch gather.</summary>

@@ -87,6 +87,9 @@ internal sealed unsafe class TakePrimitive : Primitive
         argnums.Select(k => k == 0
             ? Mx.ScatterAxis(Mx.ZerosLike(primals[0]), primals[1], cotangents[0], Axis, ScatterMode.Add)
             : Mx.ZerosLike(primals[1])).ToArray();
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        new[] { MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, tangents[System.Array.IndexOf(argnums, 0)], primals[1]) };
 }
 
 public enum ScatterMode
@@ -343,5 +346,15 @@ internal sealed unsafe class ConcatenatePrimitive : Primitive
             stop[Axis] = starts[k] + primals[k].ShapeRef[Axis];
             return Mx.SliceRaw(cotangents[0], start, stop, step);
         }).ToArray();
+    }
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
+    {
+        var parts = primals.Select((p, i) =>
+        {
+            int k = System.Array.IndexOf(argnums, i);
+            return k >= 0 ? Mx.AsType(tangents[k], outputs[0].DType) : Mx.Zeros(p.ShapeRef, outputs[0].DType);
+        }).ToArray();
+        return new[] { MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, parts) };
     }
 }

@@ -114,6 +114,24 @@ internal sealed unsafe class ReducePrimitive : Primitive
                 return new[] { Mx.ZerosLike(x) };
         }
     }
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
+    {
+        var t = tangents[0];
+        switch (Op)
+        {
+            case ReduceOp.Sum:
+                // Linear: the same reduction of the tangent.
+                return new[] { MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, Mx.AsType(t, outputs[0].DType)) };
+            case ReduceOp.Max or ReduceOp.Min:
+                var x = primals[0];
+                var mask = Mx.AsType(Mx.Equal(x, outputs[0]), t.DType);
+                var count = Mx.Sum(mask, Axes, keepDims: true);
+                return new[] { Mx.Sum(Mx.Divide(Mx.Multiply(mask, t), count), Axes, keepDims: true) };
+            default:
+                throw new NotSupportedException($"{Name} has no Jacobian-vector product.");
+        }
+    }
 }
 
 /// <summary>argmax / argmin along one axis, giving uint32 indices.</summary>

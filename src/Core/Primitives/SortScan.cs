@@ -257,6 +257,15 @@ internal sealed unsafe class ScanPrimitive : Primitive
         }
     }
 
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
+    {
+        if (Op != ScanOp.Sum)
+        {
+            throw new NotSupportedException($"{Name} has no Jacobian-vector product.");
+        }
+        return new[] { MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, Mx.AsType(tangents[0], outputs[0].DType)) };
+    }
+
     // d/dx_j sum_i g_i prod_{k<=i} x_k, computed without dividing by x (exact at zeros): for each j,
     // sum over i >= j of g_i * prod_{k<=i, k!=j} x_k, via an outer product on the scanned axis.
     private MxArray CumprodVjp(MxArray x, MxArray g)

@@ -310,6 +310,13 @@ internal sealed unsafe class SelectPrimitive : Primitive
         }
     }
 
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
+    {
+        var zero = Mx.Zeros(System.Array.Empty<int>(), outputs[0].DType);
+        int ka = System.Array.IndexOf(argnums, 1), kb = System.Array.IndexOf(argnums, 2);
+        return new[] { Mx.Where(primals[0], ka >= 0 ? tangents[ka] : zero, kb >= 0 ? tangents[kb] : zero) };
+    }
+
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
     {
         var g = cotangents[0];
