@@ -19,6 +19,14 @@ public abstract class Primitive
     public virtual MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
         throw new NotSupportedException($"{Name} has no Jacobian-vector product.");
 
+    /// <summary>
+    /// Batching rule for <see cref="Mx.Vmap(Func{MxArray[], MxArray[]}, int?[], int[])"/>: <paramref name="inputs"/> are the
+    /// node's inputs, those flagged in <paramref name="batched"/> carrying an extra leading batch axis; returns the
+    /// outputs with a leading batch axis, or null when the primitive has no rule (vmap then maps by a loop).
+    /// <paramref name="outputs"/> are the unbatched outputs of the trace (for their shapes).
+    /// </summary>
+    public virtual MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) => null;
+
     /// <summary>Whether two nodes with this primitive and the same inputs compute the same thing.</summary>
     public virtual bool IsEquivalent(Primitive other) => other.GetType() == GetType();
 

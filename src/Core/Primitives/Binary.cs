@@ -216,6 +216,14 @@ internal sealed unsafe class BinaryPrimitive : Primitive
         }
         return new[] { total! };
     }
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        int b = inputs.Where((_, i) => batched[i]).First().ShapeRef[0];
+        var shape = new[] { b }.Concat(outputs[0].ShapeRef).ToArray();
+        var lifted = inputs.Select((x, i) => Mx.BroadcastTo(batched[i] ? x : Mx.ExpandDims(x, 0), shape)).ToArray();
+        return new[] { MxArray.Create(shape, outputs[0].DType, this, lifted) };
+    }
 }
 
 /// <summary>Complex equality where NaN parts match NaN parts (array_equal(equal_nan=True) on complex64).</summary>

@@ -31,6 +31,9 @@ internal sealed class AsTypePrimitive : Primitive
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) => new[] { Mx.AsType(tangents[0], DType) };
 
     public override bool IsEquivalent(Primitive other) => other is AsTypePrimitive p && p.DType == DType;
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
+        new[] { MxArray.Create(new[] { inputs[0].ShapeRef[0] }.Concat(outputs[0].ShapeRef).ToArray(), outputs[0].DType, this, inputs[0]) };
 }
 
 /// <summary>Element conversion between any two dtypes, from strided input into a row-major output.</summary>

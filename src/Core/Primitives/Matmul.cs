@@ -86,4 +86,12 @@ internal sealed unsafe class MatmulPrimitive : Primitive
         }
         return new[] { total! };
     }
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        // The traced operands are already broadcast to equal batch dims; a leading batch axis is one more.
+        var a = batched[0] ? inputs[0] : Mx.ExpandDims(inputs[0], 0);
+        var b = batched[1] ? inputs[1] : Mx.ExpandDims(inputs[1], 0);
+        return new[] { Mx.Matmul(a, b) };
+    }
 }

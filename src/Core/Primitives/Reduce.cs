@@ -132,6 +132,13 @@ internal sealed unsafe class ReducePrimitive : Primitive
                 throw new NotSupportedException($"{Name} has no Jacobian-vector product.");
         }
     }
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var shape = new[] { x.ShapeRef[0] }.Concat(outputs[0].ShapeRef).ToArray();
+        return new[] { MxArray.Create(shape, outputs[0].DType, new ReducePrimitive(Op, Axes.Select(a => a + 1).ToArray()), x) };
+    }
 }
 
 /// <summary>argmax / argmin along one axis, giving uint32 indices.</summary>

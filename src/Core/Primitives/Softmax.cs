@@ -61,4 +61,7 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
         var ty = Mx.Multiply(tangents[0], y);
         return new[] { Mx.Subtract(ty, Mx.Multiply(y, Mx.Sum(ty, Axis, keepDims: true))) };
     }
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
+        new[] { MxArray.Create(inputs[0].ShapeRef, outputs[0].DType, new SoftmaxPrimitive(Axis + 1), inputs[0]) };
 }

@@ -88,6 +88,9 @@ internal sealed class ReshapePrimitive : Primitive
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
         new[] { Mx.Reshape(tangents[0], outputs[0].ShapeRef) };
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
+        new[] { Mx.Reshape(inputs[0], new[] { inputs[0].ShapeRef[0] }.Concat(outputs[0].ShapeRef).ToArray()) };
 }
 
 internal sealed class TransposePrimitive : Primitive
@@ -122,6 +125,9 @@ internal sealed class TransposePrimitive : Primitive
     }
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) => new[] { Mx.Transpose(tangents[0], Axes) };
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
+        new[] { Mx.Transpose(inputs[0], new[] { 0 }.Concat(Axes.Select(a => a + 1)).ToArray()) };
 }
 
 /// <summary>Broadcast to a larger shape: stride 0 on the repeated dims.</summary>
@@ -148,6 +154,16 @@ internal sealed class BroadcastPrimitive : Primitive
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
         new[] { Mx.BroadcastTo(tangents[0], outputs[0].ShapeRef) };
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        int b = x.ShapeRef[0];
+        var target = outputs[0].ShapeRef;
+        int pad = target.Length - (x.NDim - 1);
+        var aligned = Mx.Reshape(x, new[] { b }.Concat(Enumerable.Repeat(1, pad)).Concat(x.ShapeRef.Skip(1)).ToArray());
+        return new[] { Mx.BroadcastTo(aligned, new[] { b }.Concat(target).ToArray()) };
+    }
 }
 
 /// <summary>A strided slice (NumPy basic indexing): start, stop and step per axis, already normalized.</summary>
@@ -191,6 +207,12 @@ internal sealed class SlicePrimitive : Primitive
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
         new[] { Mx.SliceRaw(tangents[0], Start, Stop, Step) };
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        int b = inputs[0].ShapeRef[0];
+        return new[] { Mx.SliceRaw(inputs[0], Start.Prepend(0).ToArray(), Stop.Prepend(b).ToArray(), Step.Prepend(1).ToArray()) };
+    }
 }
 
 /// <summary>Writes an update into a copy of its input at a strided slice.</summary>
@@ -328,5 +350,13 @@ internal sealed unsafe class SelectPrimitive : Primitive
             1 => Mx.Where(primals[0], g, zeros),
             _ => Mx.Where(primals[0], zeros, g),
         }).ToArray();
+    }
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        int b = inputs.Where((_, i) => batched[i]).First().ShapeRef[0];
+        var shape = new[] { b }.Concat(outputs[0].ShapeRef).ToArray();
+        var lifted = inputs.Select((x, i) => Mx.BroadcastTo(batched[i] ? x : Mx.ExpandDims(x, 0), shape)).ToArray();
+        return new[] { MxArray.Create(shape, outputs[0].DType, this, lifted) };
     }
 }

@@ -169,8 +169,9 @@ public static partial class Mx
 
     /// <summary>
     /// Vectorizes <paramref name="fun"/> over axis <paramref name="inAxes"/>[i] of each argument (null: not mapped)
-    /// and stacks results on <paramref name="outAxes"/>. Runs the function once per batch element and stacks: the
-    /// results are exactly a loop's; per-primitive batching rules would make it faster.
+    /// and stacks results on <paramref name="outAxes"/>. The function is traced once on one batch element, then its
+    /// graph is rebuilt with a leading batch axis through each primitive's batching rule (<see cref="Primitive.Vmap"/>);
+    /// if some primitive has no rule, the function runs once per batch element and the results are stacked.
     /// </summary>
     public static Func<MxArray[], MxArray[]> Vmap(Func<MxArray[], MxArray[]> fun, int?[]? inAxes = null, int[]? outAxes = null)
     {
@@ -189,16 +190,68 @@ public static partial class Mx
                 }
             }
             if (n < 0) throw new ArgumentException("vmap: at least one argument must be mapped.");
-            var results = new List<MxArray[]>();
-            for (int b = 0; b < n; b++)
-            {
-                var call = args.Select((a, i) => axes[i] is { } ax ? Take(a, Array(b), Shapes.Axis(ax, a.NDim)) : a).ToArray();
-                results.Add(fun(call));
-            }
-            int outputs = results.Count > 0 ? results[0].Length : 0;
-            var oax = outAxes ?? Enumerable.Repeat(0, outputs).ToArray();
-            return Enumerable.Range(0, outputs).Select(k => Stack(results.Select(r => r[k]).ToArray(), oax[k])).ToArray();
+            var results = n > 0 ? VmapByRules(fun, args, axes, n) : null;
+            results ??= VmapByLoop(fun, args, axes, n);
+            var oax = outAxes ?? Enumerable.Repeat(0, results.Length).ToArray();
+            return results.Select((r, k) => MoveAxis(r, 0, oax[k])).ToArray();
         };
+    }
+
+    /// <summary>The batched graph with the batch axis first, or null when a primitive has no batching rule.</summary>
+    private static MxArray[]? VmapByRules(Func<MxArray[], MxArray[]> fun, MxArray[] args, int?[] axes, int n)
+    {
+        var moved = args.Select((a, i) => axes[i] is { } ax ? MoveAxis(a, Shapes.Axis(ax, a.NDim), 0) : a).ToArray();
+        var examples = moved.Select((a, i) => axes[i] is null ? a : Take(a, Array(0), 0)).ToArray();
+        var tracers = examples.Select(x => MxArray.Create(x.ShapeRef, x.DType, new TracerPrimitive(), x)).ToArray();
+        var outs = fun(tracers);
+        var values = new Dictionary<MxArray, (MxArray Value, bool Batched)>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < tracers.Length; i++) values[tracers[i]] = (axes[i] is null ? args[i] : moved[i], axes[i] is not null);
+        foreach (var node in Evaluator.TopologicalOrder(outs))
+        {
+            if (!node.Inputs.Any(values.ContainsKey))
+            {
+                continue; // does not depend on the arguments (or is one of our tracers)
+            }
+            var inputs = node.Inputs.Select(x => values.TryGetValue(x, out var v) ? v.Value : x).ToArray();
+            var batched = node.Inputs.Select(x => values.TryGetValue(x, out var v) && v.Batched).ToArray();
+            MxArray[] produced;
+            bool anyBatched = batched.Any(b => b);
+            if (!anyBatched)
+            {
+                produced = MxArray.Create(node.Outputs.Select(o => o.ShapeRef).ToArray(), node.Outputs.Select(o => o.DType).ToArray(), node.Primitive, inputs);
+            }
+            else if (node.Primitive.Vmap(inputs, batched, node.Outputs) is { } rule)
+            {
+                produced = rule;
+            }
+            else
+            {
+                return null;
+            }
+            for (int k = 0; k < node.Outputs.Length; k++) values[node.Outputs[k]] = (produced[k], anyBatched);
+        }
+        return outs.Select(o =>
+        {
+            var (value, batchedOut) = values.TryGetValue(o, out var v) ? v : (o, false);
+            // An output that does not depend on a mapped argument is the same for every batch element.
+            return batchedOut ? value : BroadcastTo(ExpandDims(value, 0), new[] { n }.Concat(value.ShapeRef).ToArray());
+        }).ToArray();
+    }
+
+    private static MxArray[] VmapByLoop(Func<MxArray[], MxArray[]> fun, MxArray[] args, int?[] axes, int n)
+    {
+        var results = new List<MxArray[]>();
+        for (int b = 0; b < n; b++)
+        {
+            var call = args.Select((a, i) => axes[i] is { } ax ? Take(a, Array(b), Shapes.Axis(ax, a.NDim)) : a).ToArray();
+            results.Add(fun(call));
+        }
+        if (n == 0)
+        {
+            throw new ArgumentException("vmap over an empty axis needs batching rules for every primitive of the function.");
+        }
+        int outputs = results[0].Length;
+        return Enumerable.Range(0, outputs).Select(k => Stack(results.Select(r => r[k]).ToArray(), 0)).ToArray();
     }
 
     public static Func<MxArray, MxArray> Vmap(Func<MxArray, MxArray> fun, int inAxis = 0, int outAxis = 0)
