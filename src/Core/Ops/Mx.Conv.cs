@@ -153,7 +153,7 @@ public static partial class Mx
         return ConvGeneral(input, weight, new[] { s.Item1, s.Item2 }, new[] { (p.Item1, p.Item1), (p.Item2, p.Item2) }, new[] { dl.Item1, dl.Item2 }, null, groups);
     }
 
-    public static MxArray Conv2d(MxArray input, MxArray weight, int stride, int padding = 0, int dilation = 1, int groups = 1) =>
+    public static MxArray Conv2d(MxArray input, MxArray weight, int stride, int padding = 0, int dilation = 1, int groups = 1, StreamOrDevice? stream = null) =>
         Conv2d(input, weight, (stride, stride), (padding, padding), (dilation, dilation), groups);
 
     public static MxArray Conv3d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int groups = 1, StreamOrDevice? stream = null) =>
@@ -164,7 +164,7 @@ public static partial class Mx
     /// the stride, padded by dilation*(k-1)-padding, and convolved with the spatially flipped kernel. Weight shape
     /// (C_out, *kernel, C_in) as MLX.
     /// </summary>
-    public static MxArray ConvTransposeGeneral(MxArray input, MxArray weight, int[] stride, int[] padding, int[] dilation, int[] outputPadding, int groups = 1)
+    public static MxArray ConvTransposeGeneral(MxArray input, MxArray weight, int[] stride, int[] padding, int[] dilation, int[] outputPadding, int groups = 1, StreamOrDevice? stream = null)
     {
         int d = input.NDim - 2;
         var kernel = weight.ShapeRef[1..^1];
@@ -177,12 +177,12 @@ public static partial class Mx
         return ConvGeneral(input, weight, Enumerable.Repeat(1, d).ToArray(), pads, dilation, stride, groups, flip: true);
     }
 
-    public static MxArray ConvTranspose1d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int outputPadding = 0, int groups = 1) =>
+    public static MxArray ConvTranspose1d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int outputPadding = 0, int groups = 1, StreamOrDevice? stream = null) =>
         ConvTransposeGeneral(input, weight, new[] { stride }, new[] { padding }, new[] { dilation }, new[] { outputPadding }, groups);
 
-    public static MxArray ConvTranspose2d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int outputPadding = 0, int groups = 1) =>
+    public static MxArray ConvTranspose2d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int outputPadding = 0, int groups = 1, StreamOrDevice? stream = null) =>
         ConvTransposeGeneral(input, weight, new[] { stride, stride }, new[] { padding, padding }, new[] { dilation, dilation }, new[] { outputPadding, outputPadding }, groups);
 
-    public static MxArray ConvTranspose3d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int outputPadding = 0, int groups = 1) =>
+    public static MxArray ConvTranspose3d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int outputPadding = 0, int groups = 1, StreamOrDevice? stream = null) =>
         ConvTransposeGeneral(input, weight, Enumerable.Repeat(stride, 3).ToArray(), Enumerable.Repeat(padding, 3).ToArray(), Enumerable.Repeat(dilation, 3).ToArray(), Enumerable.Repeat(outputPadding, 3).ToArray(), groups);
 }

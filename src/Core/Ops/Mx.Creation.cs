@@ -48,7 +48,7 @@ public static partial class Mx
         return AsType(Array(values, new[] { (int)n }, DType.Float64), dt);
     }
 
-    public static MxArray Arange(double stop, DType? dtype = null) => Arange(0, stop, 1, dtype);
+    public static MxArray Arange(double stop, DType? dtype = null, StreamOrDevice? stream = null) => Arange(0, stop, 1, dtype);
 
     public static MxArray Arange(int start, int stop, int step = 1, DType dtype = DType.Int32, StreamOrDevice? stream = null)
     {
@@ -59,7 +59,7 @@ public static partial class Mx
         return AsType(Array(values, new[] { (int)n }), dtype);
     }
 
-    public static MxArray Arange(int stop, DType dtype = DType.Int32) => Arange(0, stop, 1, dtype);
+    public static MxArray Arange(int stop, DType dtype = DType.Int32, StreamOrDevice? stream = null) => Arange(0, stop, 1, dtype);
 
     public static MxArray Linspace(double start, double stop, int num = 50, DType dtype = DType.Float32, StreamOrDevice? stream = null)
     {

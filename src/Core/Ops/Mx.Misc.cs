@@ -121,11 +121,11 @@ public static partial class Mx
         return Array(Enumerable.Range(0, m).Select(f).ToArray(), new[] { m }, DType.Float32);
     }
 
-    public static MxArray Hanning(int m) => Window(m, n => 0.5 - 0.5 * Math.Cos(2 * Math.PI * n / (m - 1)));
+    public static MxArray Hanning(int m, StreamOrDevice? stream = null) => Window(m, n => 0.5 - 0.5 * Math.Cos(2 * Math.PI * n / (m - 1)));
 
-    public static MxArray Hamming(int m) => Window(m, n => 0.54 - 0.46 * Math.Cos(2 * Math.PI * n / (m - 1)));
+    public static MxArray Hamming(int m, StreamOrDevice? stream = null) => Window(m, n => 0.54 - 0.46 * Math.Cos(2 * Math.PI * n / (m - 1)));
 
-    public static MxArray Blackman(int m) => Window(m, n => 0.42 - 0.5 * Math.Cos(2 * Math.PI * n / (m - 1)) + 0.08 * Math.Cos(4 * Math.PI * n / (m - 1)));
+    public static MxArray Blackman(int m, StreamOrDevice? stream = null) => Window(m, n => 0.42 - 0.5 * Math.Cos(2 * Math.PI * n / (m - 1)) + 0.08 * Math.Cos(4 * Math.PI * n / (m - 1)));
 
-    public static MxArray Bartlett(int m) => Window(m, n => 1 - Math.Abs(2.0 * n / (m - 1) - 1));
+    public static MxArray Bartlett(int m, StreamOrDevice? stream = null) => Window(m, n => 1 - Math.Abs(2.0 * n / (m - 1) - 1));
 }

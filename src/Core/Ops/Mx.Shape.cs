@@ -302,11 +302,11 @@ public static partial class Mx
         return MxArray.Create((int[])shape.Clone(), a.DType, new AsStridedPrimitive((long[])strides.Clone(), offset), a);
     }
 
-    public static MxArray AtLeast1d(MxArray a) => a.NDim >= 1 ? a : Reshape(a, new[] { 1 });
+    public static MxArray AtLeast1d(MxArray a, StreamOrDevice? stream = null) => a.NDim >= 1 ? a : Reshape(a, new[] { 1 });
 
-    public static MxArray AtLeast2d(MxArray a) => a.NDim >= 2 ? a : Reshape(a, a.NDim == 0 ? new[] { 1, 1 } : new[] { 1, a.ShapeRef[0] });
+    public static MxArray AtLeast2d(MxArray a, StreamOrDevice? stream = null) => a.NDim >= 2 ? a : Reshape(a, a.NDim == 0 ? new[] { 1, 1 } : new[] { 1, a.ShapeRef[0] });
 
-    public static MxArray AtLeast3d(MxArray a) => a.NDim >= 3 ? a : Reshape(a, a.NDim switch
+    public static MxArray AtLeast3d(MxArray a, StreamOrDevice? stream = null) => a.NDim >= 3 ? a : Reshape(a, a.NDim switch
     {
         0 => new[] { 1, 1, 1 },
         1 => new[] { 1, a.ShapeRef[0], 1 },
