@@ -121,13 +121,21 @@ public static unsafe class Strided
     }
 
     /// <summary>Copies a strided array into contiguous row-major memory at <paramref name="dst"/>.</summary>
-    public static void Copy<T>(T* src, int[] shape, long[] strides, T* dst) where T : unmanaged
+    public static void Copy<T>(T* src, int[] shape, long[] strides, T* dst) where T : unmanaged =>
+        Copy(src, strides, dst, RowMajor(shape), shape);
+
+    /// <summary>Copies contiguous row-major <paramref name="src"/> into strided memory (the reverse of the gather above).</summary>
+    public static void CopyInto<T>(T* src, int[] shape, long[] dstStrides, T* dst) where T : unmanaged =>
+        Copy(src, RowMajor(shape), dst, dstStrides, shape);
+
+    /// <summary>dst[i] = src[i] for every index i of <paramref name="shape"/>, both sides strided (stride 0 broadcasts the source).</summary>
+    public static void Copy<T>(T* src, long[] srcStrides, T* dst, long[] dstStrides, int[] shape) where T : unmanaged
     {
-        var (cs, cst) = Collapse(shape, strides, RowMajor(shape));
-        long[] st = cst[0];
+        var (cs, cst) = Collapse(shape, srcStrides, dstStrides);
+        long[] ss = cst[0], ds = cst[1];
         int nd = cs.Length;
         long inner = cs[nd - 1];
-        long innerStride = st[nd - 1];
+        long si = ss[nd - 1], di = ds[nd - 1];
         long outer = 1;
         for (int d = 0; d < nd - 1; d++)
         {
@@ -142,13 +150,13 @@ public static unsafe class Strided
         {
             for (long r = start; r < end; r++)
             {
-                T* sp = (T*)s + OuterOffset(r, cs, st);
-                T* dp = (T*)o + r * inner;
-                if (innerStride == 1)
+                T* sp = (T*)s + OuterOffset(r, cs, ss);
+                T* dp = (T*)o + OuterOffset(r, cs, ds);
+                if (si == 1 && di == 1)
                 {
                     new ReadOnlySpan<T>(sp, (int)inner).CopyTo(new Span<T>(dp, (int)inner));
                 }
-                else if (innerStride == 0)
+                else if (si == 0 && di == 1)
                 {
                     new Span<T>(dp, (int)inner).Fill(*sp);
                 }
@@ -156,49 +164,7 @@ public static unsafe class Strided
                 {
                     for (long i = 0; i < inner; i++)
                     {
-                        dp[i] = sp[i * innerStride];
-                    }
-                }
-            }
-        });
-    }
-}
-
-/// <summary>The reverse of <see cref="Strided.Copy{T}"/>: contiguous source into a strided destination.</summary>
-public static unsafe class StridedScatter
-{
-    public static void CopyInto<T>(T* src, int[] shape, long[] dstStrides, T* dst) where T : unmanaged
-    {
-        var (cs, cst) = Strided.Collapse(shape, dstStrides, Strided.RowMajor(shape));
-        long[] st = cst[0];
-        int nd = cs.Length;
-        long inner = cs[nd - 1];
-        long innerStride = st[nd - 1];
-        long outer = 1;
-        for (int d = 0; d < nd - 1; d++)
-        {
-            outer *= cs[d];
-        }
-        if (inner == 0 || outer == 0)
-        {
-            return;
-        }
-        nint s = (nint)src, o = (nint)dst;
-        Parallelism.For(outer, inner, (start, end) =>
-        {
-            for (long r = start; r < end; r++)
-            {
-                T* sp = (T*)s + r * inner;
-                T* dp = (T*)o + Strided.OuterOffset(r, cs, st);
-                if (innerStride == 1)
-                {
-                    new ReadOnlySpan<T>(sp, (int)inner).CopyTo(new Span<T>(dp, (int)inner));
-                }
-                else
-                {
-                    for (long i = 0; i < inner; i++)
-                    {
-                        dp[i * innerStride] = sp[i];
+                        dp[i * di] = sp[i * si];
                     }
                 }
             }

@@ -264,10 +264,10 @@ internal sealed unsafe class SliceUpdatePrimitive : Primitive
     {
         switch (itemSize)
         {
-            case 1: Kernels.StridedScatter.CopyInto(src.Ptr<byte>(), shape, strides, dst); break;
-            case 2: Kernels.StridedScatter.CopyInto(src.Ptr<ushort>(), shape, strides, (ushort*)dst); break;
-            case 4: Kernels.StridedScatter.CopyInto(src.Ptr<uint>(), shape, strides, (uint*)dst); break;
-            default: Kernels.StridedScatter.CopyInto(src.Ptr<ulong>(), shape, strides, (ulong*)dst); break;
+            case 1: Kernels.Strided.CopyInto(src.Ptr<byte>(), shape, strides, dst); break;
+            case 2: Kernels.Strided.CopyInto(src.Ptr<ushort>(), shape, strides, (ushort*)dst); break;
+            case 4: Kernels.Strided.CopyInto(src.Ptr<uint>(), shape, strides, (uint*)dst); break;
+            default: Kernels.Strided.CopyInto(src.Ptr<ulong>(), shape, strides, (ulong*)dst); break;
         }
     }
 
