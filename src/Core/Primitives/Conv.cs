@@ -4,6 +4,9 @@ using Mlx.Kernels;
 
 namespace Mlx;
 
+/// <summary>One chunk of a convolution: images [first, first + count), their rows in the column matrix, and the scratch.</summary>
+internal unsafe delegate void ConvChunk<T>(int first, int count, int rows, T* col) where T : unmanaged;
+
 /// <summary>
 /// Channels-last convolution (groups = 1): im2col over batches of images into a bounded scratch matrix, then one
 /// GEMM per chunk. Its gradients are the two primitives below, which reuse the same patch geometry.
@@ -30,6 +33,25 @@ internal sealed unsafe class ConvPrimitive : Primitive
     internal static int ChunkImages(ConvGeometry g, int itemSize) =>
         (int)Math.Clamp((32L << 20) / Math.Max(1, g.OutputPerImage * g.Cols * itemSize), 1, Math.Max(1, g.Batch));
 
+    /// <summary>Runs <paramref name="body"/> over chunks of images with one column scratch matrix, freed afterwards.</summary>
+    internal static void ForEachChunk<T>(ConvGeometry g, ConvChunk<T> body) where T : unmanaged
+    {
+        int chunk = ChunkImages(g, sizeof(T));
+        T* col = (T*)NativeMemory.AlignedAlloc((nuint)(chunk * g.OutputPerImage * g.Cols * sizeof(T)), 64);
+        try
+        {
+            for (int first = 0; first < g.Batch; first += chunk)
+            {
+                int count = Math.Min(chunk, g.Batch - first);
+                body(first, count, (int)(count * g.OutputPerImage), col);
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(col);
+        }
+    }
+
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
         if (outputs[0].DType is DType.Float16 or DType.BFloat16)
@@ -50,25 +72,15 @@ internal sealed unsafe class ConvPrimitive : Primitive
         public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
         {
             var g = Geometry;
-            int cout = W.ShapeRef[0];
+            MxArray x = X, w = W, o = O;
+            int cout = w.ShapeRef[0];
             int kc = (int)g.Cols;
-            int chunk = ChunkImages(g, sizeof(T));
-            T* col = (T*)NativeMemory.AlignedAlloc((nuint)(chunk * g.OutputPerImage * kc * sizeof(T)), 64);
-            try
+            ConvPrimitive.ForEachChunk<T>(g, (first, count, rows, col) =>
             {
-                for (int first = 0; first < g.Batch; first += chunk)
-                {
-                    int count = Math.Min(chunk, g.Batch - first);
-                    int rows = (int)(count * g.OutputPerImage);
-                    g.Im2Col(X.Ptr<T>(), first, count, col);
-                    // out[rows, cout] = col[rows, kc] @ w^T, w being (cout, kc) row-major.
-                    Gemm.Run(rows, cout, kc, col, kc, 1, W.Ptr<T>(), 1, kc, O.Ptr<T>() + first * g.OutputPerImage * cout, cout, T.One, T.Zero);
-                }
-            }
-            finally
-            {
-                NativeMemory.AlignedFree(col);
-            }
+                g.Im2Col(x.Ptr<T>(), first, count, col);
+                // out[rows, cout] = col[rows, kc] @ w^T, w being (cout, kc) row-major.
+                Gemm.Run(rows, cout, kc, col, kc, 1, w.Ptr<T>(), 1, kc, o.Ptr<T>() + first * g.OutputPerImage * cout, cout, T.One, T.Zero);
+            });
         }
     }
 
@@ -128,25 +140,15 @@ internal sealed unsafe class ConvInputGradPrimitive : Primitive
         public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
         {
             var geo = Geometry;
-            int cout = W.ShapeRef[0];
+            MxArray g = G, w = W, o = O;
+            int cout = w.ShapeRef[0];
             int kc = (int)geo.Cols;
-            int chunk = ConvPrimitive.ChunkImages(geo, sizeof(T));
-            T* col = (T*)NativeMemory.AlignedAlloc((nuint)(chunk * geo.OutputPerImage * kc * sizeof(T)), 64);
-            try
+            ConvPrimitive.ForEachChunk<T>(geo, (first, count, rows, col) =>
             {
-                for (int first = 0; first < geo.Batch; first += chunk)
-                {
-                    int count = Math.Min(chunk, geo.Batch - first);
-                    int rows = (int)(count * geo.OutputPerImage);
-                    // col[rows, kc] = g[rows, cout] @ w[cout, kc]
-                    Gemm.Run(rows, kc, cout, G.Ptr<T>() + first * geo.OutputPerImage * cout, cout, 1, W.Ptr<T>(), kc, 1, col, kc, T.One, T.Zero);
-                    geo.Col2Im(col, first, count, O.Ptr<T>());
-                }
-            }
-            finally
-            {
-                NativeMemory.AlignedFree(col);
-            }
+                // col[rows, kc] = g[rows, cout] @ w[cout, kc]
+                Gemm.Run(rows, kc, cout, g.Ptr<T>() + first * geo.OutputPerImage * cout, cout, 1, w.Ptr<T>(), kc, 1, col, kc, T.One, T.Zero);
+                geo.Col2Im(col, first, count, o.Ptr<T>());
+            });
         }
     }
 }
@@ -183,26 +185,19 @@ internal sealed unsafe class ConvWeightGradPrimitive : Primitive
         public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
         {
             var geo = Geometry;
-            int cout = O.ShapeRef[0];
+            MxArray x = X, g = G, o = O;
+            int cout = o.ShapeRef[0];
             int kc = (int)geo.Cols;
-            int chunk = ConvPrimitive.ChunkImages(geo, sizeof(T));
-            T* col = (T*)NativeMemory.AlignedAlloc((nuint)(chunk * geo.OutputPerImage * kc * sizeof(T)), 64);
-            try
+            if (geo.Batch == 0)
             {
-                if (geo.Batch == 0) new Span<T>(O.Ptr<T>(), cout * kc).Clear();
-                for (int first = 0; first < geo.Batch; first += chunk)
-                {
-                    int count = Math.Min(chunk, geo.Batch - first);
-                    int rows = (int)(count * geo.OutputPerImage);
-                    geo.Im2Col(X.Ptr<T>(), first, count, col);
-                    // dw[cout, kc] (+)= g^T[cout, rows] @ col[rows, kc]
-                    Gemm.Run(cout, kc, rows, G.Ptr<T>() + first * geo.OutputPerImage * cout, 1, cout, col, kc, 1, O.Ptr<T>(), kc, T.One, first == 0 ? T.Zero : T.One);
-                }
+                new Span<T>(o.Ptr<T>(), cout * kc).Clear();
             }
-            finally
+            ConvPrimitive.ForEachChunk<T>(geo, (first, count, rows, col) =>
             {
-                NativeMemory.AlignedFree(col);
-            }
+                geo.Im2Col(x.Ptr<T>(), first, count, col);
+                // dw[cout, kc] (+)= g^T[cout, rows] @ col[rows, kc]
+                Gemm.Run(cout, kc, rows, g.Ptr<T>() + first * geo.OutputPerImage * cout, 1, cout, col, kc, 1, o.Ptr<T>(), kc, T.One, first == 0 ? T.Zero : T.One);
+            });
         }
     }
 }
