@@ -13,10 +13,23 @@ internal static class Evaluator
             foreach (var node in order)
             {
                 long start = Profile.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
-                node.Primitive.EvalCpu(node.Inputs, node.Outputs);
+                bool gpu = node.Device.Type == DeviceType.Gpu && GpuRuntime.IsSupported;
+                if (gpu)
+                {
+                    node.Primitive.EvalGpu(node.Inputs, node.Outputs);
+                }
+                else
+                {
+                    node.Primitive.EvalCpu(node.Inputs, node.Outputs);
+                }
                 if (Profile.Enabled)
                 {
-                    Profile.Record(node.Primitive.Name, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+                    if (gpu)
+                    {
+                        GpuRuntime.Synchronize();
+                    }
+                    string name = !gpu ? node.Primitive.Name : node.Primitive.HasGpuKernel ? $"{node.Primitive.Name} (gpu)" : $"{node.Primitive.Name} (host)";
+                    Profile.Record(name, System.Diagnostics.Stopwatch.GetTimestamp() - start);
                 }
                 foreach (var output in node.Outputs)
                 {

@@ -11,6 +11,16 @@ public abstract class Primitive
     /// <summary>Computes <paramref name="outputs"/> (unevaluated arrays of known shape and dtype) from evaluated inputs.</summary>
     public abstract void EvalCpu(MxArray[] inputs, MxArray[] outputs);
 
+    /// <summary>
+    /// Computes the outputs on the GPU stream's device. Primitives without GPU kernels run their CPU kernel here: the
+    /// inputs' data comes to the host when read and the outputs go to the GPU when a later GPU op reads them, so the
+    /// program stays correct, only slower (MLX_PROFILE=1 lists these as "(host)").
+    /// </summary>
+    public virtual void EvalGpu(MxArray[] inputs, MxArray[] outputs) => EvalCpu(inputs, outputs);
+
+    /// <summary>Whether <see cref="EvalGpu"/> runs GPU kernels (false: it falls back to the CPU kernel).</summary>
+    public virtual bool HasGpuKernel => false;
+
     /// <summary>Vector-Jacobian product: cotangents of the inputs listed in <paramref name="argnums"/>.</summary>
     public virtual MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
         throw new NotSupportedException($"{Name} has no vector-Jacobian product.");
@@ -41,7 +51,11 @@ internal sealed class Node
         Primitive = primitive;
         Inputs = inputs;
         Outputs = Array.Empty<MxArray>();
+        Device = Mx.PlacementDevice;
     }
+
+    /// <summary>Where the node runs: the stream or device of the op that built it, else the default device.</summary>
+    public Device Device { get; }
 
     public Primitive Primitive { get; }
     public MxArray[] Inputs { get; }

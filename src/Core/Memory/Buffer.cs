@@ -25,11 +25,20 @@ internal abstract unsafe class Buffer
     /// <summary>Bytes actually reserved (the cache rounds sizes up).</summary>
     public long Capacity { get; }
 
-    public nint Pointer => _pointer;
+    /// <summary>The host address of the data; a buffer computed on the GPU is copied to the host on first use.</summary>
+    public nint Pointer => _pointer != 0 ? _pointer : MaterializeHost();
 
-    public Span<T> AsSpan<T>() where T : unmanaged => new((void*)_pointer, checked((int)(Bytes / sizeof(T))));
+    public Span<T> AsSpan<T>() where T : unmanaged => new((void*)Pointer, checked((int)(Bytes / sizeof(T))));
 
-    public T* Ptr<T>() where T : unmanaged => (T*)_pointer;
+    public T* Ptr<T>() where T : unmanaged => (T*)Pointer;
+
+    /// <summary>
+    /// The copy of the data in GPU memory (a <see cref="GpuMirror"/>), made when a GPU op first reads a host buffer or
+    /// written by a GPU op; buffers are written once, so host and device copies never diverge.
+    /// </summary>
+    internal GpuMirror? Device { get; set; }
+
+    protected virtual nint MaterializeHost() => _pointer;
 
     /// <summary>Gives the memory back now (scratch buffers of kernels); the buffer must not be used afterwards.</summary>
     internal abstract void Release();
@@ -222,6 +231,28 @@ internal static unsafe class Allocator
         return new NativeBuffer(p, bytes, capacity);
     }
 
+    /// <summary>Counts GPU memory with the host's (one budget, as MLX's unified memory); throws past the limit.</summary>
+    internal static void ReserveDevice(long bytes)
+    {
+        CheckBudget(bytes);
+        Interlocked.Add(ref s_deviceActive, bytes);
+        long active = Interlocked.Add(ref s_active, bytes);
+        long peak;
+        while (active > (peak = Interlocked.Read(ref s_peak)) && Interlocked.CompareExchange(ref s_peak, active, peak) != peak)
+        {
+        }
+    }
+
+    internal static void ReturnDevice(long bytes)
+    {
+        Interlocked.Add(ref s_deviceActive, -bytes);
+        Interlocked.Add(ref s_active, -bytes);
+    }
+
+    private static long s_deviceActive;
+
+    public static long DeviceActive => Interlocked.Read(ref s_deviceActive);
+
     internal static void Return(nint pointer, long capacity, long bytes)
     {
         long active = Interlocked.Add(ref s_active, -bytes);
@@ -295,8 +326,11 @@ public sealed class MemoryInfo
     {
     }
 
-    /// <summary>Bytes held by live arrays.</summary>
+    /// <summary>Bytes held by live arrays, in host and GPU memory together.</summary>
     public long ActiveBytes => Allocator.Active;
+
+    /// <summary>The part of <see cref="ActiveBytes"/> in GPU memory (device copies of arrays and arrays computed there).</summary>
+    public long DeviceActiveBytes => Allocator.DeviceActive;
 
     /// <summary>The largest <see cref="ActiveBytes"/> seen since the start or the last <see cref="ResetPeak"/>.</summary>
     public long PeakBytes => Allocator.Peak;

@@ -40,15 +40,32 @@ public static unsafe partial class Mx
             s_pending.Clear();
         }
         Task.WaitAll(pending);
+        if (stream is null || stream.Device.Type == DeviceType.Gpu)
+        {
+            SynchronizeGpu();
+        }
     }
+
+    // Kept apart so that a CPU-only program never loads the GPU assemblies.
+    private static void SynchronizeGpu()
+    {
+        if (GpuRuntime.IsSupported && s_gpuUsed)
+        {
+            GpuRuntime.Synchronize();
+        }
+    }
+
+    private static bool s_gpuUsed;
 
     private static readonly List<Task> s_pending = new();
 
+    /// <summary>Opens the GPU when <paramref name="device"/> is one; a clear NotSupportedException when there is none.</summary>
     internal static void CheckDevice(Device device)
     {
         if (device.Type == DeviceType.Gpu)
         {
-            throw new NotSupportedException("No GPU backend is available in this build: the ILGPU backend is not implemented yet. Use Device.Cpu.");
+            _ = GpuRuntime.Device;
+            s_gpuUsed = true;
         }
     }
 
@@ -57,6 +74,58 @@ public static unsafe partial class Mx
         if (stream is { } s)
         {
             CheckDevice(s.Resolve());
+        }
+    }
+
+    /// <summary>Picks the accelerator behind <see cref="Device.Gpu"/>; call before the first GPU op.</summary>
+    public static void SetGpuBackend(GpuBackendPreference preference) => GpuRuntime.SetPreference(preference);
+
+    /// <summary>What <paramref name="device"/> is: for the GPU, its backend (cuda, opencl or ilgpu-cpu), name and memory.</summary>
+    public static DeviceInfo DeviceInfo(Device device) =>
+        device.Type == DeviceType.Gpu
+            ? GpuRuntime.Info(device)
+            : new DeviceInfo(device, "cpu", System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString(), GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, true);
+
+    [ThreadStatic]
+    private static Device? t_placement;
+
+    /// <summary>The device new nodes run on: the innermost op's stream or device, else the default device.</summary>
+    internal static Device PlacementDevice => t_placement ?? s_defaultDevice;
+
+    /// <summary>
+    /// Places every node an op builds (its sub-ops included) on <paramref name="stream"/>'s device until disposed;
+    /// free when <paramref name="stream"/> is null.
+    /// </summary>
+    internal static Placement Place(StreamOrDevice? stream)
+    {
+        if (stream is not { } s)
+        {
+            return default;
+        }
+        var device = s.Resolve();
+        CheckDevice(device);
+        var previous = t_placement;
+        t_placement = device;
+        return new Placement(previous, true);
+    }
+
+    internal readonly struct Placement : IDisposable
+    {
+        private readonly Device? _previous;
+        private readonly bool _active;
+
+        public Placement(Device? previous, bool active)
+        {
+            _previous = previous;
+            _active = active;
+        }
+
+        public void Dispose()
+        {
+            if (_active)
+            {
+                t_placement = _previous;
+            }
         }
     }
 

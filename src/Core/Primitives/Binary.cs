@@ -3,13 +3,6 @@ using Mlx.Kernels;
 
 namespace Mlx;
 
-public enum BinaryOp
-{
-    Add, Subtract, Multiply, Divide, FloorDivide, Remainder, Power, Maximum, Minimum, LogAddExp, ArcTan2,
-    BitwiseAnd, BitwiseOr, BitwiseXor, LeftShift, RightShift, LogicalAnd, LogicalOr,
-    Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual, EqualNan,
-}
-
 /// <summary>Elementwise binary ops over operands already broadcast to one shape and cast to one dtype.</summary>
 internal sealed unsafe class BinaryPrimitive : Primitive
 {
@@ -46,15 +39,7 @@ internal sealed unsafe class BinaryPrimitive : Primitive
         }
         if (t == DType.Bool && !IsComparison(Op))
         {
-            // bool arithmetic is logic: + and max are "or", * and min are "and".
-            var boolOp = Op switch
-            {
-                BinaryOp.Add or BinaryOp.Maximum or BinaryOp.LogicalOr or BinaryOp.BitwiseOr => BinaryOp.BitwiseOr,
-                BinaryOp.Multiply or BinaryOp.Minimum or BinaryOp.LogicalAnd or BinaryOp.BitwiseAnd => BinaryOp.BitwiseAnd,
-                BinaryOp.BitwiseXor or BinaryOp.NotEqual => BinaryOp.BitwiseXor,
-                _ => throw new NotSupportedException($"{Op} is not defined for bool arrays."),
-            };
-            var bv = new IntKernel { A = a, B = b, O = o, Op = boolOp };
+            var bv = new IntKernel { A = a, B = b, O = o, Op = BoolOp(Op) };
             Dispatch.Int(DType.UInt8, ref bv);
             return;
         }
@@ -68,6 +53,50 @@ internal sealed unsafe class BinaryPrimitive : Primitive
             var v = new IntKernel { A = a, B = b, O = o, Op = Op };
             Dispatch.Int(t, ref v);
         }
+    }
+
+    // bool arithmetic is logic: + and max are "or", * and min are "and".
+    private static BinaryOp BoolOp(BinaryOp op) => op switch
+    {
+        BinaryOp.Add or BinaryOp.Maximum or BinaryOp.LogicalOr or BinaryOp.BitwiseOr => BinaryOp.BitwiseOr,
+        BinaryOp.Multiply or BinaryOp.Minimum or BinaryOp.LogicalAnd or BinaryOp.BitwiseAnd => BinaryOp.BitwiseAnd,
+        BinaryOp.BitwiseXor or BinaryOp.NotEqual => BinaryOp.BitwiseXor,
+        _ => throw new NotSupportedException($"{op} is not defined for bool arrays."),
+    };
+
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var a = inputs[0];
+        var b = inputs[1];
+        var o = outputs[0];
+        DType t = a.DType;
+        if (!GpuOps.Supports(t))
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var op = Op;
+        if (t == DType.Bool && !IsComparison(op))
+        {
+            op = BoolOp(op);
+        }
+        var device = GpuRuntime.Device;
+        var ct = GpuOps.ComputeType(t);
+        var pa = GpuOps.Operand(a, ct);
+        var pb = GpuOps.Operand(b, ct);
+        long n = o.Size;
+        if (IsComparison(op))
+        {
+            device.Binary(op, GpuOps.TypeOf(ct), pa.Memory, pa.Scalar, pb.Memory, pb.Scalar, GpuRuntime.AllocateOutput(o), n);
+        }
+        else
+        {
+            GpuOps.IntoOutput(o, ct, m => device.Binary(op, GpuOps.TypeOf(ct), pa.Memory, pa.Scalar, pb.Memory, pb.Scalar, m, n));
+        }
+        GpuOps.Release(pa);
+        GpuOps.Release(pb);
     }
 
     private struct FloatKernel : IFloatVisitor

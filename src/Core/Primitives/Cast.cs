@@ -25,6 +25,26 @@ internal sealed class AsTypePrimitive : Primitive
         Cast.Run(x, outputs[0]);
     }
 
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var o = outputs[0];
+        if (x.DType == DType && x.IsRowContiguous && x.ShapeRef.SequenceEqual(o.ShapeRef))
+        {
+            o.SetView(x, MxArray.RowMajorStrides(o.ShapeRef), x.Offset);
+            return;
+        }
+        if (!GpuOps.Supports(x.DType) || !GpuOps.Supports(DType))
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var source = new Mlx.Kernels.Gpu.GpuOperand(GpuRuntime.Memory(x), x.Offset, x.ShapeRef, x.Strides);
+        GpuRuntime.Device.Copy(GpuOps.TypeOf(x.DType), source, GpuOps.TypeOf(DType), GpuRuntime.AllocateOutput(o));
+    }
+
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
         new[] { Mx.AsType(cotangents[0], primals[0].DType) };
 

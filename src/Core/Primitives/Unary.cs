@@ -3,15 +3,6 @@ using Mlx.Kernels;
 
 namespace Mlx;
 
-/// <summary>Unary ops. The first members mirror <see cref="UnaryFloatFn"/> value for value.</summary>
-public enum UnaryOp
-{
-    Abs, Negative, Exp, Expm1, Log, Log2, Log10, Log1p, Sin, Cos, Tan, Arcsin, Arccos, Arctan, Sinh, Cosh, Tanh,
-    Arcsinh, Arccosh, Arctanh, Sigmoid, Sqrt, Rsqrt, Reciprocal, Square, Floor, Ceil, Round, Cbrt, Erf, Erfinv, Sign,
-    Degrees, Radians,
-    LogicalNot, BitwiseInvert, IsNaN, IsInf, IsPosInf, IsNegInf, Conjugate, Real, Imag,
-}
-
 internal sealed unsafe class UnaryPrimitive : Primitive
 {
     public UnaryPrimitive(UnaryOp op) => Op = op;
@@ -74,6 +65,44 @@ internal sealed unsafe class UnaryPrimitive : Primitive
                 src.Buffer.Release();
             }
         }
+    }
+
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var o = outputs[0];
+        if (!GpuOps.Supports(x.DType))
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var device = GpuRuntime.Device;
+        long n = o.Size;
+        if (Op == UnaryOp.LogicalNot)
+        {
+            // Through bool first (any nonzero, NaN included, is true), then flip the low bit.
+            var asBool = GpuOps.Operand(x, DType.Bool, allowScalar: false);
+            var wide = GpuOps.Convert(asBool.Memory, x.ShapeRef, DType.Bool, DType.UInt32);
+            var one = GpuOps.Constant(DType.UInt32, 1);
+            GpuOps.IntoOutput(o, DType.UInt32, m => device.Binary(BinaryOp.BitwiseXor, Mlx.Kernels.Gpu.GpuType.UInt32, wide, false, one, true, m, n));
+            GpuOps.Release(asBool);
+            GpuRuntime.Free(wide);
+            GpuRuntime.Free(one);
+            return;
+        }
+        var ct = GpuOps.ComputeType(x.DType);
+        var src = GpuOps.Operand(x, ct, allowScalar: false);
+        if (ReturnsBool(Op))
+        {
+            device.Unary(Op, GpuOps.TypeOf(ct), src.Memory, GpuRuntime.AllocateOutput(o), n);
+        }
+        else
+        {
+            GpuOps.IntoOutput(o, ct, m => device.Unary(Op, GpuOps.TypeOf(ct), src.Memory, m, n));
+        }
+        GpuOps.Release(src);
     }
 
     private void BoolResult(MxArray x, bool* o, long n)

@@ -332,6 +332,25 @@ internal sealed unsafe class SelectPrimitive : Primitive
         }
     }
 
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (!GpuOps.Supports(o.DType))
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var c = GpuOps.Operand(inputs[0], DType.Bool);
+        var a = GpuOps.Operand(inputs[1], o.DType);
+        var b = GpuOps.Operand(inputs[2], o.DType);
+        GpuRuntime.Device.Where(o.ItemSize, c.Memory, c.Scalar, a.Memory, a.Scalar, b.Memory, b.Scalar, GpuRuntime.AllocateOutput(o), o.Size);
+        GpuOps.Release(c);
+        GpuOps.Release(a);
+        GpuOps.Release(b);
+    }
+
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
     {
         var zero = Mx.Zeros(System.Array.Empty<int>(), outputs[0].DType);

@@ -1,0 +1,236 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+[assembly: InternalsVisibleTo("ILGPURuntime")]
+
+namespace Mlx.Kernels.Gpu;
+
+/// <summary>Which ILGPU accelerator stands behind the GPU device.</summary>
+public enum GpuBackendKind
+{
+    Cuda, OpenCL, CpuAccelerator,
+}
+
+/// <summary>Thrown when a GPU is asked for and none can be opened.</summary>
+public sealed class GpuUnavailableException : Exception
+{
+    public GpuUnavailableException(string message, Exception? inner = null)
+        : base(message, inner)
+    {
+    }
+}
+
+/// <summary>Device memory: a byte buffer on the accelerator, handed back to the device's cache when released.</summary>
+public sealed class GpuMemory
+{
+    internal GpuMemory(MemoryBuffer1D<byte, Stride1D.Dense> buffer, long bytes)
+    {
+        Buffer = buffer;
+        Bytes = bytes;
+    }
+
+    internal MemoryBuffer1D<byte, Stride1D.Dense> Buffer { get; }
+
+    /// <summary>Bytes asked for (the buffer may be larger: sizes are rounded for reuse).</summary>
+    public long Bytes { get; }
+
+    public long Capacity => Buffer.Length;
+
+    internal ArrayView<T> View<T>() where T : unmanaged => Buffer.View.AsContiguous().Cast<T>();
+}
+
+/// <summary>
+/// One ILGPU accelerator: CUDA first, then an OpenCL GPU, or ILGPU's CPU accelerator when asked for (a GPU stand-in
+/// for tests). Owns the device memory cache and the compiled kernels; every kernel goes to the accelerator's default
+/// stream, in order. Not thread-safe: the evaluator calls it from one thread at a time.
+/// </summary>
+public sealed partial class GpuDevice : IDisposable
+{
+    private readonly Context _context;
+    private readonly Dictionary<(string, Type), Delegate> _kernels = new();
+    private readonly Dictionary<long, Stack<MemoryBuffer1D<byte, Stride1D.Dense>>> _cache = new();
+    private readonly ConcurrentQueue<GpuMemory> _released = new();
+    private long _cachedBytes;
+
+    private GpuDevice(Context context, Accelerator accelerator, GpuBackendKind kind)
+    {
+        _context = context;
+        Accelerator = accelerator;
+        Kind = kind;
+        bool isCpu = kind == GpuBackendKind.CpuAccelerator;
+        // Grid-stride kernels: a fixed grid that loops. On the CPU accelerator each group pays a barrier, so one
+        // small group per core is fastest; on a GPU, enough 256-thread groups to fill every multiprocessor.
+        GroupSize = isCpu ? accelerator.MaxNumThreadsPerGroup : Math.Min(256, accelerator.MaxNumThreadsPerGroup);
+        MaxGroups = isCpu ? accelerator.NumMultiprocessors : accelerator.NumMultiprocessors * 16;
+        SupportsFloat64 = kind != GpuBackendKind.OpenCL || (accelerator is CLAccelerator cl && cl.Capabilities.Float64);
+    }
+
+    internal Accelerator Accelerator { get; }
+
+    public GpuBackendKind Kind { get; }
+
+    public string Name => Accelerator.Name;
+
+    public long MemoryBytes => Accelerator.MemorySize;
+
+    public bool SupportsFloat64 { get; }
+
+    internal int GroupSize { get; }
+
+    internal int MaxGroups { get; }
+
+    /// <summary>Bytes held by freed buffers kept for reuse.</summary>
+    public long CachedBytes => _cachedBytes;
+
+    /// <summary>
+    /// Opens the first CUDA device, else the first OpenCL GPU; with <paramref name="cpuAccelerator"/>, ILGPU's CPU
+    /// accelerator (2 threads per group, one group per core).
+    /// </summary>
+    public static GpuDevice Open(bool cpuAccelerator)
+    {
+        if (cpuAccelerator)
+        {
+            var context = Context.Create(b => b.CPU(new CPUDevice(2, 1, Math.Max(1, Environment.ProcessorCount))).EnableAlgorithms().Optimize(OptimizationLevel.O1));
+            return new GpuDevice(context, context.GetCPUDevice(0).CreateAccelerator(context), GpuBackendKind.CpuAccelerator);
+        }
+        Context? ctx = null;
+        try
+        {
+            ctx = Context.Create(b => b.Cuda().OpenCL(d => d.DeviceType == CLDeviceType.CL_DEVICE_TYPE_GPU).EnableAlgorithms().Optimize(OptimizationLevel.O2));
+            var cuda = ctx.GetCudaDevices();
+            if (cuda.Count > 0)
+            {
+                return new GpuDevice(ctx, cuda[0].CreateAccelerator(ctx), GpuBackendKind.Cuda);
+            }
+            var cl = ctx.GetCLDevices();
+            if (cl.Count > 0)
+            {
+                return new GpuDevice(ctx, cl[0].CreateAccelerator(ctx), GpuBackendKind.OpenCL);
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            ctx?.Dispose();
+            throw new GpuUnavailableException($"No GPU could be opened: {e.Message}", e);
+        }
+        ctx.Dispose();
+        throw new GpuUnavailableException("No GPU found: no CUDA device and no OpenCL GPU. Set MLX_GPU=cpu to run the GPU backend on ILGPU's CPU accelerator.");
+    }
+
+    // ------------------------------------------------------------------ memory
+
+    /// <summary>Device memory of at least <paramref name="bytes"/> bytes, from the cache when a freed block fits.</summary>
+    public GpuMemory Allocate(long bytes)
+    {
+        DrainReleased();
+        long capacity = RoundSize(bytes);
+        if (_cache.TryGetValue(capacity, out var stack) && stack.Count > 0)
+        {
+            _cachedBytes -= capacity;
+            return new GpuMemory(stack.Pop(), bytes);
+        }
+        try
+        {
+            return new GpuMemory(Accelerator.Allocate1D<byte>(capacity), bytes);
+        }
+        catch (Exception e) when (e is not GpuUnavailableException)
+        {
+            ClearCache();
+            return new GpuMemory(Accelerator.Allocate1D<byte>(capacity), bytes);
+        }
+    }
+
+    /// <summary>Hands memory back for reuse; callable from any thread (finalizers), freed on the device's thread.</summary>
+    public void Release(GpuMemory memory) => _released.Enqueue(memory);
+
+    public void ClearCache()
+    {
+        DrainReleased();
+        foreach (var stack in _cache.Values)
+        {
+            while (stack.Count > 0)
+            {
+                stack.Pop().Dispose();
+            }
+        }
+        _cachedBytes = 0;
+    }
+
+    private void DrainReleased()
+    {
+        while (_released.TryDequeue(out var m))
+        {
+            long capacity = m.Buffer.Length;
+            if (!_cache.TryGetValue(capacity, out var stack))
+            {
+                _cache[capacity] = stack = new Stack<MemoryBuffer1D<byte, Stride1D.Dense>>();
+            }
+            stack.Push(m.Buffer);
+            _cachedBytes += capacity;
+        }
+    }
+
+    /// <summary>The size actually reserved: at least 16 bytes, and a quarter-power-of-two step above 4 KiB, so blocks are reusable.</summary>
+    public static long RoundSize(long bytes)
+    {
+        if (bytes <= 4096)
+        {
+            return Math.Max(16, (bytes + 255) & ~255L);
+        }
+        int shift = 63 - System.Numerics.BitOperations.LeadingZeroCount((ulong)bytes) - 2;
+        long step = 1L << shift;
+        return (bytes + step - 1) & ~(step - 1);
+    }
+
+    public unsafe void Upload(GpuMemory destination, nint source, long bytes)
+    {
+        if (bytes > 0)
+        {
+            destination.Buffer.View.SubView(0, bytes).CopyFromCPU(ref Unsafe.AsRef<byte>((void*)source), bytes);
+        }
+    }
+
+    public unsafe void Download(GpuMemory source, nint destination, long bytes)
+    {
+        if (bytes > 0)
+        {
+            source.Buffer.View.SubView(0, bytes).CopyToCPU(ref Unsafe.AsRef<byte>((void*)destination), bytes);
+            Accelerator.Synchronize();
+        }
+    }
+
+    public void Synchronize() => Accelerator.Synchronize();
+
+    // ------------------------------------------------------------------ kernels
+
+    /// <summary>A kernel compiled once per device and cached; <paramref name="name"/> and the delegate type identify it.</summary>
+    internal TDelegate Kernel<TDelegate>(string name, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
+    {
+        var key = (name, typeof(TDelegate));
+        if (!_kernels.TryGetValue(key, out var kernel))
+        {
+            _kernels[key] = kernel = load(Accelerator);
+        }
+        return (TDelegate)kernel;
+    }
+
+    /// <summary>The launch shape of a grid-stride kernel over <paramref name="n"/> items.</summary>
+    internal KernelConfig GridFor(long n)
+    {
+        long groups = Math.Clamp((n + GroupSize - 1) / GroupSize, 1, MaxGroups);
+        return new KernelConfig((int)groups, GroupSize);
+    }
+
+    public void Dispose()
+    {
+        ClearCache();
+        Accelerator.Dispose();
+        _context.Dispose();
+    }
+}
