@@ -80,16 +80,6 @@ internal sealed unsafe class SortPrimitive : Primitive
         AxisLast.Restore(result, outputs[0], Axis);
     }
 
-    // Sorting permutes: values follow the (stable) argsort; indices are piecewise constant.
-    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
-        new[] { Indices ? Mx.ZerosLike(primals[0]) : Mx.PutAlongAxisRaw(Mx.ZerosLike(primals[0]), Mx.ArgSort(primals[0], Axis), cotangents[0], Axis, ScatterMode.None) };
-
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
-        new[] { Indices ? Mx.ZerosLike(outputs[0]) : Mx.TakeAlongAxisRaw(tangents[0], Mx.ArgSort(primals[0], Axis), Axis) };
-
-    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
-        new[] { MxArray.Create(inputs[0].ShapeRef, outputs[0].DType, new SortPrimitive(Axis + 1, Indices), inputs[0]) };
-
     private struct Kernel : IFloatVisitor, IIntVisitor
     {
         public MxArray X, O;
@@ -136,6 +126,16 @@ internal sealed unsafe class SortPrimitive : Primitive
             });
         }
     }
+
+    // Sorting permutes: values follow the (stable) argsort; indices are piecewise constant.
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        new[] { Indices ? Mx.ZerosLike(primals[0]) : Mx.PutAlongAxisRaw(Mx.ZerosLike(primals[0]), Mx.ArgSort(primals[0], Axis), cotangents[0], Axis, ScatterMode.None) };
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        new[] { Indices ? Mx.ZerosLike(outputs[0]) : Mx.TakeAlongAxisRaw(tangents[0], Mx.ArgSort(primals[0], Axis), Axis) };
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
+        new[] { MxArray.Create(inputs[0].ShapeRef, outputs[0].DType, new SortPrimitive(Axis + 1, Indices), inputs[0]) };
 }
 
 public enum ScanOp
