@@ -61,3 +61,21 @@ internal sealed class Node
     public MxArray[] Inputs { get; }
     public MxArray[] Outputs { get; set; }
 }
+
+/// <summary>Small pieces shared by the derivative and batching rules.</summary>
+internal static class RuleHelpers
+{
+    /// <summary>The tangent of input <paramref name="input"/>, or zeros like it when it has none.</summary>
+    public static MxArray TangentOrZeros(int input, MxArray[] primals, MxArray[] tangents, int[] argnums)
+    {
+        int k = Array.IndexOf(argnums, input);
+        return k >= 0 ? Mx.AsType(tangents[k], primals[input].DType) : Mx.ZerosLike(primals[input]);
+    }
+
+    /// <summary>The batch size: the leading axis of the first batched input.</summary>
+    public static int BatchSize(MxArray[] inputs, bool[] batched) => inputs.Where((_, i) => batched[i]).First().ShapeRef[0];
+
+    /// <summary>An input given the leading batch axis: unbatched ones are broadcast along it (no copy).</summary>
+    public static MxArray Lift(MxArray x, bool batched, int b) =>
+        batched ? x : Mx.BroadcastTo(Mx.ExpandDims(x, 0), new[] { b }.Concat(x.ShapeRef).ToArray());
+}

@@ -94,17 +94,42 @@ internal sealed unsafe class ConvPrimitive : Primitive
             : MxArray.Create(w.ShapeRef, w.DType, new ConvWeightGradPrimitive(this), x, g)).ToArray();
     }
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        BilinearJvp(this, primals, tangents, argnums, outputs);
+
+    /// <summary>The convolution and its two gradients are bilinear: d(x * w) = dx * w + x * dw.</summary>
+    internal static MxArray[] BilinearJvp(Primitive p, MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
     {
-        // Bilinear: d(x * w) = dx * w + x * dw.
         MxArray? total = null;
         for (int k = 0; k < argnums.Length; k++)
         {
             var inputs = argnums[k] == 0 ? new[] { tangents[k], primals[1] } : new[] { primals[0], tangents[k] };
-            var part = MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, inputs);
+            var part = MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, p, inputs);
             total = total is null ? part : Mx.Add(total, part);
         }
         return new[] { total! };
+    }
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var w = inputs[1];
+        var outShape = outputs[0].ShapeRef;
+        if (!batched[1])
+        {
+            // Only the input is batched: the batch folds into the images.
+            int b = x.ShapeRef[0];
+            var images = Mx.Reshape(x, new[] { b * x.ShapeRef[1] }.Concat(x.ShapeRef.Skip(2)).ToArray());
+            var y = MxArray.Create(new[] { b * outShape[0] }.Concat(outShape.Skip(1)).ToArray(), outputs[0].DType, this, images, w);
+            return new[] { Mx.Reshape(y, new[] { b }.Concat(outShape).ToArray()) };
+        }
+        // Batched weights: each batch element becomes a group of channels, (N, *spatial, b * C_in) against (b * C_out, ...).
+        int nb = w.ShapeRef[0], cin = w.ShapeRef[^1], cout = w.ShapeRef[1];
+        var xs = RuleHelpers.Lift(x, batched[0], nb);
+        var grouped = Mx.Reshape(Mx.MoveAxis(xs, 0, -2), xs.ShapeRef.Skip(1).SkipLast(1).Append(nb * cin).ToArray());
+        var wg = Mx.Reshape(w, new[] { nb * cout }.Concat(w.ShapeRef.Skip(2)).ToArray());
+        var conv = Mx.ConvGeneral(grouped, wg, Stride, Padding.Select(p => (p, p)).ToArray(), Dilation, groups: nb);
+        return new[] { Mx.MoveAxis(Mx.Reshape(conv, outShape.SkipLast(1).Append(nb).Append(cout).ToArray()), -2, 0) };
     }
 }
 
@@ -116,6 +141,9 @@ internal sealed unsafe class ConvInputGradPrimitive : Primitive
     public ConvInputGradPrimitive(ConvPrimitive conv) => _conv = conv;
 
     public override string Name => "ConvolutionInputGrad";
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        ConvPrimitive.BilinearJvp(this, primals, tangents, argnums, outputs);
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
@@ -161,6 +189,9 @@ internal sealed unsafe class ConvWeightGradPrimitive : Primitive
     public ConvWeightGradPrimitive(ConvPrimitive conv) => _conv = conv;
 
     public override string Name => "ConvolutionWeightGrad";
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        ConvPrimitive.BilinearJvp(this, primals, tangents, argnums, outputs);
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {

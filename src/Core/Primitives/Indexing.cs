@@ -90,6 +90,23 @@ internal sealed unsafe class TakePrimitive : Primitive
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
         new[] { MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, tangents[System.Array.IndexOf(argnums, 0)], primals[1]) };
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        var a = batched[0] ? inputs[0] : Mx.ExpandDims(inputs[0], 0);
+        if (!batched[1])
+        {
+            return new[] { Mx.Take(a, inputs[1], Axis + 1) };
+        }
+        // Indices that differ per element: a take along the axis, with the index dims placed between a's leading
+        // and trailing dims on both sides (size 1 where the other side has them), then the axis dropped.
+        var idx = inputs[1];
+        int b = idx.ShapeRef[0], ni = idx.NDim - 1, trailing = a.NDim - 2 - Axis;
+        var src = Mx.Reshape(a, a.ShapeRef.Take(Axis + 1).Concat(Enumerable.Repeat(1, ni)).Concat(a.ShapeRef.Skip(Axis + 1)).ToArray());
+        var ix = Mx.Reshape(idx, new[] { b }.Concat(Enumerable.Repeat(1, Axis)).Concat(idx.ShapeRef.Skip(1)).Append(1).Concat(Enumerable.Repeat(1, trailing)).ToArray());
+        var taken = Mx.TakeAlongAxisRaw(src, ix, Axis + 1 + ni);
+        return new[] { Mx.Reshape(taken, new[] { b }.Concat(outputs[0].ShapeRef).ToArray()) };
+    }
 }
 
 public enum ScatterMode
@@ -194,6 +211,39 @@ internal sealed unsafe class ScatterAxisPrimitive : Primitive
             _ => Mx.Take(g, primals[1], Axis),
         }).ToArray();
     }
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
+    {
+        if (Mode is not (ScatterMode.Add or ScatterMode.None))
+        {
+            throw new NotSupportedException($"{Name} has no Jacobian-vector product.");
+        }
+        // Linear in a and the updates for fixed indices: the same scatter of the tangents.
+        var ta = RuleHelpers.TangentOrZeros(0, primals, tangents, argnums);
+        var tu = RuleHelpers.TangentOrZeros(2, primals, tangents, argnums);
+        return new[] { MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, ta, primals[1], tu) };
+    }
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        int b = RuleHelpers.BatchSize(inputs, batched);
+        var a = RuleHelpers.Lift(inputs[0], batched[0], b);
+        var u = RuleHelpers.Lift(inputs[2], batched[2], b);
+        if (!batched[1])
+        {
+            return new[] { Mx.ScatterAxis(a, inputs[1], u, Axis + 1, Mode) };
+        }
+        // Indices that differ per element: a put along the axis, whose kernel has no prod/max/min and adds only these types.
+        if (!(Mode == ScatterMode.None || (Mode == ScatterMode.Add && a.DType is DType.Float32 or DType.Float64 or DType.Int32 or DType.Int64)))
+        {
+            return null;
+        }
+        var shape = outputs[0].ShapeRef;
+        int m = (int)(inputs[1].Size / b);
+        var flat = new[] { b }.Concat(shape.Take(Axis)).Append(m).Concat(shape.Skip(Axis + 1)).ToArray();
+        var ix = Mx.Reshape(inputs[1], new[] { b }.Concat(Enumerable.Repeat(1, Axis)).Append(m).Concat(Enumerable.Repeat(1, shape.Length - Axis - 1)).ToArray());
+        return new[] { Mx.PutAlongAxisRaw(a, Mx.BroadcastTo(ix, flat), Mx.Reshape(u, flat), Axis + 1, Mode) };
+    }
 }
 
 /// <summary>take_along_axis / put_along_axis: indices broadcast against a except on the axis.</summary>
@@ -295,6 +345,32 @@ internal sealed unsafe class AlongAxisPrimitive : Primitive
             _ => Mx.TakeAlongAxisRaw(g, primals[1], Axis),
         }).ToArray();
     }
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
+    {
+        // Linear in the values for fixed indices.
+        if (!Put)
+        {
+            return new[] { Mx.TakeAlongAxisRaw(tangents[0], primals[1], Axis) };
+        }
+        var ta = RuleHelpers.TangentOrZeros(0, primals, tangents, argnums);
+        var tu = RuleHelpers.TangentOrZeros(2, primals, tangents, argnums);
+        return new[] { MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, ta, primals[1], tu) };
+    }
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        if (!Put)
+        {
+            // A size-1 leading axis broadcasts against the batch.
+            var src = batched[0] ? inputs[0] : Mx.ExpandDims(inputs[0], 0);
+            var idx = batched[1] ? inputs[1] : Mx.ExpandDims(inputs[1], 0);
+            return new[] { Mx.TakeAlongAxisRaw(src, idx, Axis + 1) };
+        }
+        int b = RuleHelpers.BatchSize(inputs, batched);
+        var lifted = inputs.Select((x, i) => RuleHelpers.Lift(x, batched[i], b)).ToArray();
+        return new[] { Mx.PutAlongAxisRaw(lifted[0], lifted[1], lifted[2], Axis + 1, Mode) };
+    }
 }
 
 /// <summary>Joins arrays along an axis into a new row-major array.</summary>
@@ -356,5 +432,12 @@ internal sealed unsafe class ConcatenatePrimitive : Primitive
             return k >= 0 ? Mx.AsType(tangents[k], outputs[0].DType) : Mx.Zeros(p.ShapeRef, outputs[0].DType);
         }).ToArray();
         return new[] { MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, parts) };
+    }
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        int b = RuleHelpers.BatchSize(inputs, batched);
+        var lifted = inputs.Select((x, i) => RuleHelpers.Lift(x, batched[i], b)).ToArray();
+        return new[] { MxArray.Create(new[] { b }.Concat(outputs[0].ShapeRef).ToArray(), outputs[0].DType, new ConcatenatePrimitive(Axis + 1), lifted) };
     }
 }

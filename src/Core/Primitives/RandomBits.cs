@@ -56,4 +56,6 @@ internal sealed unsafe class RandomPrimitive : Primitive
     }
 
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) => new[] { Mx.ZerosLike(primals[0]) };
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) => new[] { Mx.ZerosLike(outputs[0]) };
 }

@@ -105,7 +105,7 @@ internal sealed unsafe class ReducePrimitive : Primitive
             case ReduceOp.Sum:
                 return new[] { Mx.BroadcastTo(g, x.ShapeRef) };
             case ReduceOp.Prod:
-                return new[] { Mx.Multiply(Mx.BroadcastTo(Mx.Multiply(g, y), x.ShapeRef), Mx.Reciprocal(x)) };
+                return new[] { Mx.Multiply(Mx.BroadcastTo(g, x.ShapeRef), ProductOfOthers(x)) };
             case ReduceOp.Max or ReduceOp.Min:
                 var mask = Mx.AsType(Mx.Equal(x, y), g.DType);
                 var count = Mx.Sum(mask, Axes, keepDims: true);
@@ -128,9 +128,28 @@ internal sealed unsafe class ReducePrimitive : Primitive
                 var mask = Mx.AsType(Mx.Equal(x, outputs[0]), t.DType);
                 var count = Mx.Sum(mask, Axes, keepDims: true);
                 return new[] { Mx.Sum(Mx.Divide(Mx.Multiply(mask, t), count), Axes, keepDims: true) };
+            case ReduceOp.Prod:
+                return new[] { Mx.Sum(Mx.Multiply(t, ProductOfOthers(primals[0])), Axes, keepDims: true) };
             default:
-                throw new NotSupportedException($"{Name} has no Jacobian-vector product.");
+                return new[] { Mx.ZerosLike(outputs[0]) };
         }
+    }
+
+    /// <summary>
+    /// For each element, the product of the others in its reduction: exclusive products from both ends over the
+    /// reduced axes (moved last and flattened), so no division and exact where x has zeros.
+    /// </summary>
+    private MxArray ProductOfOthers(MxArray x)
+    {
+        var rest = Enumerable.Range(0, x.NDim).Where(a => !Axes.Contains(a)).ToArray();
+        var perm = rest.Concat(Axes).ToArray();
+        var moved = Mx.Transpose(x, perm);
+        int k = Axes.Aggregate(1, (p, a) => p * x.ShapeRef[a]);
+        var flat = Mx.Reshape(moved, rest.Select(a => x.ShapeRef[a]).Append(k).ToArray());
+        var others = Mx.Multiply(Mx.Cumprod(flat, -1, inclusive: false), Mx.Cumprod(flat, -1, reverse: true, inclusive: false));
+        var inverse = new int[perm.Length];
+        for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
+        return Mx.Transpose(Mx.Reshape(others, moved.ShapeRef), inverse);
     }
 
     public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
@@ -190,4 +209,9 @@ internal sealed unsafe class ArgReducePrimitive : Primitive
     }
 
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) => new[] { Mx.ZerosLike(primals[0]) };
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) => new[] { Mx.ZerosLike(outputs[0]) };
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
+        new[] { MxArray.Create(new[] { inputs[0].ShapeRef[0] }.Concat(outputs[0].ShapeRef).ToArray(), DType.UInt32, new ArgReducePrimitive(Max, Axis + 1), inputs[0]) };
 }

@@ -126,6 +126,16 @@ internal sealed unsafe class SortPrimitive : Primitive
             });
         }
     }
+
+    // Sorting permutes: values follow the (stable) argsort; indices are piecewise constant.
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        new[] { Indices ? Mx.ZerosLike(primals[0]) : Mx.PutAlongAxisRaw(Mx.ZerosLike(primals[0]), Mx.ArgSort(primals[0], Axis), cotangents[0], Axis, ScatterMode.None) };
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        new[] { Indices ? Mx.ZerosLike(outputs[0]) : Mx.TakeAlongAxisRaw(tangents[0], Mx.ArgSort(primals[0], Axis), Axis) };
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
+        new[] { MxArray.Create(inputs[0].ShapeRef, outputs[0].DType, new SortPrimitive(Axis + 1, Indices), inputs[0]) };
 }
 
 public enum ScanOp
@@ -244,46 +254,56 @@ internal sealed unsafe class ScanPrimitive : Primitive
 
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
     {
-        var g = cotangents[0];
-        var x = primals[0];
-        switch (Op)
+        if (Op == ScanOp.Sum)
         {
-            case ScanOp.Sum:
-                return new[] { Mx.Cumsum(g, Axis, !Reverse, Inclusive) };
-            case ScanOp.Prod:
-                return new[] { CumprodVjp(x, g) };
-            default:
-                throw new NotSupportedException($"{Name} has no vector-Jacobian product.");
+            return new[] { Mx.Cumsum(cotangents[0], Axis, !Reverse, Inclusive) };
         }
+        var d = Jacobian(primals[0], outputs[0]);
+        var g = Mx.ExpandDims(Mx.MoveAxis(cotangents[0], Axis, -1), -2);
+        return new[] { Mx.MoveAxis(Mx.Sum(Mx.Multiply(d, g), -1), -1, Axis) };
     }
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
     {
-        if (Op != ScanOp.Sum)
+        if (Op == ScanOp.Sum)
         {
-            throw new NotSupportedException($"{Name} has no Jacobian-vector product.");
+            return new[] { MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, Mx.AsType(tangents[0], outputs[0].DType)) };
         }
-        return new[] { MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, Mx.AsType(tangents[0], outputs[0].DType)) };
+        var d = Jacobian(primals[0], outputs[0]);
+        var t = Mx.ExpandDims(Mx.MoveAxis(tangents[0], Axis, -1), -1);
+        return new[] { Mx.MoveAxis(Mx.Sum(Mx.Multiply(d, t), -2), -1, Axis) };
     }
 
-    // d/dx_j sum_i g_i prod_{k<=i} x_k, computed without dividing by x (exact at zeros): for each j,
-    // sum over i >= j of g_i * prod_{k<=i, k!=j} x_k, via an outer product on the scanned axis.
-    private MxArray CumprodVjp(MxArray x, MxArray g)
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
+        new[] { MxArray.Create(new[] { inputs[0].ShapeRef[0] }.Concat(outputs[0].ShapeRef).ToArray(), outputs[0].DType, new ScanPrimitive(Op, Axis + 1, Reverse, Inclusive), inputs[0]) };
+
+    /// <summary>
+    /// dy_i/dx_k of a product, max, min or logaddexp scan as a (..., n(k), n(i)) matrix, the scanned axis moved last.
+    /// It costs n^2 per row but needs no division, so it is exact at zeros of a product (MLX's [2, 0, 2, 2, 3] case),
+    /// and ties of a max or min share the derivative, as the max and min reductions do.
+    /// </summary>
+    private MxArray Jacobian(MxArray x, MxArray y)
     {
-        if (Reverse || !Inclusive)
-        {
-            throw new NotSupportedException("The gradient of a reversed or exclusive cumprod is not supported.");
-        }
         int n = x.ShapeRef[Axis];
         var xm = Mx.MoveAxis(x, Axis, -1);
-        var gm = Mx.MoveAxis(g, Axis, -1);
-        // P[..., j, i] = prod_{k<=i, k!=j} x_k for i >= j, else 0.
-        var xe = Mx.ExpandDims(xm, -2);                      // (..., 1, n): x_k along the last axis
-        var eye = Mx.Eye(n, dtype: x.DType);
-        var withOne = Mx.Add(Mx.Multiply(xe, Mx.Subtract(1, eye)), eye); // row j: x with x_j replaced by 1
-        var prods = Mx.Cumprod(withOne, -1);                 // (..., n(j), n(i))
-        var mask = Mx.Triu(Mx.Ones(new[] { n, n }, x.DType));
-        var contrib = Mx.Sum(Mx.Multiply(Mx.Multiply(prods, mask), Mx.ExpandDims(gm, -2)), -1);
-        return Mx.MoveAxis(contrib, -1, Axis);
+        var xk = Mx.ExpandDims(xm, -1);                       // (..., n(k), 1)
+        var yi = Mx.ExpandDims(Mx.MoveAxis(y, Axis, -1), -2);  // (..., 1, n(i))
+        var k = Mx.Reshape(Mx.Arange(n), new[] { n, 1 });
+        var i = Mx.Reshape(Mx.Arange(n), new[] { 1, n });
+        // Whether x_k enters y_i.
+        var inScan = Reverse ? (Inclusive ? Mx.GreaterEqual(k, i) : Mx.Greater(k, i)) : (Inclusive ? Mx.LessEqual(k, i) : Mx.Less(k, i));
+        var zero = Mx.Zeros(System.Array.Empty<int>(), x.DType);
+        switch (Op)
+        {
+            case ScanOp.Prod:
+                // Row k: the scan of x with x_k replaced by 1.
+                var rows = Mx.Where(Mx.Equal(k, i), Mx.Ones(System.Array.Empty<int>(), x.DType), Mx.ExpandDims(xm, -2));
+                return Mx.Where(inScan, Mx.Cumprod(rows, -1, Reverse, Inclusive), zero);
+            case ScanOp.LogAddExp:
+                return Mx.Where(inScan, Mx.Exp(Mx.Subtract(xk, yi)), zero);
+            default:
+                var hits = Mx.AsType(Mx.LogicalAnd(inScan, Mx.Equal(xk, yi)), x.DType);
+                return Mx.Divide(hits, Mx.Maximum(Mx.Sum(hits, -2, keepDims: true), Mx.Ones(System.Array.Empty<int>(), x.DType)));
+        }
     }
 }

@@ -283,6 +283,20 @@ internal sealed unsafe class SliceUpdatePrimitive : Primitive
         }
         return result;
     }
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        new[]
+        {
+            Mx.SliceUpdateRaw(RuleHelpers.TangentOrZeros(0, primals, tangents, argnums), RuleHelpers.TangentOrZeros(1, primals, tangents, argnums), Start, Stop, Step),
+        };
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        int b = RuleHelpers.BatchSize(inputs, batched);
+        // The update broadcasts against the batched slice, so an unbatched one needs only a size-1 axis.
+        var u = batched[1] ? inputs[1] : Mx.ExpandDims(inputs[1], 0);
+        return new[] { Mx.SliceUpdateRaw(RuleHelpers.Lift(inputs[0], batched[0], b), u, Start.Prepend(0).ToArray(), Stop.Prepend(b).ToArray(), Step.Prepend(1).ToArray()) };
+    }
 }
 
 /// <summary>as_strided: a view of the row-major input with arbitrary strides and offset (elements).</summary>

@@ -238,8 +238,13 @@ public static partial class Mx
         }).ToArray();
     }
 
+    /// <summary>How many times vmap fell back to a loop on this thread: lets tests tell that a batching rule ran.</summary>
+    [ThreadStatic]
+    internal static int VmapLoopFallbacks;
+
     private static MxArray[] VmapByLoop(Func<MxArray[], MxArray[]> fun, MxArray[] args, int?[] axes, int n)
     {
+        VmapLoopFallbacks++;
         var results = new List<MxArray[]>();
         for (int b = 0; b < n; b++)
         {

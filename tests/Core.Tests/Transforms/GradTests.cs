@@ -45,6 +45,21 @@ public class GradTests
     }
 
     [Fact]
+    public void ScanAndSortGradients()
+    {
+        // The nonlinear scans share one Jacobian with their JVPs; a weighted sum makes each output count differently.
+        int[] shape = { 3, 5 };
+        var w = Mx.Array(RandomValues(15, 40), shape);
+        var x = RandomValues(15, 41, -1, 1);
+        Check(a => Mx.Sum(Mx.Multiply(Mx.Cumprod(a, 1, reverse: true, inclusive: false), w)), x, shape);
+        Check(a => Mx.Sum(Mx.Multiply(Mx.Cummax(Mx.Transpose(a), 0), Mx.Transpose(w))), x, shape);
+        Check(a => Mx.Sum(Mx.Multiply(Mx.Cummin(a, 1, reverse: true), w)), x, shape);
+        Check(a => Mx.Sum(Mx.Multiply(Mx.Logcumsumexp(a, 0), w)), x, shape);
+        Check(a => Mx.Sum(Mx.Multiply(Mx.Sort(a, 1), w)), x, shape);
+        Check(a => Mx.Sum(Mx.Multiply(Mx.Prod(a, 0, keepDims: true), w)), x, shape);
+    }
+
+    [Fact]
     public void PowerGradientAtOneOneMatchesMlx()
     {
         // MLX's test: d/dx (x - y) ** x at x = y = 1 is 1 (the log term vanishes where the base is 0).
