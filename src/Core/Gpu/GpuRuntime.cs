@@ -107,7 +107,7 @@ internal static class GpuRuntime
     {
         if (s_device is { } d)
         {
-            lock (s_lock)
+            lock (Evaluator.Lock)
             {
                 d.Synchronize();
             }
@@ -162,7 +162,7 @@ internal static class GpuRuntime
 
     public static void Download(GpuMirror mirror, nint destination, long bytes)
     {
-        lock (s_lock)
+        lock (Evaluator.Lock)
         {
             Device.Download((GpuMemory)mirror.Memory, destination, bytes);
         }

@@ -5,6 +5,9 @@ internal static class Evaluator
 {
     private static readonly object s_lock = new();
 
+    /// <summary>Held while a graph runs; GPU transfers outside an evaluation take it too (the device is used from one thread at a time).</summary>
+    internal static object Lock => s_lock;
+
     public static void Eval(IEnumerable<MxArray> roots)
     {
         lock (s_lock)

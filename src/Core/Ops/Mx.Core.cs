@@ -69,14 +69,6 @@ public static unsafe partial class Mx
         }
     }
 
-    private static void CheckStream(StreamOrDevice? stream)
-    {
-        if (stream is { } s)
-        {
-            CheckDevice(s.Resolve());
-        }
-    }
-
     /// <summary>Picks the accelerator behind <see cref="Device.Gpu"/>; call before the first GPU op.</summary>
     public static void SetGpuBackend(GpuBackendPreference preference) => GpuRuntime.SetPreference(preference);
 
@@ -217,7 +209,7 @@ public static unsafe partial class Mx
 
     public static MxArray AsType(MxArray a, DType dtype, StreamOrDevice? stream = null)
     {
-        CheckStream(stream);
+        using var placement = Place(stream);
         if (a.DType == dtype)
         {
             return a;
@@ -226,14 +218,20 @@ public static unsafe partial class Mx
     }
 
     /// <summary>A row-major copy of <paramref name="a"/>.</summary>
-    public static MxArray Contiguous(MxArray a, StreamOrDevice? stream = null) =>
-        MxArray.Create(a.ShapeRef, a.DType, new AsTypePrimitive(a.DType), a);
+    public static MxArray Contiguous(MxArray a, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return MxArray.Create(a.ShapeRef, a.DType, new AsTypePrimitive(a.DType), a);
+    }
 
     public static MxArray Copy(MxArray a, StreamOrDevice? stream = null) => Contiguous(a, stream);
 
     /// <summary>Stops gradients: the same values, seen as a constant by the transforms.</summary>
-    public static MxArray StopGradient(MxArray a, StreamOrDevice? stream = null) =>
-        MxArray.Create(a.ShapeRef, a.DType, new StopGradientPrimitive(), a);
+    public static MxArray StopGradient(MxArray a, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return MxArray.Create(a.ShapeRef, a.DType, new StopGradientPrimitive(), a);
+    }
 }
 
 internal sealed class StopGradientPrimitive : Primitive

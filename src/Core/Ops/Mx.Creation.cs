@@ -5,7 +5,7 @@ public static partial class Mx
     /// <summary>An array of <paramref name="shape"/> filled with <paramref name="vals"/> (broadcast), in <paramref name="dtype"/> or vals' dtype.</summary>
     public static MxArray Full(int[] shape, MxArray vals, DType? dtype = null, StreamOrDevice? stream = null)
     {
-        CheckStream(stream);
+        using var placement = Place(stream);
         Shapes.CheckedSize(shape);
         var dt = dtype ?? vals.DType;
         var b = BroadcastTo(vals, (int[])shape.Clone());
@@ -28,6 +28,7 @@ public static partial class Mx
     /// <summary>Values start, start+step, ... below stop. Integer arguments give int32, as MLX.</summary>
     public static MxArray Arange(double start, double stop, double step = 1, DType? dtype = null, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (step == 0 || double.IsNaN(step)) throw new ArgumentException("arange: step must be non-zero.");
         double count = Math.Ceiling((stop - start) / step);
         if (double.IsNaN(count) || double.IsInfinity(count)) throw new ArgumentException("arange: the number of elements is not finite.");
@@ -48,10 +49,15 @@ public static partial class Mx
         return AsType(Array(values, new[] { (int)n }, DType.Float64), dt);
     }
 
-    public static MxArray Arange(double stop, DType? dtype = null, StreamOrDevice? stream = null) => Arange(0, stop, 1, dtype);
+    public static MxArray Arange(double stop, DType? dtype = null, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Arange(0, stop, 1, dtype);
+    }
 
     public static MxArray Arange(int start, int stop, int step = 1, DType dtype = DType.Int32, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (step == 0) throw new ArgumentException("arange: step must be non-zero.");
         long n = Math.Max(0L, ((long)stop - start + step + (step > 0 ? -1 : 1)) / step);
         var values = new long[n];
@@ -59,10 +65,15 @@ public static partial class Mx
         return AsType(Array(values, new[] { (int)n }), dtype);
     }
 
-    public static MxArray Arange(int stop, DType dtype = DType.Int32, StreamOrDevice? stream = null) => Arange(0, stop, 1, dtype);
+    public static MxArray Arange(int stop, DType dtype = DType.Int32, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Arange(0, stop, 1, dtype);
+    }
 
     public static MxArray Linspace(double start, double stop, int num = 50, DType dtype = DType.Float32, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (num < 0) throw new ArgumentException("linspace: num must be non-negative.");
         var values = new double[num];
         double delta = num > 1 ? (stop - start) / (num - 1) : 0;
@@ -74,17 +85,23 @@ public static partial class Mx
     /// <summary>Ones on the k-th diagonal of an n x m matrix.</summary>
     public static MxArray Eye(int n, int? m = null, int k = 0, DType dtype = DType.Float32, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int cols = m ?? n;
         var rows = ExpandDims(Arange(0, n), 1);
         var c = ExpandDims(Arange(0, cols), 0);
         return AsType(Equal(Subtract(c, rows), Array(k)), dtype);
     }
 
-    public static MxArray Identity(int n, DType dtype = DType.Float32, StreamOrDevice? stream = null) => Eye(n, dtype: dtype);
+    public static MxArray Identity(int n, DType dtype = DType.Float32, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Eye(n, dtype: dtype);
+    }
 
     /// <summary>Ones at and below the k-th diagonal.</summary>
     public static MxArray Tri(int n, int? m = null, int k = 0, DType dtype = DType.Float32, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         var rows = ExpandDims(Arange(0, n), 1);
         var c = ExpandDims(Arange(0, m ?? n), 0);
         return AsType(LessEqual(c, Add(rows, Array(k))), dtype);
@@ -92,6 +109,7 @@ public static partial class Mx
 
     public static MxArray Tril(MxArray x, int k = 0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (x.NDim < 2) throw new ArgumentException("tril needs at least 2 dimensions.");
         var mask = Tri(x.ShapeRef[^2], x.ShapeRef[^1], k, DType.Bool);
         return Where(mask, x, Zeros(System.Array.Empty<int>(), x.DType));
@@ -99,6 +117,7 @@ public static partial class Mx
 
     public static MxArray Triu(MxArray x, int k = 0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (x.NDim < 2) throw new ArgumentException("triu needs at least 2 dimensions.");
         var mask = Tri(x.ShapeRef[^2], x.ShapeRef[^1], k - 1, DType.Bool);
         return Where(mask, Zeros(System.Array.Empty<int>(), x.DType), x);
@@ -107,6 +126,7 @@ public static partial class Mx
     /// <summary>Coordinate grids; "xy" (Cartesian, the default) swaps the first two outputs' axes, as NumPy.</summary>
     public static MxArray[] Meshgrid(MxArray[] arrays, bool sparse = false, string indexing = "xy", StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (indexing is not ("xy" or "ij")) throw new ArgumentException("meshgrid indexing must be 'xy' or 'ij'.");
         int n = arrays.Length;
         var result = new MxArray[n];

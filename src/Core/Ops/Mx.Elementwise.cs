@@ -5,7 +5,7 @@ public static partial class Mx
     /// <summary>Applies a unary op; float functions of integer or bool input compute in float32, as MLX.</summary>
     public static MxArray Unary(UnaryOp op, MxArray a, StreamOrDevice? stream = null)
     {
-        CheckStream(stream);
+        using var placement = Place(stream);
         var dt = a.DType;
         bool keepsDType = op is UnaryOp.Abs or UnaryOp.Negative or UnaryOp.Square or UnaryOp.Sign or UnaryOp.Floor or UnaryOp.Ceil
             or UnaryOp.Round or UnaryOp.Conjugate or UnaryOp.BitwiseInvert;
@@ -61,6 +61,7 @@ public static partial class Mx
 
     public static MxArray Round(MxArray a, int decimals = 0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (decimals == 0 || !a.DType.IsInexact())
         {
             return Unary(UnaryOp.Round, a, stream);
@@ -91,6 +92,7 @@ public static partial class Mx
     /// <summary>NaN to 0 and infinities to the largest finite values (or the values given), as numpy.nan_to_num.</summary>
     public static MxArray NanToNum(MxArray a, double nan = 0.0, double? posinf = null, double? neginf = null, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (!a.DType.IsFloating())
         {
             return a;
@@ -149,7 +151,7 @@ public static partial class Mx
     /// <summary>Applies a binary op with promotion and broadcasting.</summary>
     public static MxArray Binary(BinaryOp op, MxArray a, MxArray b, StreamOrDevice? stream = null)
     {
-        CheckStream(stream);
+        using var placement = Place(stream);
         DType dt = ResultType(a, b);
         switch (op)
         {
@@ -177,27 +179,99 @@ public static partial class Mx
         return MxArray.Create(shape, outType, new BinaryPrimitive(op), a, b);
     }
 
-    public static MxArray Add(MxArray a, double b, StreamOrDevice? stream = null) => Add(a, Weak(b));
-    public static MxArray Subtract(MxArray a, double b, StreamOrDevice? stream = null) => Subtract(a, Weak(b));
-    public static MxArray Subtract(double a, MxArray b, StreamOrDevice? stream = null) => Subtract(Weak(a), b);
-    public static MxArray Multiply(MxArray a, double b, StreamOrDevice? stream = null) => Multiply(a, Weak(b));
-    public static MxArray Divide(MxArray a, double b, StreamOrDevice? stream = null) => Divide(a, Weak(b));
-    public static MxArray Power(MxArray a, double b, StreamOrDevice? stream = null) => Power(a, Weak(b));
+    public static MxArray Add(MxArray a, double b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Add(a, Weak(b));
+    }
+    public static MxArray Subtract(MxArray a, double b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Subtract(a, Weak(b));
+    }
+    public static MxArray Subtract(double a, MxArray b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Subtract(Weak(a), b);
+    }
+    public static MxArray Multiply(MxArray a, double b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Multiply(a, Weak(b));
+    }
+    public static MxArray Divide(MxArray a, double b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Divide(a, Weak(b));
+    }
+    public static MxArray Power(MxArray a, double b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Power(a, Weak(b));
+    }
 
     // Integer literals stay weak integers (mx.add(int_array, 1) is int32); without these they would bind to the
     // double overloads above and turn integer arrays into float32.
-    public static MxArray Add(MxArray a, int b, StreamOrDevice? stream = null) => Add(a, Weak((long)b));
-    public static MxArray Subtract(MxArray a, int b, StreamOrDevice? stream = null) => Subtract(a, Weak((long)b));
-    public static MxArray Subtract(int a, MxArray b, StreamOrDevice? stream = null) => Subtract(Weak((long)a), b);
-    public static MxArray Multiply(MxArray a, int b, StreamOrDevice? stream = null) => Multiply(a, Weak((long)b));
-    public static MxArray Divide(MxArray a, int b, StreamOrDevice? stream = null) => Divide(a, Weak((long)b));
-    public static MxArray Power(MxArray a, int b, StreamOrDevice? stream = null) => Power(a, Weak((long)b));
-    public static MxArray Add(MxArray a, long b, StreamOrDevice? stream = null) => Add(a, Weak(b));
-    public static MxArray Subtract(MxArray a, long b, StreamOrDevice? stream = null) => Subtract(a, Weak(b));
-    public static MxArray Subtract(long a, MxArray b, StreamOrDevice? stream = null) => Subtract(Weak(a), b);
-    public static MxArray Multiply(MxArray a, long b, StreamOrDevice? stream = null) => Multiply(a, Weak(b));
-    public static MxArray Divide(MxArray a, long b, StreamOrDevice? stream = null) => Divide(a, Weak(b));
-    public static MxArray Power(MxArray a, long b, StreamOrDevice? stream = null) => Power(a, Weak(b));
+    public static MxArray Add(MxArray a, int b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Add(a, Weak((long)b));
+    }
+    public static MxArray Subtract(MxArray a, int b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Subtract(a, Weak((long)b));
+    }
+    public static MxArray Subtract(int a, MxArray b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Subtract(Weak((long)a), b);
+    }
+    public static MxArray Multiply(MxArray a, int b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Multiply(a, Weak((long)b));
+    }
+    public static MxArray Divide(MxArray a, int b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Divide(a, Weak((long)b));
+    }
+    public static MxArray Power(MxArray a, int b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Power(a, Weak((long)b));
+    }
+    public static MxArray Add(MxArray a, long b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Add(a, Weak(b));
+    }
+    public static MxArray Subtract(MxArray a, long b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Subtract(a, Weak(b));
+    }
+    public static MxArray Subtract(long a, MxArray b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Subtract(Weak(a), b);
+    }
+    public static MxArray Multiply(MxArray a, long b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Multiply(a, Weak(b));
+    }
+    public static MxArray Divide(MxArray a, long b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Divide(a, Weak(b));
+    }
+    public static MxArray Power(MxArray a, long b, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Power(a, Weak(b));
+    }
 
     /// <summary>Quotient and floored remainder: (FloorDivide(a, b), Remainder(a, b)).</summary>
     public static (MxArray Quotient, MxArray Remainder) DivMod(MxArray a, MxArray b, StreamOrDevice? stream = null) =>
@@ -207,7 +281,7 @@ public static partial class Mx
 
     public static MxArray Where(MxArray condition, MxArray x, MxArray y, StreamOrDevice? stream = null)
     {
-        CheckStream(stream);
+        using var placement = Place(stream);
         var dt = ResultType(x, y);
         var shape = Shapes.Broadcast(Shapes.Broadcast(condition.ShapeRef, x.ShapeRef), y.ShapeRef);
         var c = BroadcastTo(AsType(condition, DType.Bool), shape);
@@ -217,6 +291,7 @@ public static partial class Mx
     /// <summary>Clips to [aMin, aMax]; either bound may be null (NaN propagates, as Maximum and Minimum do).</summary>
     public static MxArray Clip(MxArray a, MxArray? aMin, MxArray? aMax, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (aMin is null && aMax is null)
         {
             throw new ArgumentException("clip needs at least one of aMin and aMax.");
@@ -229,6 +304,7 @@ public static partial class Mx
 
     public static MxArray IsClose(MxArray a, MxArray b, double rtol = 1e-5, double atol = 1e-8, bool equalNan = false, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         // |a - b| <= atol + rtol * |b|, with equal infinities close and NaN close to NaN only when asked.
         var diff = Abs(Subtract(a, b));
         var close = LessEqual(diff, Add(Multiply(Abs(b), rtol), atol));
@@ -247,6 +323,7 @@ public static partial class Mx
     /// <summary>True when the shapes match and every element is equal (NaN equal to NaN when asked).</summary>
     public static MxArray ArrayEqual(MxArray a, MxArray b, bool equalNan = false, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (!a.ShapeRef.SequenceEqual(b.ShapeRef))
         {
             return Array(false);

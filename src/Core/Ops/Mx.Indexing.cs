@@ -40,6 +40,7 @@ public static partial class Mx
     /// <summary>a[start:stop:strides] per axis (MLX's slice); indices are clamped like Python slices.</summary>
     public static MxArray Slice(MxArray a, int[] start, int[] stop, int[]? strides = null, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         var (s, e, st) = NormalizeAll(a, start, stop, strides);
         return SliceRaw(a, s, e, st);
     }
@@ -47,6 +48,7 @@ public static partial class Mx
     /// <summary>A copy of <paramref name="a"/> with <paramref name="update"/> written at a[start:stop:strides].</summary>
     public static MxArray SliceUpdate(MxArray a, MxArray update, int[] start, int[] stop, int[]? strides = null, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         var (s, e, st) = NormalizeAll(a, start, stop, strides);
         return SliceUpdateRaw(a, update, s, e, st);
     }
@@ -71,7 +73,7 @@ public static partial class Mx
     /// <summary>Elements of <paramref name="a"/> at <paramref name="indices"/> along <paramref name="axis"/> (negative indices wrap).</summary>
     public static MxArray Take(MxArray a, MxArray indices, int axis, StreamOrDevice? stream = null)
     {
-        CheckStream(stream);
+        using var placement = Place(stream);
         if (!indices.DType.IsInteger()) throw new ArgumentException($"take needs integer indices, not {indices.DType.Name()}.");
         int ax = Shapes.Axis(axis, a.NDim);
         if (a.ShapeRef[ax] == 0 && indices.Size > 0) throw new IndexOutOfRangeException("take from an empty axis.");
@@ -90,6 +92,7 @@ public static partial class Mx
     /// </summary>
     public static MxArray ScatterAxis(MxArray a, MxArray indices, MxArray updates, int axis, ScatterMode mode = ScatterMode.None, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int ax = Shapes.Axis(axis, a.NDim);
         var shape = a.ShapeRef.Take(ax).Concat(indices.ShapeRef).Concat(a.ShapeRef.Skip(ax + 1)).ToArray();
         var u = BroadcastTo(AsType(updates, a.DType), shape);
@@ -116,6 +119,7 @@ public static partial class Mx
 
     public static MxArray TakeAlongAxis(MxArray a, MxArray indices, int? axis, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (axis is null) return TakeAlongAxisRaw(Flatten(a), Flatten(indices), 0);
         if (indices.NDim != a.NDim) throw new ArgumentException("take_along_axis: indices need as many dims as the array.");
         return TakeAlongAxisRaw(a, indices, Shapes.Axis(axis.Value, a.NDim));
@@ -130,6 +134,7 @@ public static partial class Mx
 
     public static MxArray PutAlongAxis(MxArray a, MxArray indices, MxArray values, int? axis, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (axis is null) return Reshape(PutAlongAxisRaw(Flatten(a), Flatten(indices), Flatten(values), 0, ScatterMode.None), a.ShapeRef);
         int ax = Shapes.Axis(axis.Value, a.NDim);
         if (indices.NDim != a.NDim) throw new ArgumentException("put_along_axis: indices need as many dims as the array.");
@@ -150,6 +155,7 @@ public static partial class Mx
     /// <summary>The k-th diagonal of axes (axis1, axis2), appended as the last axis.</summary>
     public static MxArray Diagonal(MxArray a, int offset = 0, int axis1 = 0, int axis2 = 1, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int ax1 = Shapes.Axis(axis1, a.NDim), ax2 = Shapes.Axis(axis2, a.NDim);
         if (ax1 == ax2) throw new ArgumentException("diagonal needs two different axes.");
         int n1 = a.ShapeRef[ax1], n2 = a.ShapeRef[ax2];
@@ -170,6 +176,7 @@ public static partial class Mx
     /// <summary>1-D input: a matrix with it on the k-th diagonal; 2-D input: its k-th diagonal.</summary>
     public static MxArray Diag(MxArray a, int k = 0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (a.NDim == 2) return Diagonal(a, k, 0, 1, stream);
         if (a.NDim != 1) throw new ArgumentException("diag needs a 1-D or 2-D array.");
         int n = (int)a.Size + Math.Abs(k);
@@ -181,6 +188,7 @@ public static partial class Mx
 
     public static MxArray Trace(MxArray a, int offset = 0, int axis1 = 0, int axis2 = 1, DType? dtype = null, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         var d = Sum(Diagonal(a, offset, axis1, axis2), -1);
         return dtype is { } t ? AsType(d, t) : d;
     }

@@ -5,7 +5,7 @@ public static partial class Mx
     /// <summary>Matrix product with NumPy's rules: 1-D operands are promoted and the extra dim removed; batch dims broadcast.</summary>
     public static MxArray Matmul(MxArray a, MxArray b, StreamOrDevice? stream = null)
     {
-        CheckStream(stream);
+        using var placement = Place(stream);
         if (a.NDim == 0 || b.NDim == 0) throw new ArgumentException("matmul does not take scalars; use Multiply.");
         var dt = ResultType(a, b);
         if (!dt.IsFloating())
@@ -34,6 +34,7 @@ public static partial class Mx
     /// <summary>beta * c + alpha * (a @ b).</summary>
     public static MxArray Addmm(MxArray c, MxArray a, MxArray b, double alpha = 1.0, double beta = 1.0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         var ab = Matmul(a, b, stream);
         if (alpha != 1.0) ab = Multiply(ab, alpha);
         return Add(beta == 1.0 ? c : Multiply(c, beta), ab);
@@ -45,6 +46,7 @@ public static partial class Mx
     /// <summary>Sum product over the last axes of a and b (a scalar product for 1-D).</summary>
     public static MxArray Inner(MxArray a, MxArray b, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (a.NDim == 0 || b.NDim == 0) return Multiply(a, b, stream);
         return Tensordot(a, b, new[] { a.NDim - 1 }, new[] { b.NDim - 1 }, stream);
     }
@@ -55,6 +57,7 @@ public static partial class Mx
 
     public static MxArray Tensordot(MxArray a, MxArray b, int[] axesA, int[] axesB, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (axesA.Length != axesB.Length) throw new ArgumentException("tensordot: axis lists differ in length.");
         var ca = Shapes.Axes(axesA, a.NDim);
         var cb = Shapes.Axes(axesB, b.NDim);

@@ -10,11 +10,18 @@ public static partial class Mx
 
     public static MxArray PermuteDims(MxArray a, int[]? axes = null, StreamOrDevice? stream = null) => Transpose(a, axes, stream);
 
-    public static MxArray Positive(MxArray a, StreamOrDevice? stream = null) => a;
+    public static MxArray Positive(MxArray a, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return a;
+    }
 
     /// <summary>Rounds toward zero.</summary>
-    public static MxArray Trunc(MxArray a, StreamOrDevice? stream = null) =>
-        a.DType.IsInexact() ? Where(Less(a, 0), Ceil(a), Floor(a)) : a;
+    public static MxArray Trunc(MxArray a, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return a.DType.IsInexact() ? Where(Less(a, 0), Ceil(a), Floor(a)) : a;
+    }
 
     public static int[] BroadcastShapes(params int[][] shapes) => shapes.Aggregate(System.Array.Empty<int>(), Shapes.Broadcast);
 
@@ -42,6 +49,7 @@ public static partial class Mx
     /// <summary>The n-th discrete difference along <paramref name="axis"/>.</summary>
     public static MxArray Diff(MxArray a, int n = 1, int axis = -1, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int ax = Shapes.Axis(axis, a.NDim);
         for (int i = 0; i < n; i++)
         {
@@ -56,6 +64,7 @@ public static partial class Mx
     /// <summary>Reverses the order of elements along the given axes (all when null): a view.</summary>
     public static MxArray Flip(MxArray a, int[]? axes = null, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         var ax = Shapes.Axes(axes, a.NDim);
         var start = new int[a.NDim];
         var stop = (int[])a.ShapeRef.Clone();
@@ -72,6 +81,7 @@ public static partial class Mx
     /// <summary>The Kronecker product.</summary>
     public static MxArray Kron(MxArray a, MxArray b, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int nd = Math.Max(a.NDim, b.NDim);
         var ax = Reshape(a, Enumerable.Repeat(1, nd - a.NDim).Concat(a.ShapeRef).ToArray());
         var bx = Reshape(b, Enumerable.Repeat(1, nd - b.NDim).Concat(b.ShapeRef).ToArray());
@@ -91,18 +101,23 @@ public static partial class Mx
     /// <summary>Splits along <paramref name="axis"/> into arrays without that axis.</summary>
     public static MxArray[] Unstack(MxArray a, int axis = 0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int ax = Shapes.Axis(axis, a.NDim);
         if (a.ShapeRef[ax] == 0) return System.Array.Empty<MxArray>();
         return Split(a, a.ShapeRef[ax], ax).Select(p => Squeeze(p, ax)).ToArray();
     }
 
     /// <summary>Sum of conj(a) * b over <paramref name="axis"/>.</summary>
-    public static MxArray Vecdot(MxArray a, MxArray b, int axis = -1, StreamOrDevice? stream = null) =>
-        Sum(Multiply(Conjugate(a), b), axis);
+    public static MxArray Vecdot(MxArray a, MxArray b, int axis = -1, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Sum(Multiply(Conjugate(a), b), axis);
+    }
 
     /// <summary>1-D convolution of two vectors in NumPy's modes "full", "same" and "valid".</summary>
     public static MxArray Convolve(MxArray a, MxArray v, string mode = "full", StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (a.NDim != 1 || v.NDim != 1) throw new ArgumentException("convolve needs two 1-D arrays.");
         if (v.Size > a.Size) (a, v) = (v, a);
         int n = (int)a.Size, m = (int)v.Size;
@@ -121,11 +136,27 @@ public static partial class Mx
         return Array(Enumerable.Range(0, m).Select(f).ToArray(), new[] { m }, DType.Float32);
     }
 
-    public static MxArray Hanning(int m, StreamOrDevice? stream = null) => Window(m, n => 0.5 - 0.5 * Math.Cos(2 * Math.PI * n / (m - 1)));
+    public static MxArray Hanning(int m, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Window(m, n => 0.5 - 0.5 * Math.Cos(2 * Math.PI * n / (m - 1)));
+    }
 
-    public static MxArray Hamming(int m, StreamOrDevice? stream = null) => Window(m, n => 0.54 - 0.46 * Math.Cos(2 * Math.PI * n / (m - 1)));
+    public static MxArray Hamming(int m, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Window(m, n => 0.54 - 0.46 * Math.Cos(2 * Math.PI * n / (m - 1)));
+    }
 
-    public static MxArray Blackman(int m, StreamOrDevice? stream = null) => Window(m, n => 0.42 - 0.5 * Math.Cos(2 * Math.PI * n / (m - 1)) + 0.08 * Math.Cos(4 * Math.PI * n / (m - 1)));
+    public static MxArray Blackman(int m, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Window(m, n => 0.42 - 0.5 * Math.Cos(2 * Math.PI * n / (m - 1)) + 0.08 * Math.Cos(4 * Math.PI * n / (m - 1)));
+    }
 
-    public static MxArray Bartlett(int m, StreamOrDevice? stream = null) => Window(m, n => 1 - Math.Abs(2.0 * n / (m - 1) - 1));
+    public static MxArray Bartlett(int m, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Window(m, n => 1 - Math.Abs(2.0 * n / (m - 1) - 1));
+    }
 }

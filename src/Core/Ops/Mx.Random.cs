@@ -16,6 +16,7 @@ public static partial class Mx
         /// <summary>A PRNG key from a seed: a uint32 array of shape [2].</summary>
         public static MxArray Key(ulong seed, StreamOrDevice? stream = null)
         {
+            using var placement = Place(stream);
             var (k0, k1) = Threefry.Key(seed);
             return Array(new[] { k0, k1 });
         }
@@ -50,6 +51,7 @@ public static partial class Mx
         /// <summary>Splits a key into <paramref name="num"/> keys, shape [num, 2].</summary>
         public static MxArray Split(MxArray key, int num = 2, StreamOrDevice? stream = null)
         {
+            using var placement = Place(stream);
             if (num < 0) throw new ArgumentException("split: num must be non-negative.");
             return Reshape(Bits(new[] { num, 2 }, 4, key), new[] { num, 2 });
         }
@@ -57,6 +59,7 @@ public static partial class Mx
         /// <summary>Random bits: uint32 (width 4), uint16 (2) or uint8 (1) of <paramref name="shape"/>.</summary>
         public static MxArray Bits(int[] shape, int width = 4, MxArray? key = null, StreamOrDevice? stream = null)
         {
+            using var placement = Place(stream);
             var dt = width switch
             {
                 4 => DType.UInt32,
@@ -71,6 +74,7 @@ public static partial class Mx
         /// <summary>Uniform in [low, high): (high - low) * u + low with u in [0, 1) as MLX computes it.</summary>
         public static MxArray Uniform(MxArray low, MxArray high, int[]? shape = null, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null)
         {
+            using var placement = Place(stream);
             if (!dtype.IsFloating()) throw new ArgumentException($"uniform needs a floating dtype, not {dtype.Name()}.");
             var outShape = shape ?? Shapes.Broadcast(low.ShapeRef, high.ShapeRef);
             var u = MxArray.Create((int[])outShape.Clone(), DType.Float32, new RandomPrimitive(RandomMode.UniformUnit, 4), NextKey(key));
@@ -79,14 +83,22 @@ public static partial class Mx
             return AsType(Add(Multiply(range, u), lo), dtype);
         }
 
-        public static MxArray Uniform(int[] shape, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null) => Uniform(0.0, 1.0, shape, dtype, key);
+        public static MxArray Uniform(int[] shape, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null)
+        {
+            using var placement = Place(stream);
+            return Uniform(0.0, 1.0, shape, dtype, key);
+        }
 
-        public static MxArray Uniform(double low, double high, int[] shape, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null) =>
-            Uniform(Array(low, DType.Float32), Array(high, DType.Float32), shape, dtype, key);
+        public static MxArray Uniform(double low, double high, int[] shape, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null)
+        {
+            using var placement = Place(stream);
+            return Uniform(Array(low, DType.Float32), Array(high, DType.Float32), shape, dtype, key);
+        }
 
         /// <summary>Normal with mean <paramref name="loc"/> and standard deviation <paramref name="scale"/>.</summary>
         public static MxArray Normal(int[] shape, DType dtype = DType.Float32, double? loc = null, double? scale = null, MxArray? key = null, StreamOrDevice? stream = null)
         {
+            using var placement = Place(stream);
             if (!dtype.IsFloating()) throw new ArgumentException($"normal needs a floating dtype, not {dtype.Name()}.");
             // loc and scale enter the float32 formula exactly where MLX applies them, so results stay bit-exact.
             var z = MxArray.Create((int[])shape.Clone(), DType.Float32,
@@ -97,18 +109,23 @@ public static partial class Mx
         /// <summary>Integers uniform in [low, high).</summary>
         public static MxArray Randint(MxArray low, MxArray high, int[]? shape = null, DType dtype = DType.Int32, MxArray? key = null, StreamOrDevice? stream = null)
         {
+            using var placement = Place(stream);
             if (!dtype.IsInteger()) throw new ArgumentException($"randint needs an integer dtype, not {dtype.Name()}.");
             var u = Uniform(AsType(low, DType.Float32), AsType(high, DType.Float32), shape, DType.Float32, key);
             var r = AsType(Floor(u), dtype);
             return Maximum(Minimum(r, AsType(Subtract(high, Array(1, high.DType)), dtype)), AsType(low, dtype));
         }
 
-        public static MxArray Randint(int low, int high, int[] shape, DType dtype = DType.Int32, MxArray? key = null, StreamOrDevice? stream = null) =>
-            Randint(Array(low), Array(high), shape, dtype, key);
+        public static MxArray Randint(int low, int high, int[] shape, DType dtype = DType.Int32, MxArray? key = null, StreamOrDevice? stream = null)
+        {
+            using var placement = Place(stream);
+            return Randint(Array(low), Array(high), shape, dtype, key);
+        }
 
         /// <summary>True with probability <paramref name="p"/>.</summary>
         public static MxArray Bernoulli(MxArray? p = null, int[]? shape = null, MxArray? key = null, StreamOrDevice? stream = null)
         {
+            using var placement = Place(stream);
             p ??= Array(0.5f);
             var outShape = shape ?? p.ShapeRef;
             var bits = Bits(outShape, 4, key);
@@ -117,6 +134,7 @@ public static partial class Mx
 
         public static MxArray TruncatedNormal(MxArray lower, MxArray upper, int[]? shape = null, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null)
         {
+            using var placement = Place(stream);
             var s = Array(Math.Sqrt(2.0), dtype);
             var a = Erf(Divide(AsType(lower, dtype), s));
             var b = Erf(Divide(AsType(upper, dtype), s));
@@ -126,12 +144,16 @@ public static partial class Mx
             return Maximum(Minimum(AsType(upper, dtype), x), AsType(lower, dtype));
         }
 
-        public static MxArray Gumbel(int[] shape, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null) =>
-            Negative(Log(Negative(Log(Uniform(0.0, 1.0, shape, dtype, key)))));
+        public static MxArray Gumbel(int[] shape, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null)
+        {
+            using var placement = Place(stream);
+            return Negative(Log(Negative(Log(Uniform(0.0, 1.0, shape, dtype, key)))));
+        }
 
         /// <summary>Samples class indices from unnormalized log-probabilities along <paramref name="axis"/> (Gumbel-max).</summary>
         public static MxArray Categorical(MxArray logits, int axis = -1, int[]? shape = null, int? numSamples = null, MxArray? key = null, StreamOrDevice? stream = null)
         {
+            using var placement = Place(stream);
             int ax = Shapes.Axis(axis, logits.NDim);
             if (numSamples is { } k)
             {
@@ -149,6 +171,7 @@ public static partial class Mx
 
         public static MxArray Laplace(int[] shape, DType dtype = DType.Float32, double loc = 0.0, double scale = 1.0, MxArray? key = null, StreamOrDevice? stream = null)
         {
+            using var placement = Place(stream);
             var u = Uniform(Array(Threefry.AboveMinusOne), Array(1f), shape, DType.Float32, key);
             var s = Multiply(Sign(u), Log1p(Negative(Abs(u))));
             s = AsType(s, dtype);
@@ -158,11 +181,18 @@ public static partial class Mx
         }
 
         /// <summary>A random permutation of 0..n-1 (uint32... int32 as MLX).</summary>
-        public static MxArray Permutation(int n, MxArray? key = null, StreamOrDevice? stream = null) => AsType(ArgSort(Bits(new[] { n }, 4, key)), DType.Int32);
+        public static MxArray Permutation(int n, MxArray? key = null, StreamOrDevice? stream = null)
+        {
+            using var placement = Place(stream);
+            return AsType(ArgSort(Bits(new[] { n }, 4, key)), DType.Int32);
+        }
 
         /// <summary><paramref name="x"/> shuffled along <paramref name="axis"/>.</summary>
-        public static MxArray Permutation(MxArray x, int axis = 0, MxArray? key = null, StreamOrDevice? stream = null) =>
-            Take(x, Permutation(x.ShapeRef[Shapes.Axis(axis, x.NDim)], key), axis);
+        public static MxArray Permutation(MxArray x, int axis = 0, MxArray? key = null, StreamOrDevice? stream = null)
+        {
+            using var placement = Place(stream);
+            return Take(x, Permutation(x.ShapeRef[Shapes.Axis(axis, x.NDim)], key), axis);
+        }
 
         /// <summary>
         /// Samples from a multivariate normal with the given mean and covariance: mean + z L^T, where L is the
@@ -170,6 +200,7 @@ public static partial class Mx
         /// </summary>
         public static MxArray MultivariateNormal(MxArray mean, MxArray cov, int[]? shape = null, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null)
         {
+            using var placement = Place(stream);
             int n = mean.ShapeRef[^1];
             if (cov.NDim != 2 || cov.ShapeRef[0] != n || cov.ShapeRef[1] != n) throw new ArgumentException("multivariate_normal: cov must be (n, n) for a mean of size n.");
             var c = cov.ToArray<double>();

@@ -29,8 +29,11 @@ public static partial class Mx
         _ => t,
     };
 
-    public static MxArray Sum(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null) =>
-        a.DType == DType.Complex64 ? ComplexSum(a, axes, keepDims) : Reduce(ReduceOp.Sum, a, axes, keepDims, SumType(a.DType), "sum");
+    public static MxArray Sum(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return a.DType == DType.Complex64 ? ComplexSum(a, axes, keepDims) : Reduce(ReduceOp.Sum, a, axes, keepDims, SumType(a.DType), "sum");
+    }
 
     // complex64 sums as its (real, imag) float32 pairs: a trailing axis of 2 that is never reduced.
     private static MxArray ComplexSum(MxArray a, int[]? axes, bool keepDims)
@@ -44,15 +47,35 @@ public static partial class Mx
         return keepDims ? c : Reshape(c, a.ShapeRef.Where((_, i) => !ax.Contains(i)).ToArray());
     }
     public static MxArray Sum(MxArray a, int axis, bool keepDims = false, StreamOrDevice? stream = null) => Sum(a, new[] { axis }, keepDims, stream);
-    public static MxArray Prod(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null) => Reduce(ReduceOp.Prod, a, axes, keepDims, SumType(a.DType), "prod");
+    public static MxArray Prod(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Reduce(ReduceOp.Prod, a, axes, keepDims, SumType(a.DType), "prod");
+    }
     public static MxArray Prod(MxArray a, int axis, bool keepDims = false, StreamOrDevice? stream = null) => Prod(a, new[] { axis }, keepDims, stream);
-    public static MxArray Max(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null) => Reduce(ReduceOp.Max, a, axes, keepDims, a.DType, "max");
+    public static MxArray Max(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Reduce(ReduceOp.Max, a, axes, keepDims, a.DType, "max");
+    }
     public static MxArray Max(MxArray a, int axis, bool keepDims = false, StreamOrDevice? stream = null) => Max(a, new[] { axis }, keepDims, stream);
-    public static MxArray Min(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null) => Reduce(ReduceOp.Min, a, axes, keepDims, a.DType, "min");
+    public static MxArray Min(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Reduce(ReduceOp.Min, a, axes, keepDims, a.DType, "min");
+    }
     public static MxArray Min(MxArray a, int axis, bool keepDims = false, StreamOrDevice? stream = null) => Min(a, new[] { axis }, keepDims, stream);
-    public static MxArray All(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null) => Reduce(ReduceOp.And, a, axes, keepDims, DType.Bool, "all");
+    public static MxArray All(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Reduce(ReduceOp.And, a, axes, keepDims, DType.Bool, "all");
+    }
     public static MxArray All(MxArray a, int axis, bool keepDims = false, StreamOrDevice? stream = null) => All(a, new[] { axis }, keepDims, stream);
-    public static MxArray Any(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null) => Reduce(ReduceOp.Or, a, axes, keepDims, DType.Bool, "any");
+    public static MxArray Any(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Reduce(ReduceOp.Or, a, axes, keepDims, DType.Bool, "any");
+    }
     public static MxArray Any(MxArray a, int axis, bool keepDims = false, StreamOrDevice? stream = null) => Any(a, new[] { axis }, keepDims, stream);
 
     private static long ReducedCount(MxArray a, int[]? axes) => Shapes.Axes(axes, a.NDim).Aggregate(1L, (n, i) => n * a.ShapeRef[i]);
@@ -60,6 +83,7 @@ public static partial class Mx
     /// <summary>Mean; integer input gives float32, as MLX.</summary>
     public static MxArray Mean(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         var x = a.DType.IsInexact() ? a : AsType(a, DType.Float32);
         return Divide(Sum(x, axes, keepDims), (double)ReducedCount(a, axes));
     }
@@ -68,6 +92,7 @@ public static partial class Mx
 
     public static MxArray Var(MxArray a, int[]? axes = null, bool keepDims = false, int ddof = 0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         var x = a.DType.IsInexact() ? a : AsType(a, DType.Float32);
         var mu = Mean(x, axes, keepDims: true);
         var sq = Sum(Square(Subtract(x, mu)), axes, keepDims);
@@ -83,6 +108,7 @@ public static partial class Mx
     /// <summary>log(sum(exp(a))) computed stably; empty reductions throw, as MLX.</summary>
     public static MxArray Logsumexp(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         var x = a.DType.IsInexact() ? a : AsType(a, DType.Float32);
         var m = StopGradient(Max(x, axes, keepDims: true));
         // An all -inf (or inf) slice would give inf - inf: shift by 0 there instead.
@@ -96,6 +122,7 @@ public static partial class Mx
     /// <summary>Softmax over <paramref name="axes"/> (all axes when null), computed stably.</summary>
     public static MxArray Softmax(MxArray a, int[]? axes = null, bool precise = false, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         var x = a.DType.IsInexact() ? a : AsType(a, DType.Float32);
         var ax = Shapes.Axes(axes, a.NDim);
         if (ax.Length == 1 && x.DType is DType.Float32 or DType.Float64)
@@ -109,9 +136,17 @@ public static partial class Mx
 
     public static MxArray Softmax(MxArray a, int axis, bool precise = false, StreamOrDevice? stream = null) => Softmax(a, new[] { axis }, precise, stream);
 
-    public static MxArray ArgMax(MxArray a, int? axis = null, bool keepDims = false, StreamOrDevice? stream = null) => ArgReduce(a, axis, keepDims, true);
+    public static MxArray ArgMax(MxArray a, int? axis = null, bool keepDims = false, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return ArgReduce(a, axis, keepDims, true);
+    }
 
-    public static MxArray ArgMin(MxArray a, int? axis = null, bool keepDims = false, StreamOrDevice? stream = null) => ArgReduce(a, axis, keepDims, false);
+    public static MxArray ArgMin(MxArray a, int? axis = null, bool keepDims = false, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return ArgReduce(a, axis, keepDims, false);
+    }
 
     private static MxArray ArgReduce(MxArray a, int? axis, bool keepDims, bool max)
     {
@@ -132,6 +167,7 @@ public static partial class Mx
     /// <summary>The median along <paramref name="axes"/> (NaN propagates: NaN sorts last, and any NaN makes the slice NaN).</summary>
     public static MxArray Median(MxArray a, int[]? axes = null, bool keepDims = false, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         var ax = Shapes.Axes(axes, a.NDim);
         var rest = Enumerable.Range(0, a.NDim).Where(i => !ax.Contains(i)).ToArray();
         var moved = Transpose(a, rest.Concat(ax).ToArray());
@@ -167,16 +203,37 @@ public static partial class Mx
         return MxArray.Create(a.ShapeRef, dt, new ScanPrimitive(op, ax, reverse, inclusive), a);
     }
 
-    public static MxArray Cumsum(MxArray a, int? axis = null, bool reverse = false, bool inclusive = true, StreamOrDevice? stream = null) => Scan(ScanOp.Sum, a, axis, reverse, inclusive);
-    public static MxArray Cumprod(MxArray a, int? axis = null, bool reverse = false, bool inclusive = true, StreamOrDevice? stream = null) => Scan(ScanOp.Prod, a, axis, reverse, inclusive);
-    public static MxArray Cummax(MxArray a, int? axis = null, bool reverse = false, bool inclusive = true, StreamOrDevice? stream = null) => Scan(ScanOp.Max, a, axis, reverse, inclusive);
-    public static MxArray Cummin(MxArray a, int? axis = null, bool reverse = false, bool inclusive = true, StreamOrDevice? stream = null) => Scan(ScanOp.Min, a, axis, reverse, inclusive);
-    public static MxArray Logcumsumexp(MxArray a, int? axis = null, bool reverse = false, bool inclusive = true, StreamOrDevice? stream = null) => Scan(ScanOp.LogAddExp, a, axis, reverse, inclusive);
+    public static MxArray Cumsum(MxArray a, int? axis = null, bool reverse = false, bool inclusive = true, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Scan(ScanOp.Sum, a, axis, reverse, inclusive);
+    }
+    public static MxArray Cumprod(MxArray a, int? axis = null, bool reverse = false, bool inclusive = true, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Scan(ScanOp.Prod, a, axis, reverse, inclusive);
+    }
+    public static MxArray Cummax(MxArray a, int? axis = null, bool reverse = false, bool inclusive = true, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Scan(ScanOp.Max, a, axis, reverse, inclusive);
+    }
+    public static MxArray Cummin(MxArray a, int? axis = null, bool reverse = false, bool inclusive = true, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Scan(ScanOp.Min, a, axis, reverse, inclusive);
+    }
+    public static MxArray Logcumsumexp(MxArray a, int? axis = null, bool reverse = false, bool inclusive = true, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return Scan(ScanOp.LogAddExp, a, axis, reverse, inclusive);
+    }
 
     // ---------------------------------------------------------------- sorting
 
     public static MxArray Sort(MxArray a, int? axis = -1, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (axis is null) return Sort(Flatten(a), 0, stream);
         int ax = Shapes.Axis(axis.Value, a.NDim);
         return MxArray.Create(a.ShapeRef, a.DType, new SortPrimitive(ax, false), a);
@@ -184,6 +241,7 @@ public static partial class Mx
 
     public static MxArray ArgSort(MxArray a, int? axis = -1, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (axis is null) return ArgSort(Flatten(a), 0, stream);
         int ax = Shapes.Axis(axis.Value, a.NDim);
         return MxArray.Create(a.ShapeRef, DType.UInt32, new SortPrimitive(ax, true), a);
@@ -192,12 +250,14 @@ public static partial class Mx
     /// <summary>Elements before index kth are no larger than it, those after no smaller (a full sort satisfies this).</summary>
     public static MxArray Partition(MxArray a, int kth, int? axis = -1, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         CheckKth(a, kth, axis);
         return Sort(a, axis, stream);
     }
 
     public static MxArray ArgPartition(MxArray a, int kth, int? axis = -1, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         CheckKth(a, kth, axis);
         return ArgSort(a, axis, stream);
     }
@@ -211,6 +271,7 @@ public static partial class Mx
     /// <summary>The k largest elements along <paramref name="axis"/>, in ascending order.</summary>
     public static MxArray TopK(MxArray a, int k, int? axis = -1, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (axis is null) return TopK(Flatten(a), k, 0, stream);
         int ax = Shapes.Axis(axis.Value, a.NDim);
         int n = a.ShapeRef[ax];
@@ -225,6 +286,7 @@ public static partial class Mx
     /// <summary>Indices where <paramref name="values"/> would be inserted into sorted 1-D <paramref name="sorted"/> to keep it sorted.</summary>
     public static MxArray SearchSorted(MxArray sorted, MxArray values, bool right = false, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (sorted.NDim != 1) throw new ArgumentException("searchsorted needs a 1-D sorted array.");
         var s = ExpandDims(sorted, Enumerable.Range(0, values.NDim).ToArray());
         var v = ExpandDims(values, -1);

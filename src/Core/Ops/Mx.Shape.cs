@@ -9,7 +9,7 @@ public static partial class Mx
     /// <summary>Reshapes; one dim may be -1 (inferred). A view when the memory allows it.</summary>
     public static MxArray Reshape(MxArray a, int[] shape, StreamOrDevice? stream = null)
     {
-        CheckStream(stream);
+        using var placement = Place(stream);
         var resolved = (int[])shape.Clone();
         int infer = -1;
         long known = 1;
@@ -60,6 +60,7 @@ public static partial class Mx
 
     public static MxArray Flatten(MxArray a, int startAxis = 0, int endAxis = -1, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (a.NDim == 0) return Reshape(a, new[] { 1 });
         int s = Shapes.Axis(startAxis, a.NDim), e = Shapes.Axis(endAxis, a.NDim);
         if (s > e) throw new ArgumentException("flatten: startAxis must not come after endAxis.");
@@ -69,6 +70,7 @@ public static partial class Mx
 
     public static MxArray Unflatten(MxArray a, int axis, int[] shape, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int ax = Shapes.Axis(axis, a.NDim);
         var newShape = a.ShapeRef.Take(ax).Concat(shape).Concat(a.ShapeRef.Skip(ax + 1)).ToArray();
         return Reshape(a, newShape, stream);
@@ -76,6 +78,7 @@ public static partial class Mx
 
     public static MxArray Squeeze(MxArray a, int[]? axes = null, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         var drop = axes is null ? Enumerable.Range(0, a.NDim).Where(i => a.ShapeRef[i] == 1).ToArray() : Shapes.Axes(axes, a.NDim);
         foreach (int ax in drop)
         {
@@ -88,6 +91,7 @@ public static partial class Mx
 
     public static MxArray ExpandDims(MxArray a, int[] axes, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int nd = a.NDim + axes.Length;
         var norm = Shapes.Axes(axes, nd);
         var shape = new int[nd];
@@ -104,7 +108,7 @@ public static partial class Mx
     /// <summary>Permutes axes (reverses them when <paramref name="axes"/> is null): a view.</summary>
     public static MxArray Transpose(MxArray a, int[]? axes = null, StreamOrDevice? stream = null)
     {
-        CheckStream(stream);
+        using var placement = Place(stream);
         var perm = axes is null ? Enumerable.Range(0, a.NDim).Reverse().ToArray() : Shapes.Axes(axes, a.NDim);
         if (perm.Length != a.NDim)
         {
@@ -119,6 +123,7 @@ public static partial class Mx
 
     public static MxArray SwapAxes(MxArray a, int axis1, int axis2, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int i = Shapes.Axis(axis1, a.NDim), j = Shapes.Axis(axis2, a.NDim);
         var perm = Enumerable.Range(0, a.NDim).ToArray();
         (perm[i], perm[j]) = (perm[j], perm[i]);
@@ -127,6 +132,7 @@ public static partial class Mx
 
     public static MxArray MoveAxis(MxArray a, int source, int destination, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int s = Shapes.Axis(source, a.NDim), d = Shapes.Axis(destination, a.NDim);
         var perm = Enumerable.Range(0, a.NDim).Where(i => i != s).ToList();
         perm.Insert(d, s);
@@ -135,6 +141,7 @@ public static partial class Mx
 
     public static MxArray BroadcastTo(MxArray a, int[] shape, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (a.ShapeRef.SequenceEqual(shape))
         {
             return a;
@@ -179,6 +186,7 @@ public static partial class Mx
 
     public static MxArray Concatenate(MxArray[] arrays, int axis = 0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (arrays.Length == 0) throw new ArgumentException("concatenate needs at least one array.");
         int nd = arrays[0].NDim;
         int ax = Shapes.Axis(axis, nd);
@@ -199,6 +207,7 @@ public static partial class Mx
 
     public static MxArray Stack(MxArray[] arrays, int axis = 0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (arrays.Length == 0) throw new ArgumentException("stack needs at least one array.");
         int ax = Shapes.Axis(axis, arrays[0].NDim + 1);
         return Concatenate(arrays.Select(x => ExpandDims(x, ax)).ToArray(), ax, stream);
@@ -207,6 +216,7 @@ public static partial class Mx
     /// <summary>Splits into <paramref name="sections"/> equal parts along <paramref name="axis"/>.</summary>
     public static MxArray[] Split(MxArray a, int sections, int axis = 0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int ax = Shapes.Axis(axis, a.NDim);
         if (sections <= 0 || a.ShapeRef[ax] % sections != 0)
         {
@@ -219,6 +229,7 @@ public static partial class Mx
     /// <summary>Splits at the given indices along <paramref name="axis"/>.</summary>
     public static MxArray[] Split(MxArray a, int[] indices, int axis = 0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int ax = Shapes.Axis(axis, a.NDim);
         var bounds = new[] { 0 }.Concat(indices.Select(i => Math.Clamp(i < 0 ? i + a.ShapeRef[ax] : i, 0, a.ShapeRef[ax]))).Append(a.ShapeRef[ax]).ToArray();
         var result = new MxArray[bounds.Length - 1];
@@ -235,6 +246,7 @@ public static partial class Mx
 
     public static MxArray Repeat(MxArray a, int repeats, int? axis = null, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (axis is null)
         {
             return Repeat(Flatten(a), repeats, 0, stream);
@@ -251,6 +263,7 @@ public static partial class Mx
 
     public static MxArray Tile(MxArray a, int[] reps, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         int nd = Math.Max(a.NDim, reps.Length);
         var x = Reshape(a, Enumerable.Repeat(1, nd - a.NDim).Concat(a.ShapeRef).ToArray());
         var r = Enumerable.Repeat(1, nd - reps.Length).Concat(reps).ToArray();
@@ -271,6 +284,7 @@ public static partial class Mx
     /// <summary>Pads with a constant. <paramref name="padWidth"/> is (before, after) per axis.</summary>
     public static MxArray Pad(MxArray a, (int Before, int After)[] padWidth, double constantValue = 0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (padWidth.Length == 1 && a.NDim > 1) padWidth = Enumerable.Repeat(padWidth[0], a.NDim).ToArray();
         if (padWidth.Length != a.NDim) throw new ArgumentException($"pad needs {a.NDim} (before, after) pairs.");
         if (padWidth.Any(p => p.Before < 0 || p.After < 0)) throw new ArgumentException("pad widths must be non-negative.");
@@ -286,6 +300,7 @@ public static partial class Mx
 
     public static MxArray AsStrided(MxArray a, int[] shape, long[] strides, long offset = 0, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (shape.Length != strides.Length) throw new ArgumentException("as_strided: shape and strides differ in length.");
         // Refuse views that reach outside the buffer: managed code must not read past it.
         long lo = offset, hi = offset;
@@ -302,20 +317,33 @@ public static partial class Mx
         return MxArray.Create((int[])shape.Clone(), a.DType, new AsStridedPrimitive((long[])strides.Clone(), offset), a);
     }
 
-    public static MxArray AtLeast1d(MxArray a, StreamOrDevice? stream = null) => a.NDim >= 1 ? a : Reshape(a, new[] { 1 });
+    public static MxArray AtLeast1d(MxArray a, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return a.NDim >= 1 ? a : Reshape(a, new[] { 1 });
+    }
 
-    public static MxArray AtLeast2d(MxArray a, StreamOrDevice? stream = null) => a.NDim >= 2 ? a : Reshape(a, a.NDim == 0 ? new[] { 1, 1 } : new[] { 1, a.ShapeRef[0] });
+    public static MxArray AtLeast2d(MxArray a, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return a.NDim >= 2 ? a : Reshape(a, a.NDim == 0 ? new[] { 1, 1 } : new[] { 1, a.ShapeRef[0] });
+    }
 
-    public static MxArray AtLeast3d(MxArray a, StreamOrDevice? stream = null) => a.NDim >= 3 ? a : Reshape(a, a.NDim switch
+    public static MxArray AtLeast3d(MxArray a, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        return a.NDim >= 3 ? a : Reshape(a, a.NDim switch
     {
         0 => new[] { 1, 1, 1 },
         1 => new[] { 1, a.ShapeRef[0], 1 },
         _ => new[] { a.ShapeRef[0], a.ShapeRef[1], 1 },
     });
+    }
 
     /// <summary>Reinterprets the bytes as another dtype (the last axis scales with the item size).</summary>
     public static MxArray View(MxArray a, DType dtype, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (dtype.Size() == a.ItemSize)
         {
             return MxArray.Create(a.ShapeRef, dtype, new ViewPrimitive(), Contiguous(a));
@@ -330,6 +358,7 @@ public static partial class Mx
 
     public static MxArray Roll(MxArray a, int shift, int? axis = null, StreamOrDevice? stream = null)
     {
+        using var placement = Place(stream);
         if (axis is null)
         {
             return Reshape(Roll(Flatten(a), shift, 0), a.ShapeRef);

@@ -56,6 +56,11 @@ public sealed partial class GpuDevice : IDisposable
     private readonly Dictionary<(string, Type), Delegate> _kernels = new();
     private readonly Dictionary<long, Stack<MemoryBuffer1D<byte, Stride1D.Dense>>> _cache = new();
     private readonly ConcurrentQueue<GpuMemory> _released = new();
+
+    // Every buffer this device handed out, live or cached. Device memory comes back through finalizers of the arrays'
+    // mirrors; without this root, ILGPU's own finalizer could dispose a buffer first and the cache would hand out a
+    // dead one.
+    private readonly HashSet<MemoryBuffer1D<byte, Stride1D.Dense>> _owned = new();
     private long _cachedBytes;
 
     private GpuDevice(Context context, Accelerator accelerator, GpuBackendKind kind)
@@ -135,15 +140,18 @@ public sealed partial class GpuDevice : IDisposable
             _cachedBytes -= capacity;
             return new GpuMemory(stack.Pop(), bytes);
         }
+        MemoryBuffer1D<byte, Stride1D.Dense> buffer;
         try
         {
-            return new GpuMemory(Accelerator.Allocate1D<byte>(capacity), bytes);
+            buffer = Accelerator.Allocate1D<byte>(capacity);
         }
         catch (Exception e) when (e is not GpuUnavailableException)
         {
             ClearCache();
-            return new GpuMemory(Accelerator.Allocate1D<byte>(capacity), bytes);
+            buffer = Accelerator.Allocate1D<byte>(capacity);
         }
+        _owned.Add(buffer);
+        return new GpuMemory(buffer, bytes);
     }
 
     /// <summary>Hands memory back for reuse; callable from any thread (finalizers), freed on the device's thread.</summary>
@@ -156,7 +164,9 @@ public sealed partial class GpuDevice : IDisposable
         {
             while (stack.Count > 0)
             {
-                stack.Pop().Dispose();
+                var buffer = stack.Pop();
+                _owned.Remove(buffer);
+                buffer.Dispose();
             }
         }
         _cachedBytes = 0;
