@@ -37,7 +37,11 @@ public abstract class Primitive
     /// </summary>
     public virtual MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) => null;
 
-    /// <summary>Whether two nodes with this primitive and the same inputs compute the same thing.</summary>
+    /// <summary>
+    /// Whether two nodes with this primitive and the same inputs compute the same thing: a primitive with parameters
+    /// compares them all. The compiler also compares the output shape and dtype, so those (Reshape, Broadcast, View)
+    /// need no override.
+    /// </summary>
     public virtual bool IsEquivalent(Primitive other) => other.GetType() == GetType();
 
     public override string ToString() => Name;

@@ -26,6 +26,9 @@ internal sealed unsafe class ConvPrimitive : Primitive
 
     public override string Name => "Convolution";
 
+    public override bool IsEquivalent(Primitive other) =>
+        other is ConvPrimitive p && p.Stride.SequenceEqual(Stride) && p.Padding.SequenceEqual(Padding) && p.Dilation.SequenceEqual(Dilation);
+
     internal ConvGeometry Geometry(MxArray x, MxArray w) =>
         new(x.ShapeRef[0], x.ShapeRef[1..^1], x.ShapeRef[^1], w.ShapeRef[1..^1], Stride, Padding, Dilation);
 
@@ -142,6 +145,8 @@ internal sealed unsafe class ConvInputGradPrimitive : Primitive
 
     public override string Name => "ConvolutionInputGrad";
 
+    public override bool IsEquivalent(Primitive other) => other is ConvInputGradPrimitive p && p._conv.IsEquivalent(_conv);
+
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
         ConvPrimitive.BilinearJvp(this, primals, tangents, argnums, outputs);
 
@@ -189,6 +194,8 @@ internal sealed unsafe class ConvWeightGradPrimitive : Primitive
     public ConvWeightGradPrimitive(ConvPrimitive conv) => _conv = conv;
 
     public override string Name => "ConvolutionWeightGrad";
+
+    public override bool IsEquivalent(Primitive other) => other is ConvWeightGradPrimitive p && p._conv.IsEquivalent(_conv);
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
         ConvPrimitive.BilinearJvp(this, primals, tangents, argnums, outputs);

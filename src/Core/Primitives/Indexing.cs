@@ -64,6 +64,8 @@ internal sealed unsafe class TakePrimitive : Primitive
 
     public override string Name => "Take";
 
+    public override bool IsEquivalent(Primitive other) => other is TakePrimitive p && p.Axis == Axis;
+
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
         var a = Cast.Contiguous(inputs[0]);
@@ -127,6 +129,8 @@ internal sealed unsafe class ScatterAxisPrimitive : Primitive
     public ScatterMode Mode { get; }
 
     public override string Name => "Scatter" + (Mode == ScatterMode.None ? "" : Mode.ToString());
+
+    public override bool IsEquivalent(Primitive other) => other is ScatterAxisPrimitive p && p.Axis == Axis && p.Mode == Mode;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
@@ -262,6 +266,8 @@ internal sealed unsafe class AlongAxisPrimitive : Primitive
 
     public override string Name => Put ? "PutAlongAxis" : "TakeAlongAxis";
 
+    public override bool IsEquivalent(Primitive other) => other is AlongAxisPrimitive p && p.Axis == Axis && p.Put == Put && p.Mode == Mode;
+
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
         var a = inputs[0];
@@ -381,6 +387,8 @@ internal sealed unsafe class ConcatenatePrimitive : Primitive
     public int Axis { get; }
 
     public override string Name => "Concatenate";
+
+    public override bool IsEquivalent(Primitive other) => other is ConcatenatePrimitive p && p.Axis == Axis;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {

@@ -29,7 +29,9 @@ internal sealed unsafe class RandomPrimitive : Primitive
 
     public override string Name => Mode == RandomMode.Bits ? "RandomBits" : "Random" + Mode;
 
-    public override bool IsEquivalent(Primitive other) => false;
+    // The draw is a function of the key input: the same key and parameters give the same numbers (MLX merges them too).
+    public override bool IsEquivalent(Primitive other) =>
+        other is RandomPrimitive p && p.Mode == Mode && p.Width == Width && p.Loc == Loc && p.Scale == Scale;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {

@@ -174,6 +174,8 @@ internal sealed unsafe class ArgReducePrimitive : Primitive
 
     public override string Name => Max ? "ArgMax" : "ArgMin";
 
+    public override bool IsEquivalent(Primitive other) => other is ArgReducePrimitive p && p.Max == Max && p.Axis == Axis;
+
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
         var x0 = inputs[0];

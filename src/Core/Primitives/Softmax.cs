@@ -13,6 +13,8 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
 
     public override string Name => "Softmax";
 
+    public override bool IsEquivalent(Primitive other) => other is SoftmaxPrimitive p && p.Axis == Axis;
+
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
         var o = outputs[0];

@@ -48,6 +48,8 @@ internal sealed unsafe class SortPrimitive : Primitive
 
     public override string Name => Indices ? "ArgSort" : "Sort";
 
+    public override bool IsEquivalent(Primitive other) => other is SortPrimitive p && p.Axis == Axis && p.Indices == Indices;
+
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
         var x = inputs[0];
@@ -160,6 +162,9 @@ internal sealed unsafe class ScanPrimitive : Primitive
     public bool Inclusive { get; }
 
     public override string Name => "Cum" + Op;
+
+    public override bool IsEquivalent(Primitive other) =>
+        other is ScanPrimitive p && p.Op == Op && p.Axis == Axis && p.Reverse == Reverse && p.Inclusive == Inclusive;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {

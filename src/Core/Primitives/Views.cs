@@ -231,6 +231,9 @@ internal sealed unsafe class SliceUpdatePrimitive : Primitive
 
     public override string Name => "SliceUpdate";
 
+    public override bool IsEquivalent(Primitive other) =>
+        other is SliceUpdatePrimitive p && p.Start.SequenceEqual(Start) && p.Stop.SequenceEqual(Stop) && p.Step.SequenceEqual(Step);
+
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
         var x = inputs[0];
@@ -312,6 +315,9 @@ internal sealed class AsStridedPrimitive : Primitive
     public long OffsetValue { get; }
 
     public override string Name => "AsStrided";
+
+    public override bool IsEquivalent(Primitive other) =>
+        other is AsStridedPrimitive p && p.StridesValue.SequenceEqual(StridesValue) && p.OffsetValue == OffsetValue;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {

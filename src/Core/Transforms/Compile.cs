@@ -84,7 +84,7 @@ internal sealed class CompiledGraph
             string signature = node.Primitive.Name + "(" + string.Join(",", ops.Select(Describe)) + ")";
             if (node.Outputs.Length == 1 && seen.TryGetValue(signature, out int earlier)
                 && graph._steps[earlier].Primitive.IsEquivalent(node.Primitive) && node.Primitive.IsEquivalent(graph._steps[earlier].Primitive)
-                && graph._steps[earlier].Shapes[0].SequenceEqual(node.Outputs[0].ShapeRef))
+                && graph._steps[earlier].Shapes[0].SequenceEqual(node.Outputs[0].ShapeRef) && graph._steps[earlier].DTypes[0] == node.Outputs[0].DType)
             {
                 where[node.Outputs[0]] = new Operand(-1, earlier, 0, null);
                 continue;
