@@ -242,6 +242,7 @@ public sealed partial class GpuDevice : IDisposable
 
     public void Dispose()
     {
+        _cuBlas?.Dispose();
         ClearCache();
         Accelerator.Dispose();
         _context.Dispose();
