@@ -148,6 +148,14 @@ internal static class GpuRuntime
         return memory;
     }
 
+    /// <summary>A new row-major array whose data is fresh GPU memory (a temporary that outputs can view).</summary>
+    public static MxArray NewArray(int[] shape, DType dtype)
+    {
+        long bytes = shape.Aggregate(1L, (a, b) => a * b) * dtype.Size();
+        var memory = Allocate(bytes);
+        return new MxArray(shape, dtype, new DeviceBuffer(bytes, new GpuMirror(memory, memory.Capacity)), MxArray.RowMajorStrides(shape), 0);
+    }
+
     /// <summary>Scratch memory for one op, handed back with <see cref="Free"/> once its kernels are queued (the stream is in order).</summary>
     public static GpuMemory Scratch(long bytes) => Device.Allocate(Math.Max(bytes, 1));
 
