@@ -293,28 +293,45 @@ internal sealed unsafe class ScatterAxisPrimitive : Primitive
 
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
     {
-        if (Mode is not (ScatterMode.Add or ScatterMode.None))
+        // MLX has no scatter-prod VJP either ("[scatter] VJP not implemented for scatter_prod").
+        if (Mode == ScatterMode.Prod)
         {
             throw new NotSupportedException($"{Name} has no vector-Jacobian product.");
         }
         var g = cotangents[0];
         return argnums.Select(k => k switch
         {
-            0 => Mode == ScatterMode.Add ? g : Mx.ScatterAxis(g, primals[1], Mx.ZerosLike(primals[2]), Axis, ScatterMode.None),
+            0 => Mode switch
+            {
+                ScatterMode.Add => g,
+                ScatterMode.None => Mx.ScatterAxis(g, primals[1], Mx.ZerosLike(primals[2]), Axis, ScatterMode.None),
+                // Max/min as MLX: the full cotangent goes to every value equal to the result, so ties all receive it.
+                _ => Mx.Where(Mx.Equal(outputs[0], primals[0]), g, Mx.ZerosLike(g)),
+            },
             1 => Mx.ZerosLike(primals[1]),
-            _ => Mx.Take(g, primals[1], Axis),
+            _ => Mode is ScatterMode.Add or ScatterMode.None
+                ? Mx.Take(g, primals[1], Axis)
+                : Mx.Multiply(Mx.Take(g, primals[1], Axis), Mx.AsType(Mx.Equal(Mx.Take(outputs[0], primals[1], Axis), primals[2]), g.DType)),
         }).ToArray();
     }
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
     {
-        if (Mode is not (ScatterMode.Add or ScatterMode.None))
+        if (Mode == ScatterMode.Prod)
         {
             throw new NotSupportedException($"{Name} has no Jacobian-vector product.");
         }
-        // Linear in a and the updates for fixed indices: the same scatter of the tangents.
         var ta = RuleHelpers.TangentOrZeros(0, primals, tangents, argnums);
         var tu = RuleHelpers.TangentOrZeros(2, primals, tangents, argnums);
+        if (Mode is ScatterMode.Max or ScatterMode.Min)
+        {
+            // MLX has no scatter JVP; this is the transpose of its VJP above (equal to the derivative away from ties).
+            var result = outputs[0];
+            var fromA = Mx.Where(Mx.Equal(result, primals[0]), ta, Mx.ZerosLike(ta));
+            var winners = Mx.Where(Mx.Equal(Mx.Take(result, primals[1], Axis), primals[2]), tu, Mx.ZerosLike(tu));
+            return new[] { Mx.ScatterAxis(fromA, primals[1], winners, Axis, ScatterMode.Add) };
+        }
+        // Linear in a and the updates for fixed indices: the same scatter of the tangents.
         return new[] { MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, ta, primals[1], tu) };
     }
 

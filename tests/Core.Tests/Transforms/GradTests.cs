@@ -135,6 +135,36 @@ public class GradTests
     }
 
     [Fact]
+    public void ScatterMaxAndMinGradients()
+    {
+        // Away from ties: the cotangent reaches whichever of a and the updates won each position.
+        var w = Mx.Array(RandomValues(15, 50), new[] { 3, 5 });
+        var x = RandomValues(15, 51);
+        int[] shape = { 3, 5 };
+        var idx = Mx.Array(new[] { 1, 3, 1 });
+        Check(v => Mx.Sum(Mx.Multiply(Mx.ScatterMax(Mx.Sin(v), idx, Mx.Subtract(Mx.Square(v[.., 0..3]), 0.5), 1), w)), x, shape);
+        Check(v => Mx.Sum(Mx.Multiply(Mx.ScatterMin(Mx.Transpose(v), idx, Mx.Multiply(Mx.Transpose(v)[1..4, ..], 0.7), 0), Mx.Transpose(w))), x, shape);
+    }
+
+    [Fact]
+    public void ScatterMaxTiesFollowMlx()
+    {
+        // result = [max(1, 1, 0.5), 2, max(3, 5)] = [1, 2, 5]. MLX's rule: a gets g where a equals the result, each
+        // update gets g at its index where it equals the result; the tie at 0 gives both a[0] and u[0] the full 10.
+        var a = Mx.Array(new double[] { 1, 2, 3 });
+        var u = Mx.Array(new double[] { 1, 0.5, 5 });
+        var idx = Mx.Array(new[] { 0, 0, 2 });
+        var g = Mx.Array(new double[] { 10, 20, 30 });
+        var grads = Mx.Grad(args => Mx.Sum(Mx.Multiply(Mx.ScatterMax(args[0], idx, args[1], 0), g)), new[] { 0, 1 })(new[] { a, u });
+        Assert.Equal(new double[] { 10, 20, 0 }, grads[0].ToArray<double>());
+        Assert.Equal(new double[] { 10, 0, 30 }, grads[1].ToArray<double>());
+        // The JVP is that VJP's transpose: the tie sums the tangents of a[0] and u[0].
+        var (_, jvp) = Mx.Jvp(args => new[] { Mx.ScatterMax(args[0], idx, args[1], 0) }, new[] { a, u }, new[] { Mx.OnesLike(a), Mx.OnesLike(u) });
+        Assert.Equal(new double[] { 2, 1, 1 }, jvp[0].ToArray<double>());
+        Assert.Throws<NotSupportedException>(() => Mx.Grad(v => Mx.Sum(Mx.ScatterProd(v, idx, u, 0)))(a));
+    }
+
+    [Fact]
     public void MatmulGradients()
     {
         var w = Mx.Array(RandomValues(12, 2), new[] { 4, 3 });

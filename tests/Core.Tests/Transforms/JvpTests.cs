@@ -111,6 +111,8 @@ public class JvpTests
         Check(x => Mx.SliceUpdate(Mx.Sin(x), Mx.Square(x[.., 0..2, 1..4]), new[] { 0, 1, 2 }, new[] { 3, 5, 7 }, new[] { 1, 2, 2 }), shape, 31);
         Check(x => Mx.Pad(Mx.Transpose(x), new[] { (1, 2), (0, 1), (2, 0) }, 0.5), shape, 32);
         Check(x => Mx.Transpose(x)[Mx.Array(new[] { 6, 0, -2, 0 }), 1..4], shape, 33);
+        Check(x => Mx.ScatterMax(Mx.Sin(x), idx, Mx.Multiply(x[.., 0..3, ..], 2.0), 1), shape, 38);
+        Check(x => Mx.ScatterMin(Mx.Transpose(x), Mx.Array(new[] { 4, 0, 4 }), Mx.Exp(Mx.Transpose(x)[.., 1..4, ..]), 1), shape, 39);
     }
 
     [Fact]
