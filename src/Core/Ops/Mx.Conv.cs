@@ -47,6 +47,32 @@ public static partial class Mx
             for (int i = 0; i < d; i++) step[1 + i] = inputDilation[i];
             x = SliceUpdateRaw(Zeros(shape, dt), x, start, shape, step);
         }
+        var cols = ConvPatches(x, kernel, stride, padding, kernelDilation);
+        var outSpatial = cols.ShapeRef[1..^2];
+        int n = x.ShapeRef[0];
+        int kk = cols.ShapeRef[^2];
+        int cg = cin / groups, og = cout / groups;
+        long rows = (long)n * outSpatial.Aggregate(1L, (a, b) => a * b);
+        var results = new MxArray[groups];
+        for (int g = 0; g < groups; g++)
+        {
+            var cg0 = groups == 1 ? cols : SliceChannels(cols, g * cg, (g + 1) * cg);
+            var a = Reshape(cg0, new[] { checked((int)rows), kk * cg });
+            var wg = groups == 1 ? w : SliceRows(w, g * og, (g + 1) * og);
+            var b = Reshape(wg, new[] { og, kk * cg });
+            results[g] = Matmul(a, Transpose(b));
+        }
+        var outMat = groups == 1 ? results[0] : Concatenate(results, 1);
+        return Reshape(outMat, new[] { n }.Concat(outSpatial).Append(cout).ToArray());
+    }
+
+    /// <summary>
+    /// im2col from differentiable pieces: x (N, *spatial, C) padded, then one strided slice per kernel offset,
+    /// stacked into (N, *out, K, C) — no copies until the stack.
+    /// </summary>
+    internal static MxArray ConvPatches(MxArray x, int[] kernel, int[] stride, (int Low, int High)[] padding, int[] kernelDilation)
+    {
+        int d = x.NDim - 2;
         var pads = new (int, int)[x.NDim];
         for (int i = 0; i < d; i++) pads[1 + i] = padding[i];
         if (pads.Any(p => p.Item1 != 0 || p.Item2 != 0))
@@ -56,14 +82,11 @@ public static partial class Mx
             if (positive.Any(p => p.Item1 != 0 || p.Item2 != 0)) x = Pad(x, positive);
         }
         var outSpatial = new int[d];
-        kernel = weight.ShapeRef[1..^1];
         for (int i = 0; i < d; i++)
         {
             int span = kernelDilation[i] * (kernel[i] - 1) + 1;
             outSpatial[i] = x.ShapeRef[1 + i] < span ? 0 : (x.ShapeRef[1 + i] - span) / stride[i] + 1;
         }
-        int n = x.ShapeRef[0];
-        // One strided slice per kernel offset, stacked: (N, *out, K, C_in) — im2col without copies until the stack.
         var offsets = Enumerable.Range(0, kernel.Aggregate(1, (a, b) => a * b)).ToArray();
         var patches = new List<MxArray>(offsets.Length);
         foreach (int flat in offsets)
@@ -85,21 +108,7 @@ public static partial class Mx
             }
             patches.Add(SliceRaw(x, start, stop, step));
         }
-        var cols = Stack(patches.ToArray(), d + 1);
-        int kk = offsets.Length;
-        int cg = cin / groups, og = cout / groups;
-        long rows = (long)n * outSpatial.Aggregate(1L, (a, b) => a * b);
-        var results = new MxArray[groups];
-        for (int g = 0; g < groups; g++)
-        {
-            var cg0 = groups == 1 ? cols : SliceChannels(cols, g * cg, (g + 1) * cg);
-            var a = Reshape(cg0, new[] { checked((int)rows), kk * cg });
-            var wg = groups == 1 ? w : SliceRows(w, g * og, (g + 1) * og);
-            var b = Reshape(wg, new[] { og, kk * cg });
-            results[g] = Matmul(a, Transpose(b));
-        }
-        var outMat = groups == 1 ? results[0] : Concatenate(results, 1);
-        return Reshape(outMat, new[] { n }.Concat(outSpatial).Append(cout).ToArray());
+        return Stack(patches.ToArray(), d + 1);
     }
 
     private static MxArray SliceChannels(MxArray x, int from, int to)

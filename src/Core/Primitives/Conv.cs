@@ -155,6 +155,18 @@ internal sealed unsafe class ConvPrimitive : Primitive
         return new[] { total! };
     }
 
+    /// <summary>(b, ..., C) as (..., b * C): a batch folded into the channels, batch-major.</summary>
+    internal static MxArray FoldIntoChannels(MxArray a) =>
+        Mx.Reshape(Mx.MoveAxis(a, 0, -2), a.ShapeRef.Skip(1).SkipLast(1).Append(a.ShapeRef[0] * a.ShapeRef[^1]).ToArray());
+
+    /// <summary>The inverse of <see cref="FoldIntoChannels"/>: (..., b * C) of shape <paramref name="shape"/> with b in front.</summary>
+    internal static MxArray UnfoldFromChannels(MxArray a, int b, int[] shape) =>
+        Mx.MoveAxis(Mx.Reshape(a, shape.SkipLast(1).Append(b).Append(shape[^1]).ToArray()), -2, 0);
+
+    /// <summary>(b, N, ...) as (b * N, ...): a batch folded into the images.</summary>
+    internal static MxArray FoldIntoImages(MxArray a) =>
+        Mx.Reshape(a, new[] { a.ShapeRef[0] * a.ShapeRef[1] }.Concat(a.ShapeRef.Skip(2)).ToArray());
+
     public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
     {
         var x = inputs[0];
@@ -164,17 +176,15 @@ internal sealed unsafe class ConvPrimitive : Primitive
         {
             // Only the input is batched: the batch folds into the images.
             int b = x.ShapeRef[0];
-            var images = Mx.Reshape(x, new[] { b * x.ShapeRef[1] }.Concat(x.ShapeRef.Skip(2)).ToArray());
-            var y = MxArray.Create(new[] { b * outShape[0] }.Concat(outShape.Skip(1)).ToArray(), outputs[0].DType, this, images, w);
+            var y = MxArray.Create(new[] { b * outShape[0] }.Concat(outShape.Skip(1)).ToArray(), outputs[0].DType, this, FoldIntoImages(x), w);
             return new[] { Mx.Reshape(y, new[] { b }.Concat(outShape).ToArray()) };
         }
         // Batched weights: each batch element becomes a group of channels, (N, *spatial, b * C_in) against (b * C_out, ...).
-        int nb = w.ShapeRef[0], cin = w.ShapeRef[^1], cout = w.ShapeRef[1];
+        int nb = w.ShapeRef[0], cout = w.ShapeRef[1];
         var xs = RuleHelpers.Lift(x, batched[0], nb);
-        var grouped = Mx.Reshape(Mx.MoveAxis(xs, 0, -2), xs.ShapeRef.Skip(1).SkipLast(1).Append(nb * cin).ToArray());
         var wg = Mx.Reshape(w, new[] { nb * cout }.Concat(w.ShapeRef.Skip(2)).ToArray());
-        var conv = Mx.ConvGeneral(grouped, wg, Stride, Padding.Select(p => (p, p)).ToArray(), Dilation, groups: nb);
-        return new[] { Mx.MoveAxis(Mx.Reshape(conv, outShape.SkipLast(1).Append(nb).Append(cout).ToArray()), -2, 0) };
+        var conv = Mx.ConvGeneral(FoldIntoChannels(xs), wg, Stride, Padding.Select(p => (p, p)).ToArray(), Dilation, groups: nb);
+        return new[] { UnfoldFromChannels(conv, nb, outShape) };
     }
 }
 
@@ -191,6 +201,43 @@ internal sealed unsafe class ConvInputGradPrimitive : Primitive
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
         ConvPrimitive.BilinearJvp(this, primals, tangents, argnums, outputs);
+
+    /// <summary>
+    /// Inputs (g, w) give dx of shape (N, *spatial, C_in). A batched cotangent folds into the images; a batched weight
+    /// into the input channels (each C_in column of w feeds only its own channel of dx); both batched, a transposed
+    /// convolution with one group per element, as the forward rule groups.
+    /// </summary>
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        var g = inputs[0];
+        var w = inputs[1];
+        var xShape = outputs[0].ShapeRef;
+        var dt = outputs[0].DType;
+        if (!batched[1])
+        {
+            int b = g.ShapeRef[0];
+            var dx = MxArray.Create(new[] { b * xShape[0] }.Concat(xShape.Skip(1)).ToArray(), dt, this, ConvPrimitive.FoldIntoImages(g), w);
+            return new[] { Mx.Reshape(dx, new[] { b }.Concat(xShape).ToArray()) };
+        }
+        int nb = w.ShapeRef[0];
+        int cin = xShape[^1];
+        if (!batched[0])
+        {
+            var wide = ConvPrimitive.FoldIntoChannels(w);
+            var dx = MxArray.Create(xShape.SkipLast(1).Append(nb * cin).ToArray(), dt, this, g, wide);
+            return new[] { ConvPrimitive.UnfoldFromChannels(dx, nb, xShape) };
+        }
+        // Transposed-convolution weight (C_in, *kernel, C_out) per element, stacked into nb groups.
+        var wt = Mx.SwapAxes(w, 1, -1);
+        wt = Mx.Reshape(wt, new[] { nb * cin }.Concat(wt.ShapeRef.Skip(2)).ToArray());
+        int d = xShape.Length - 2;
+        var kernel = w.ShapeRef[2..^1];
+        // The output padding restores the rows the forward's stride left unread at the high end.
+        var outputPadding = Enumerable.Range(0, d).Select(i =>
+            xShape[1 + i] - ((g.ShapeRef[2 + i] - 1) * _conv.Stride[i] + _conv.Dilation[i] * (kernel[i] - 1) + 1 - 2 * _conv.Padding[i])).ToArray();
+        var grouped = Mx.ConvTransposeGeneral(ConvPrimitive.FoldIntoChannels(g), wt, _conv.Stride, _conv.Padding, _conv.Dilation, outputPadding, groups: nb);
+        return new[] { ConvPrimitive.UnfoldFromChannels(grouped, nb, xShape) };
+    }
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
@@ -270,6 +317,38 @@ internal sealed unsafe class ConvWeightGradPrimitive : Primitive
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
         ConvPrimitive.BilinearJvp(this, primals, tangents, argnums, outputs);
+
+    /// <summary>
+    /// Inputs (x, g) give dw of shape (C_out, *kernel, C_in). A batched input folds into the input channels, a batched
+    /// cotangent into the output channels; both batched (per-example gradients), each element's g^T @ im2col(x) as
+    /// one batched matmul.
+    /// </summary>
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var g = inputs[1];
+        var wShape = outputs[0].ShapeRef;
+        var dt = outputs[0].DType;
+        int cout = wShape[0], cin = wShape[^1];
+        if (!batched[1])
+        {
+            int b = x.ShapeRef[0];
+            var dw = MxArray.Create(wShape.SkipLast(1).Append(b * cin).ToArray(), dt, this, ConvPrimitive.FoldIntoChannels(x), g);
+            return new[] { ConvPrimitive.UnfoldFromChannels(dw, b, wShape) };
+        }
+        if (!batched[0])
+        {
+            int b = g.ShapeRef[0];
+            var dw = MxArray.Create(new[] { b * cout }.Concat(wShape.Skip(1)).ToArray(), dt, this, x, ConvPrimitive.FoldIntoChannels(g));
+            return new[] { Mx.Reshape(dw, new[] { b }.Concat(wShape).ToArray()) };
+        }
+        int nb = x.ShapeRef[0];
+        var cols = Mx.ConvPatches(ConvPrimitive.FoldIntoImages(x), wShape[1..^1], _conv.Stride, _conv.Padding.Select(p => (p, p)).ToArray(), _conv.Dilation);
+        int rows = g.ShapeRef[1..^1].Aggregate(1, (a, c) => a * c);
+        var patches = Mx.Reshape(cols, new[] { nb, rows, wShape[1..].Aggregate(1, (a, c) => a * c) });
+        var perElement = Mx.Matmul(Mx.SwapAxes(Mx.Reshape(g, new[] { nb, rows, cout }), 1, 2), patches);
+        return new[] { Mx.Reshape(perElement, new[] { nb }.Concat(wShape).ToArray()) };
+    }
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {

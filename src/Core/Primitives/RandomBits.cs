@@ -9,7 +9,8 @@ internal enum RandomMode
 
 /// <summary>
 /// Threefry-2x32 random numbers from a key array of shape [2] (uint32), bit-exact with MLX: raw bits of width
-/// 1, 2 or 4 bytes, or float32 uniform in [0, 1) or standard normal built from 32-bit draws.
+/// 1, 2 or 4 bytes, or float32 uniform in [0, 1) or standard normal built from 32-bit draws. Keys of shape [..., 2]
+/// (from vmap) each fill their own contiguous block of the output, as MLX's RandomBits does.
 /// </summary>
 internal sealed unsafe class RandomPrimitive : Primitive
 {
@@ -35,17 +36,18 @@ internal sealed unsafe class RandomPrimitive : Primitive
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
-        var key = inputs[0].ToArray<uint>();
+        var keys = inputs[0].ToArray<uint>();
         var o = outputs[0];
         o.AllocateData();
         long n = o.Size;
         if (Mode == RandomMode.Bits)
         {
-            Threefry.FillBits(key[0], key[1], new Span<byte>((void*)o.Buffer.Pointer, checked((int)(n * Width))), Width);
+            Threefry.FillBitsBatch(keys, new Span<byte>((void*)o.Buffer.Pointer, checked((int)(n * Width))), Width);
             return;
         }
         var bits = new uint[n];
-        Threefry.FillBits(key[0], key[1], bits);
+        // Per key: the 32-bit draws of its block; the float transforms below are elementwise.
+        Threefry.FillBitsBatch(keys, bits);
         var dst = new Span<float>((void*)o.Buffer.Pointer, (int)n);
         if (Mode == RandomMode.UniformUnit)
         {
@@ -62,6 +64,12 @@ internal sealed unsafe class RandomPrimitive : Primitive
     /// <summary>The CPU's bits exactly (same counters); uniform bit-exact too, normal within an ulp or two (log and fma on the device).</summary>
     public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
     {
+        if (inputs[0].Size != 2)
+        {
+            // The device kernels draw from one key; several keys (from vmap) run on the CPU.
+            EvalCpu(inputs, outputs);
+            return;
+        }
         var o = outputs[0];
         var key = GpuOps.Operand(inputs[0], DType.UInt32, allowScalar: false);
         var dst = GpuRuntime.AllocateOutput(o);
@@ -81,4 +89,8 @@ internal sealed unsafe class RandomPrimitive : Primitive
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) => new[] { Mx.ZerosLike(primals[0]) };
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) => new[] { Mx.ZerosLike(outputs[0]) };
+
+    /// <summary>A batch of keys (b, ..., 2): one draw of the unbatched shape per key, stacked, as MLX's rule.</summary>
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
+        new[] { MxArray.Create(new[] { inputs[0].ShapeRef[0] }.Concat(outputs[0].ShapeRef).ToArray(), outputs[0].DType, this, inputs[0]) };
 }

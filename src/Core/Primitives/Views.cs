@@ -369,6 +369,7 @@ internal sealed unsafe class SliceUpdatePrimitive : Primitive
 }
 
 /// <summary>as_strided: a view of the row-major input with arbitrary strides and offset (elements).</summary>
+// No vmap rule, as in MLX: the strides address one element's memory, so vmap maps it by a loop.
 internal sealed class AsStridedPrimitive : Primitive
 {
     public AsStridedPrimitive(long[] strides, long offset)

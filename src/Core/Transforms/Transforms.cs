@@ -13,6 +13,9 @@ internal sealed class TracerPrimitive : Primitive
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) => cotangents;
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) => tangents;
+
+    // A grad traced inside vmap leaves its tracers in the graph: identities, batched as their input.
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) => inputs;
 }
 
 public static partial class Mx

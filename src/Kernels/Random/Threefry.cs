@@ -136,6 +136,13 @@ public static partial class Threefry
             FillBitsCore(keys[2 * i], keys[2 * i + 1], output.Slice(i * bytesPerKey, bytesPerKey));
     }
 
+    /// <summary>Typed <see cref="FillBitsBatch(ReadOnlySpan{uint}, Span{byte}, int)"/> for 32-bit draws.</summary>
+    public static void FillBitsBatch(ReadOnlySpan<uint> keys, Span<uint> output)
+    {
+        FillBitsBatch(keys, MemoryMarshal.AsBytes(output), 4);
+        FixEndianness(output);
+    }
+
     /// <summary>
     /// MLX's <c>random.split(key, num)</c> = <c>bits([num, 2], 4, key)</c>: writes <c>num</c> keys as a row-major
     /// <c>[num, 2]</c> uint32 array (<c>num = keysOut.Length / 2</c>).

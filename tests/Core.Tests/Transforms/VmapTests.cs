@@ -143,4 +143,56 @@ public class VmapTests
         AssertLoop(a => new[] { Mx.Conv2d(a[0], a[1], (2, 1), (1, 0)) }, new[] { x, ws }, new int?[] { 1, 0 }, 1, true);
         AssertLoop(a => new[] { Mx.Conv2d(a[0], a[1], 1, 1, 2) }, new[] { Rand(new[] { 2, 5, 6, 2 }, 27), ws }, new int?[] { null, 0 }, 0, true);
     }
+
+    [Fact]
+    public void ConvolutionGradients()
+    {
+        var x = Rand(new[] { 3, 2, 6, 6, 2 }, 32);
+        var w = Rand(new[] { 4, 3, 3, 2 }, 33);
+        var ws = Rand(new[] { 3, 4, 3, 3, 2 }, 34);
+        MxArray Loss(MxArray a, MxArray b) => Mx.Sum(Mx.Square(Mx.Conv2d(a, b, (2, 1), (1, 0), (1, 2))));
+        // H = 6 under stride 2 leaves a row unread: the transposed convolution's output padding restores it.
+        // Per-example weight gradients: input and cotangent batched (a batched matmul of patches).
+        AssertLoop(a => new[] { Mx.Grad(v => Loss(a[0], v))(a[1]) }, new[] { x, w }, new int?[] { 0, null }, 0, true);
+        // Input gradients, the batch folded into the images.
+        AssertLoop(a => new[] { Mx.Grad(v => Loss(v, a[1]))(a[0]) }, new[] { x, w }, new int?[] { 0, null }, 0, true);
+        // Batched weights: the cotangent folds into the output channels; with the weight too, a grouped transposed conv.
+        var x0 = Rand(new[] { 2, 6, 6, 2 }, 35);
+        AssertLoop(a => new[] { Mx.Grad(v => Loss(a[0], v))(a[1]) }, new[] { x0, ws }, new int?[] { null, 0 }, 0, true);
+        AssertLoop(a => new[] { Mx.Grad(v => Loss(v, a[1]))(a[0]) }, new[] { x0, ws }, new int?[] { null, 0 }, 0, true);
+        // Only the weight (input gradient) or only the input (weight gradient) batched: folded into the input channels.
+        var g = Rand(new[] { 2, 3, 2, 4 }, 36);
+        MxArray[] Vjps(MxArray a, MxArray b, MxArray c) => Mx.Vjp(p => new[] { Mx.Conv2d(p[0], p[1], (2, 1), (1, 0), (1, 2)) }, new[] { a, b }, new[] { c }).Vjps;
+        AssertLoop(a => new[] { Vjps(a[0], a[1], a[2])[0] }, new[] { x0, ws, g }, new int?[] { null, 0, null }, 0, true);
+        AssertLoop(a => new[] { Vjps(a[0], a[1], a[2])[1] }, new[] { x, w, g }, new int?[] { 0, null, null }, 0, true);
+    }
+
+    [Fact]
+    public void RandomDrawsPerKey()
+    {
+        // Each key of the batch draws its own block: bit-exact with a loop of single-key draws.
+        var keys = Mx.Random.Split(Mx.Random.Key(7), 4);
+        var perKey = Enumerable.Range(0, 4).Select(b => Mx.Take(keys, Mx.Array(b), 0)).ToArray();
+        Func<MxArray, MxArray>[] draws =
+        {
+            k => Mx.Random.Bits(new[] { 3, 5 }, 1, k),
+            k => Mx.Random.Bits(new[] { 7 }, 2, k),
+            k => Mx.Random.Uniform(new[] { 2, 3 }, key: k),
+            k => Mx.Random.Normal(new[] { 5 }, loc: 1.0, scale: 2.0, key: k),
+        };
+        foreach (var draw in draws)
+        {
+            int fallbacks = Mx.VmapLoopFallbacks;
+            var batched = Mx.Vmap(draw)(keys);
+            Assert.Equal(fallbacks, Mx.VmapLoopFallbacks);
+            var loop = Mx.Stack(perKey.Select(draw).ToArray());
+            Assert.Equal(loop.Shape, batched.Shape);
+            Assert.Equal(Mx.View(loop, DType.UInt8).ToArray<byte>(), Mx.View(batched, DType.UInt8).ToArray<byte>());
+        }
+        // Nested: keys (2, 2, 2), each inner key its own draw.
+        var grid = Mx.Reshape(keys, new[] { 2, 2, 2 });
+        var nested = Mx.Vmap(Mx.Vmap(k => Mx.Random.Bits(new[] { 3 }, 4, k)))(grid);
+        var expected = Mx.Reshape(Mx.Stack(perKey.Select(k => Mx.Random.Bits(new[] { 3 }, 4, k)).ToArray()), new[] { 2, 2, 3 });
+        Assert.Equal(expected.ToArray<uint>(), nested.ToArray<uint>());
+    }
 }
