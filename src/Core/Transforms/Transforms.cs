@@ -269,15 +269,22 @@ public static partial class Mx
     }
 
     /// <summary>
-    /// A function with a user-defined VJP: <paramref name="forward"/> computes the outputs, <paramref name="vjp"/>
-    /// (primals, cotangents, outputs) gives the cotangents of the primals.
+    /// A function with user-defined transformation rules, as <c>mx.custom_function</c>: <paramref name="forward"/>
+    /// computes the outputs; <paramref name="vjp"/> (primals, cotangents, outputs) gives the cotangents of the primals;
+    /// <paramref name="jvp"/> (primals, tangents) gives the tangents of the outputs (without it, the JVP of
+    /// <paramref name="forward"/>); <paramref name="vmap"/> (inputs, axes: null where unbatched) gives the batched
+    /// outputs and the axis each carries its batch on (without it, vmap maps the function by a loop).
     /// </summary>
-    public static Func<MxArray[], MxArray[]> CustomFunction(Func<MxArray[], MxArray[]> forward, Func<MxArray[], MxArray[], MxArray[], MxArray[]> vjp)
+    public static Func<MxArray[], MxArray[]> CustomFunction(
+        Func<MxArray[], MxArray[]> forward,
+        Func<MxArray[], MxArray[], MxArray[], MxArray[]> vjp,
+        Func<MxArray[], MxArray[], MxArray[]>? jvp = null,
+        Func<MxArray[], int?[], (MxArray[] Outputs, int[] Axes)>? vmap = null)
     {
         return args =>
         {
             var outs = forward(args.Select(a => StopGradient(a)).ToArray());
-            var prim = new CustomVjpPrimitive(vjp, outs.Length);
+            var prim = new CustomFunctionPrimitive(forward, vjp, jvp, vmap, outs.Length);
             var shapes = outs.Select(o => o.ShapeRef).ToArray();
             var dtypes = outs.Select(o => o.DType).ToArray();
             return MxArray.Create(shapes, dtypes, prim, args.Concat(outs).ToArray());
@@ -289,21 +296,30 @@ public static partial class Mx
         CustomFunction(fun, (primals, cotangents, outputs) => Vjp(fun, primals, cotangents).Vjps);
 }
 
-/// <summary>Carries a user VJP: its inputs are the primals followed by the forward outputs it passes through.</summary>
-internal sealed class CustomVjpPrimitive : Primitive
+/// <summary>Carries a custom function's rules: its inputs are the primals followed by the forward outputs it passes through.</summary>
+internal sealed class CustomFunctionPrimitive : Primitive
 {
+    private readonly Func<MxArray[], MxArray[]> _forward;
     private readonly Func<MxArray[], MxArray[], MxArray[], MxArray[]> _vjp;
+    private readonly Func<MxArray[], MxArray[], MxArray[]>? _jvp;
+    private readonly Func<MxArray[], int?[], (MxArray[] Outputs, int[] Axes)>? _vmap;
     private readonly int _outputs;
 
-    public CustomVjpPrimitive(Func<MxArray[], MxArray[], MxArray[], MxArray[]> vjp, int outputs)
+    public CustomFunctionPrimitive(Func<MxArray[], MxArray[]> forward, Func<MxArray[], MxArray[], MxArray[], MxArray[]> vjp,
+        Func<MxArray[], MxArray[], MxArray[]>? jvp, Func<MxArray[], int?[], (MxArray[] Outputs, int[] Axes)>? vmap, int outputs)
     {
+        _forward = forward;
         _vjp = vjp;
+        _jvp = jvp;
+        _vmap = vmap;
         _outputs = outputs;
     }
 
-    public override string Name => "CustomVjp";
+    public override string Name => "CustomFunction";
 
     public override bool IsEquivalent(Primitive other) => false;
+
+    public override bool HasGpuKernel => true;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
@@ -319,5 +335,36 @@ internal sealed class CustomVjpPrimitive : Primitive
         int n = primals.Length - _outputs;
         var grads = _vjp(primals.Take(n).ToArray(), cotangents, outputs);
         return argnums.Select(i => i < n ? grads[i] : Mx.ZerosLike(primals[i])).ToArray();
+    }
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
+    {
+        int n = primals.Length - _outputs;
+        var args = primals.Take(n).ToArray();
+        // The user rule sees a tangent for every primal: zeros where none was given.
+        var full = args.Select(a => Mx.ZerosLike(a)).ToArray();
+        for (int k = 0; k < argnums.Length; k++)
+        {
+            if (argnums[k] < n)
+            {
+                full[argnums[k]] = tangents[k];
+            }
+        }
+        return _jvp is not null ? _jvp(args, full) : Mx.Jvp(_forward, args, full).Jvps;
+    }
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        if (_vmap is null)
+        {
+            return null;
+        }
+        int n = inputs.Length - _outputs;
+        var (results, axes) = _vmap(inputs.Take(n).ToArray(), batched.Take(n).Select(b => b ? (int?)0 : null).ToArray());
+        int size = inputs.Where((_, i) => batched[i]).First().ShapeRef[0];
+        // Batching rules return the batch on axis 0.
+        return results.Select((r, k) => axes[k] >= 0
+            ? Mx.MoveAxis(r, axes[k], 0)
+            : Mx.BroadcastTo(Mx.ExpandDims(r, 0), new[] { size }.Concat(r.ShapeRef).ToArray())).ToArray();
     }
 }

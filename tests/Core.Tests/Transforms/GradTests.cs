@@ -232,4 +232,37 @@ public class GradTests
         var g = Mx.Grad(args => Mx.Sum(f(args)[0]), new[] { 0 })(new[] { Mx.Array(new double[] { 0, 1 }) })[0];
         Assert.Equal(new double[] { 7, 7 }, g.ToArray<double>());
     }
+
+    [Fact]
+    public void CustomFunctionUsesTheUserJvpAndVmap()
+    {
+        int vmapCalls = 0;
+        var f = Mx.CustomFunction(
+            a => new[] { Mx.Sin(a[0]) },
+            (primals, cots, outs) => new[] { Mx.Multiply(cots[0], Mx.Cos(primals[0])) },
+            jvp: (primals, tangents) => new[] { Mx.Multiply(tangents[0], 3.0) },
+            vmap: (inputs, axes) =>
+            {
+                vmapCalls++;
+                // The rule may return its batch on another axis: here it moves it last.
+                return (new[] { Mx.MoveAxis(Mx.Sin(inputs[0]), axes[0]!.Value, -1) }, new[] { -1 + inputs[0].NDim });
+            });
+        var x = Mx.Array(new double[] { 0.5, 1, 2 });
+        var (outputs, jvps) = Mx.Jvp(f, new[] { x }, new[] { Mx.Array(new double[] { 1, 2, 3 }) });
+        Assert.Equal(new[] { Math.Sin(0.5), Math.Sin(1), Math.Sin(2) }, outputs[0].ToArray<double>());
+        Assert.Equal(new double[] { 3, 6, 9 }, jvps[0].ToArray<double>());
+
+        var batch = Mx.Array(new double[] { 0.1, 0.2, 0.3, 0.4, 0.5, 0.6 }, new[] { 2, 3 });
+        long fallbacks = Mx.VmapLoopFallbacks;
+        var mapped = Mx.Vmap(f, new int?[] { 1 }, new[] { 0 })(new[] { batch })[0];
+        Assert.Equal(fallbacks, Mx.VmapLoopFallbacks);
+        Assert.Equal(1, vmapCalls);
+        Assert.Equal(new[] { 3, 2 }, mapped.Shape);
+        var b = batch.ToArray<double>();
+        Assert.Equal(new[] { 0, 3, 1, 4, 2, 5 }.Select(i => Math.Sin(b[i])).ToArray(), mapped.ToArray<double>());
+
+        // Without a JVP rule, the forward function's own JVP is used.
+        var g = Mx.CustomFunction(a => new[] { Mx.Exp(a[0]) }, (p, c, o) => c);
+        Assert.Equal(new[] { Math.Exp(0.5) * 2 }, Mx.Jvp(g, new[] { Mx.Array(new[] { 0.5 }) }, new[] { Mx.Array(new[] { 2.0 }) }).Jvps[0].ToArray<double>());
+    }
 }
