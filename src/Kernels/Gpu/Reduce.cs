@@ -1,0 +1,303 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Mlx.Kernels;
+
+namespace Mlx.Kernels.Gpu;
+
+/// <summary>
+/// Reductions and arg-reductions. An output element's inputs are found through two layouts: <c>outer</c> over the
+/// kept dims (holding the operand's offset) and <c>inner</c> over the reduced dims, so no transposing copy is made.
+/// Short reductions run a thread per output; long ones a group per output (split into chunks when there are too few
+/// outputs to fill the device, then a second pass over the partial results).
+/// </summary>
+internal static class ReduceKernels
+{
+    /// <summary>The shared-memory size of group kernels; groups are never larger.</summary>
+    public const int MaxGroupSize = 256;
+
+    /// <summary>Tree reduction of one value per thread, for any group size; every thread gets the result.</summary>
+    public static T GroupReduce<T, TOps>(ArrayView<T> shared, T value, int op, TOps ops)
+        where T : unmanaged where TOps : struct, IGpuOps<T>
+    {
+        int tid = Group.IdxX, n = Group.DimX;
+        shared[tid] = value;
+        Group.Barrier();
+        // Pairs (tid, tid + s): the lower index stays on the left, so the order of elements is kept.
+        for (int s = 1; s < n; s <<= 1)
+        {
+            if ((tid & ((s << 1) - 1)) == 0 && tid + s < n)
+            {
+                shared[tid] = ops.Binary(op, shared[tid], shared[tid + s]);
+            }
+            Group.Barrier();
+        }
+        T result = shared[0];
+        // Nobody may overwrite shared[0] before every thread has read it.
+        Group.Barrier();
+        return result;
+    }
+
+    public static void Rows<T, TOps>(ArrayView<T> x, StridedLayout outer, StridedLayout inner, ArrayView<T> o, long nOut, long k, int op, T identity, TOps ops)
+        where T : unmanaged where TOps : struct, IGpuOps<T>
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long i = Grid.GlobalIndex.X; i < nOut; i += stride)
+        {
+            long start = outer.Offset(i);
+            T acc = identity;
+            for (long j = 0; j < k; j++)
+            {
+                acc = ops.Binary(op, acc, x[start + inner.Offset(j)]);
+            }
+            o[i] = acc;
+        }
+    }
+
+    // Output v is chunk (v % chunks) of the reduction of output (v / chunks).
+    public static void Groups<T, TOps>(ArrayView<T> x, StridedLayout outer, StridedLayout inner, ArrayView<T> o, long nOut, long chunks, long chunkLen, long k, int op, T identity, TOps ops)
+        where T : unmanaged where TOps : struct, IGpuOps<T>
+    {
+        var shared = SharedMemory.Allocate<T>(MaxGroupSize);
+        long groups = Grid.DimX, n = nOut * chunks;
+        int tid = Group.IdxX, size = Group.DimX;
+        for (long v = Grid.IdxX; v < n; v += groups)
+        {
+            long i = v / chunks;
+            long begin = (v - i * chunks) * chunkLen;
+            long end = begin + chunkLen < k ? begin + chunkLen : k;
+            long start = outer.Offset(i);
+            T acc = identity;
+            for (long j = begin + tid; j < end; j += size)
+            {
+                acc = ops.Binary(op, acc, x[start + inner.Offset(j)]);
+            }
+            acc = GroupReduce(shared, acc, op, ops);
+            if (tid == 0)
+            {
+                o[v] = acc;
+            }
+        }
+    }
+
+    // (v, i) beats (best, bi): NaN beats everything, then the larger (smaller) value, then the lower index.
+    private static bool Beats<T, TOps>(T v, long i, T best, long bi, bool max, TOps ops)
+        where T : unmanaged where TOps : struct, IGpuOps<T>
+    {
+        bool vNaN = ops.Compare((int)BinaryOp.NotEqual, v, v), bestNaN = ops.Compare((int)BinaryOp.NotEqual, best, best);
+        if (vNaN || bestNaN)
+        {
+            return vNaN && (!bestNaN || i < bi);
+        }
+        return ops.Compare(max ? (int)BinaryOp.Greater : (int)BinaryOp.Less, v, best) || (ops.Compare((int)BinaryOp.Equal, v, best) && i < bi);
+    }
+
+    public static void ArgRows<T, TOps>(ArrayView<T> x, StridedLayout outer, long axisStride, ArrayView<uint> o, long nOut, long k, int max, TOps ops)
+        where T : unmanaged where TOps : struct, IGpuOps<T>
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long i = Grid.GlobalIndex.X; i < nOut; i += stride)
+        {
+            long start = outer.Offset(i);
+            T best = x[start];
+            long bi = 0;
+            for (long j = 1; j < k; j++)
+            {
+                T v = x[start + j * axisStride];
+                if (Beats(v, j, best, bi, max != 0, ops))
+                {
+                    best = v;
+                    bi = j;
+                }
+            }
+            o[i] = (uint)bi;
+        }
+    }
+
+    public static void ArgGroups<T, TOps>(ArrayView<T> x, StridedLayout outer, long axisStride, ArrayView<uint> o, long nOut, long k, int max, TOps ops)
+        where T : unmanaged where TOps : struct, IGpuOps<T>
+    {
+        var values = SharedMemory.Allocate<T>(MaxGroupSize);
+        var indices = SharedMemory.Allocate<long>(MaxGroupSize);
+        long groups = Grid.DimX;
+        int tid = Group.IdxX, size = Group.DimX;
+        bool isMax = max != 0;
+        for (long i = Grid.IdxX; i < nOut; i += groups)
+        {
+            long start = outer.Offset(i);
+            // A thread past the end holds index k, which loses to any real element.
+            long bi = tid < k ? tid : k;
+            T best = x[start + (tid < k ? tid : 0) * axisStride];
+            for (long j = tid + size; j < k; j += size)
+            {
+                T v = x[start + j * axisStride];
+                if (Beats(v, j, best, bi, isMax, ops))
+                {
+                    best = v;
+                    bi = j;
+                }
+            }
+            values[tid] = best;
+            indices[tid] = bi;
+            Group.Barrier();
+            for (int s = 1; s < size; s <<= 1)
+            {
+                if ((tid & ((s << 1) - 1)) == 0 && tid + s < size)
+                {
+                    long oi = indices[tid + s];
+                    if (oi < k && (indices[tid] >= k || Beats(values[tid + s], oi, values[tid], indices[tid], isMax, ops)))
+                    {
+                        values[tid] = values[tid + s];
+                        indices[tid] = oi;
+                    }
+                }
+                Group.Barrier();
+            }
+            if (tid == 0)
+            {
+                o[i] = (uint)indices[0];
+            }
+            Group.Barrier();
+        }
+    }
+}
+
+public sealed partial class GpuDevice
+{
+    // Below this many elements per output a thread reduces one output alone.
+    private const long ShortReduction = 32;
+
+    private int ReduceGroupSize => Math.Min(GroupSize, ReduceKernels.MaxGroupSize);
+
+    /// <summary>
+    /// Reduces the dims flagged in <paramref name="reduced"/> of <paramref name="x"/> (compute type <paramref name="t"/>,
+    /// any strides) with <paramref name="op"/> (Add, Multiply, Maximum or Minimum; max and min propagate NaN) into
+    /// row-major <paramref name="o"/> over the kept dims. An empty reduction gives the identity.
+    /// </summary>
+    public void Reduce(BinaryOp op, GpuType t, GpuOperand x, bool[] reduced, GpuMemory o)
+    {
+        var (outer, inner, nOut, k) = ReduceLayouts(x, reduced);
+        if (nOut == 0)
+        {
+            return;
+        }
+        switch (t)
+        {
+            case GpuType.Float32: ReduceImpl<float, F32Ops>(op, x.Memory, outer, inner, o, nOut, k); break;
+            case GpuType.Float64: ReduceImpl<double, F64Ops>(op, x.Memory, outer, inner, o, nOut, k); break;
+            case GpuType.Int32: ReduceImpl<int, I32Ops>(op, x.Memory, outer, inner, o, nOut, k); break;
+            case GpuType.Int64: ReduceImpl<long, I64Ops>(op, x.Memory, outer, inner, o, nOut, k); break;
+            case GpuType.UInt32: ReduceImpl<uint, U32Ops>(op, x.Memory, outer, inner, o, nOut, k); break;
+            case GpuType.UInt64: ReduceImpl<ulong, U64Ops>(op, x.Memory, outer, inner, o, nOut, k); break;
+            default: throw new ArgumentException($"Reductions compute in 32/64-bit types, not {t}.");
+        }
+    }
+
+    /// <summary>
+    /// The identity of <paramref name="op"/> in <typeparamref name="T"/>: what an empty reduction gives and an
+    /// exclusive scan starts from (max and logaddexp from -inf, min from +inf in floats, as the CPU kernels).
+    /// </summary>
+    private static T Identity<T>(BinaryOp op) where T : unmanaged
+    {
+        bool add = op == BinaryOp.Add, mul = op == BinaryOp.Multiply, max = op is BinaryOp.Maximum or BinaryOp.LogAddExp;
+        object v = default(T) switch
+        {
+            float => (object)(add ? 0f : mul ? 1f : max ? float.NegativeInfinity : float.PositiveInfinity),
+            double => (object)(add ? 0d : mul ? 1d : max ? double.NegativeInfinity : double.PositiveInfinity),
+            int => (object)(add ? 0 : mul ? 1 : max ? int.MinValue : int.MaxValue),
+            long => (object)(add ? 0L : mul ? 1L : max ? long.MinValue : long.MaxValue),
+            uint => (object)(add ? 0u : mul ? 1u : max ? 0u : uint.MaxValue),
+            _ => (object)(add ? 0UL : mul ? 1UL : max ? 0UL : ulong.MaxValue),
+        };
+        return (T)v;
+    }
+
+    private static (StridedLayout Outer, StridedLayout Inner, long NOut, long K) ReduceLayouts(GpuOperand x, bool[] reduced)
+    {
+        var keptShape = x.Shape.Where((_, i) => !reduced[i]).ToArray();
+        var redShape = x.Shape.Where((_, i) => reduced[i]).ToArray();
+        var (ks, kst) = Strided.Collapse(keptShape, x.Strides.Where((_, i) => !reduced[i]).ToArray());
+        var (rs, rst) = Strided.Collapse(redShape, x.Strides.Where((_, i) => reduced[i]).ToArray());
+        return (StridedLayout.From(ks, kst[0], x.Offset), StridedLayout.From(rs, rst[0], 0), Count(keptShape), Count(redShape));
+    }
+
+    private void ReduceImpl<T, TOps>(BinaryOp op, GpuMemory x, StridedLayout outer, StridedLayout inner, GpuMemory o, long nOut, long k)
+        where T : unmanaged where TOps : struct, IGpuOps<T>
+    {
+        T identity = Identity<T>(op);
+        int groupSize = ReduceGroupSize;
+        // Innermost reduced stride 1 (or a column that is short): a group per output reads consecutive elements.
+        bool coalesced = inner.S0 == 1 || nOut < (long)MaxGroups * groupSize;
+        if (k <= ShortReduction || !coalesced)
+        {
+            var rows = Kernel("reduce.rows", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, StridedLayout, ArrayView<T>, long, long, int, T, TOps>(ReduceKernels.Rows));
+            rows(GridFor(nOut), x.View<T>(), outer, inner, o.View<T>(), nOut, k, (int)op, identity, default);
+            return;
+        }
+        var groups = Kernel("reduce.groups", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, StridedLayout, ArrayView<T>, long, long, long, long, int, T, TOps>(ReduceKernels.Groups));
+        // Few outputs: split each reduction into chunks of at least a few elements per thread, so every group has work.
+        long chunks = nOut >= MaxGroups ? 1 : Math.Clamp(MaxGroups / nOut, 1, (k + groupSize * 4 - 1) / (groupSize * 4));
+        long chunkLen = (k + chunks - 1) / chunks;
+        chunks = (k + chunkLen - 1) / chunkLen;
+        if (chunks == 1)
+        {
+            groups(GroupsFor(nOut, groupSize), x.View<T>(), outer, inner, o.View<T>(), nOut, 1, k, k, (int)op, identity, default);
+            return;
+        }
+        var partial = Allocate(nOut * chunks * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        groups(GroupsFor(nOut * chunks, groupSize), x.View<T>(), outer, inner, partial.View<T>(), nOut, chunks, chunkLen, k, (int)op, identity, default);
+        var pOuter = StridedLayout.From(new[] { nOut }, new[] { chunks }, 0);
+        var pInner = StridedLayout.From(new[] { chunks }, new[] { 1L }, 0);
+        if (chunks <= ShortReduction)
+        {
+            var rows = Kernel("reduce.rows", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, StridedLayout, ArrayView<T>, long, long, int, T, TOps>(ReduceKernels.Rows));
+            rows(GridFor(nOut), partial.View<T>(), pOuter, pInner, o.View<T>(), nOut, chunks, (int)op, identity, default);
+        }
+        else
+        {
+            groups(GroupsFor(nOut, groupSize), partial.View<T>(), pOuter, pInner, o.View<T>(), nOut, 1, chunks, chunks, (int)op, identity, default);
+        }
+        Release(partial);
+    }
+
+    private KernelConfig GroupsFor(long n, int groupSize) => new((int)Math.Clamp(n, 1, MaxGroups), groupSize);
+
+    /// <summary>
+    /// Index of the first maximum (minimum) along dim <paramref name="axis"/> of <paramref name="x"/> (compute type
+    /// <paramref name="t"/>, any strides), a NaN winning over numbers, into row-major uint32 <paramref name="o"/> over the other dims.
+    /// </summary>
+    public void ArgReduce(bool max, GpuType t, GpuOperand x, int axis, GpuMemory o)
+    {
+        var reduced = new bool[x.Shape.Length];
+        reduced[axis] = true;
+        var (outer, _, nOut, k) = ReduceLayouts(x, reduced);
+        if (nOut == 0 || k == 0)
+        {
+            return;
+        }
+        long axisStride = x.Strides[axis];
+        switch (t)
+        {
+            case GpuType.Float32: ArgReduceImpl<float, F32Ops>(max, x.Memory, outer, axisStride, o, nOut, k); break;
+            case GpuType.Float64: ArgReduceImpl<double, F64Ops>(max, x.Memory, outer, axisStride, o, nOut, k); break;
+            case GpuType.Int32: ArgReduceImpl<int, I32Ops>(max, x.Memory, outer, axisStride, o, nOut, k); break;
+            case GpuType.Int64: ArgReduceImpl<long, I64Ops>(max, x.Memory, outer, axisStride, o, nOut, k); break;
+            case GpuType.UInt32: ArgReduceImpl<uint, U32Ops>(max, x.Memory, outer, axisStride, o, nOut, k); break;
+            case GpuType.UInt64: ArgReduceImpl<ulong, U64Ops>(max, x.Memory, outer, axisStride, o, nOut, k); break;
+            default: throw new ArgumentException($"Arg-reductions compute in 32/64-bit types, not {t}.");
+        }
+    }
+
+    private void ArgReduceImpl<T, TOps>(bool max, GpuMemory x, StridedLayout outer, long axisStride, GpuMemory o, long nOut, long k)
+        where T : unmanaged where TOps : struct, IGpuOps<T>
+    {
+        int groupSize = ReduceGroupSize;
+        if (k <= ShortReduction || (axisStride != 1 && nOut >= (long)MaxGroups * groupSize))
+        {
+            var rows = Kernel("argreduce.rows", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, long, ArrayView<uint>, long, long, int, TOps>(ReduceKernels.ArgRows));
+            rows(GridFor(nOut), x.View<T>(), outer, axisStride, o.View<uint>(), nOut, k, max ? 1 : 0, default);
+            return;
+        }
+        var groups = Kernel("argreduce.groups", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, long, ArrayView<uint>, long, long, int, TOps>(ReduceKernels.ArgGroups));
+        groups(GroupsFor(nOut, groupSize), x.View<T>(), outer, axisStride, o.View<uint>(), nOut, k, max ? 1 : 0, default);
+    }
+}
