@@ -125,6 +125,9 @@ public abstract class ReductionSuite
         // A negative-step view, and a broadcast (stride 0) input.
         var v = H.RoundTo(H.Rand(40, 8, lo, hi), t);
         Check(v, new[] { 40 }, new[] { 0 }, Mx.Array(v.Reverse().ToArray(), new[] { 40 }, t)[Idx.Slice(null, null, -1)], "reversed");
+        // Every other element: strided rows, split into parts when there are few outputs.
+        var pairs = H.RoundTo(H.Rand(600, 10, lo, hi), t);
+        Check(pairs.Where((_, i) => i % 2 == 0).ToArray(), new[] { 300 }, new[] { 0 }, Mx.Array(pairs, new[] { 600 }, t)[Idx.Slice(null, null, 2)], "step 2");
         var row = H.RoundTo(H.Rand(7, 9, lo, hi), t);
         var tiled = Enumerable.Range(0, 20).SelectMany(_ => row).ToArray();
         var b = Mx.BroadcastTo(Mx.Array(row, new[] { 1, 7 }, t), new[] { 20, 7 });
@@ -234,6 +237,8 @@ public abstract class ReductionSuite
         long want = x.Sum();
         Assert.Equal(want, Mx.Sum(IntArray(x, DType.Int32, new[] { n }), stream: Device).AsType(DType.Int64).Item<long>());
         Assert.Equal(want, Mx.Sum(IntArray(x, DType.Int64, new[] { n }), stream: Device).Item<long>());
+        long evens = x.Where((_, i) => i % 2 == 0).Sum();
+        Assert.Equal(evens, Mx.Sum(IntArray(x, DType.Int64, new[] { n })[Idx.Slice(null, null, 2)], stream: Device).Item<long>());
         var cols = Mx.Sum(Mx.Reshape(IntArray(x[..200_000], DType.Int64, new[] { 200_000 }), new[] { 50_000, 4 }), 0, stream: Device);
         var wantCols = new long[4];
         for (int i = 0; i < 200_000; i++) wantCols[i % 4] += x[i];

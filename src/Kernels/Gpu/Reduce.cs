@@ -37,19 +37,24 @@ internal static class ReduceKernels
         return result;
     }
 
-    public static void Rows<T, TOps>(ArrayView<T> x, StridedLayout outer, StridedLayout inner, ArrayView<T> o, long nOut, long k, int op, T identity, TOps ops)
+    // Output v is chunk (v / nOut) of the reduction of output (v % nOut): neighbouring threads take neighbouring
+    // outputs, so reads down columns are coalesced.
+    public static void Rows<T, TOps>(ArrayView<T> x, StridedLayout outer, StridedLayout inner, ArrayView<T> o, long nOut, long chunks, long chunkLen, long k, int op, T identity, TOps ops)
         where T : unmanaged where TOps : struct, IGpuOps<T>
     {
-        long stride = (long)Grid.DimX * Group.DimX;
-        for (long i = Grid.GlobalIndex.X; i < nOut; i += stride)
+        long stride = (long)Grid.DimX * Group.DimX, n = nOut * chunks;
+        for (long v = Grid.GlobalIndex.X; v < n; v += stride)
         {
-            long start = outer.Offset(i);
+            long c = v / nOut;
+            long begin = c * chunkLen;
+            long end = begin + chunkLen < k ? begin + chunkLen : k;
+            long start = outer.Offset(v - c * nOut);
             T acc = identity;
-            for (long j = 0; j < k; j++)
+            for (long j = begin; j < end; j++)
             {
                 acc = ops.Binary(op, acc, x[start + inner.Offset(j)]);
             }
-            o[i] = acc;
+            o[v] = acc;
         }
     }
 
@@ -213,11 +218,25 @@ public sealed partial class GpuDevice
 
     private static (StridedLayout Outer, StridedLayout Inner, long NOut, long K) ReduceLayouts(GpuOperand x, bool[] reduced)
     {
-        var keptShape = x.Shape.Where((_, i) => !reduced[i]).ToArray();
-        var redShape = x.Shape.Where((_, i) => reduced[i]).ToArray();
-        var (ks, kst) = Strided.Collapse(keptShape, x.Strides.Where((_, i) => !reduced[i]).ToArray());
-        var (rs, rst) = Strided.Collapse(redShape, x.Strides.Where((_, i) => reduced[i]).ToArray());
-        return (StridedLayout.From(ks, kst[0], x.Offset), StridedLayout.From(rs, rst[0], 0), Count(keptShape), Count(redShape));
+        var kept = Enumerable.Range(0, x.Shape.Length).Where(i => !reduced[i]).ToArray();
+        // The order of reduced elements is free (the ops commute): walk them in memory order, negative strides
+        // flipped, so that they merge into as few and as contiguous dims as possible.
+        long innerStart = 0;
+        var red = Enumerable.Range(0, x.Shape.Length).Where(i => reduced[i]).OrderByDescending(i => Math.Abs(x.Strides[i])).ToArray();
+        var redStrides = red.Select(i => x.Strides[i]).ToArray();
+        for (int d = 0; d < red.Length; d++)
+        {
+            if (redStrides[d] < 0)
+            {
+                innerStart += (x.Shape[red[d]] - 1) * redStrides[d];
+                redStrides[d] = -redStrides[d];
+            }
+        }
+        var keptShape = kept.Select(i => x.Shape[i]).ToArray();
+        var redShape = red.Select(i => x.Shape[i]).ToArray();
+        var (ks, kst) = Strided.Collapse(keptShape, kept.Select(i => x.Strides[i]).ToArray());
+        var (rs, rst) = Strided.Collapse(redShape, redStrides);
+        return (StridedLayout.From(ks, kst[0], x.Offset), StridedLayout.From(rs, rst[0], innerStart), Count(keptShape), Count(redShape));
     }
 
     private void ReduceImpl<T, TOps>(BinaryOp op, GpuMemory x, StridedLayout outer, StridedLayout inner, GpuMemory o, long nOut, long k)
@@ -225,38 +244,38 @@ public sealed partial class GpuDevice
     {
         T identity = Identity<T>(op);
         int groupSize = ReduceGroupSize;
-        // Innermost reduced stride 1 (or a column that is short): a group per output reads consecutive elements.
-        bool coalesced = inner.S0 == 1 || nOut < (long)MaxGroups * groupSize;
-        if (k <= ShortReduction || !coalesced)
+        long size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        if (k > ShortReduction && inner.S0 == 1)
         {
-            var rows = Kernel("reduce.rows", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, StridedLayout, ArrayView<T>, long, long, int, T, TOps>(ReduceKernels.Rows));
-            rows(GridFor(nOut), x.View<T>(), outer, inner, o.View<T>(), nOut, k, (int)op, identity, default);
+            // Rows contiguous in memory: a group per output. Few outputs: each split into chunks (at least a few
+            // elements per thread) so that every group has work, then the chunks reduced as rows of their own.
+            var groups = Kernel("reduce.groups", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, StridedLayout, ArrayView<T>, long, long, long, long, int, T, TOps>(ReduceKernels.Groups));
+            long chunks = nOut >= MaxGroups ? 1 : Math.Clamp(MaxGroups / nOut, 1, (k + groupSize * 4 - 1) / (groupSize * 4));
+            long chunkLen = (k + chunks - 1) / chunks;
+            chunks = (k + chunkLen - 1) / chunkLen;
+            var target = chunks == 1 ? o : Allocate(nOut * chunks * size);
+            groups(GroupsFor(nOut * chunks, groupSize), x.View<T>(), outer, inner, target.View<T>(), nOut, chunks, chunkLen, k, (int)op, identity, default);
+            if (chunks > 1)
+            {
+                ReduceImpl<T, TOps>(op, target, StridedLayout.From(new[] { nOut }, new[] { chunks }, 0), StridedLayout.From(new[] { chunks }, new[] { 1L }, 0), o, nOut, chunks);
+                Release(target);
+            }
             return;
         }
-        var groups = Kernel("reduce.groups", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, StridedLayout, ArrayView<T>, long, long, long, long, int, T, TOps>(ReduceKernels.Groups));
-        // Few outputs: split each reduction into chunks of at least a few elements per thread, so every group has work.
-        long chunks = nOut >= MaxGroups ? 1 : Math.Clamp(MaxGroups / nOut, 1, (k + groupSize * 4 - 1) / (groupSize * 4));
-        long chunkLen = (k + chunks - 1) / chunks;
-        chunks = (k + chunkLen - 1) / chunkLen;
-        if (chunks == 1)
+        // Short or strided rows: a thread per output. Too few outputs to fill the device: each split into chunks of
+        // at least ShortReduction elements, stored chunk-major, then reduced down their columns the same way.
+        var rows = Kernel("reduce.rows", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, StridedLayout, ArrayView<T>, long, long, long, long, int, T, TOps>(ReduceKernels.Rows));
+        long threads = (long)MaxGroups * GroupSize;
+        long parts = nOut >= threads || k <= ShortReduction ? 1 : Math.Min(threads / nOut, (k + ShortReduction - 1) / ShortReduction);
+        long partLen = (k + parts - 1) / parts;
+        parts = parts == 1 ? 1 : (k + partLen - 1) / partLen;
+        var dst = parts == 1 ? o : Allocate(nOut * parts * size);
+        rows(GridFor(nOut * parts), x.View<T>(), outer, inner, dst.View<T>(), nOut, parts, partLen, k, (int)op, identity, default);
+        if (parts > 1)
         {
-            groups(GroupsFor(nOut, groupSize), x.View<T>(), outer, inner, o.View<T>(), nOut, 1, k, k, (int)op, identity, default);
-            return;
+            ReduceImpl<T, TOps>(op, dst, StridedLayout.From(new[] { nOut }, new[] { 1L }, 0), StridedLayout.From(new[] { parts }, new[] { nOut }, 0), o, nOut, parts);
+            Release(dst);
         }
-        var partial = Allocate(nOut * chunks * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
-        groups(GroupsFor(nOut * chunks, groupSize), x.View<T>(), outer, inner, partial.View<T>(), nOut, chunks, chunkLen, k, (int)op, identity, default);
-        var pOuter = StridedLayout.From(new[] { nOut }, new[] { chunks }, 0);
-        var pInner = StridedLayout.From(new[] { chunks }, new[] { 1L }, 0);
-        if (chunks <= ShortReduction)
-        {
-            var rows = Kernel("reduce.rows", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, StridedLayout, ArrayView<T>, long, long, int, T, TOps>(ReduceKernels.Rows));
-            rows(GridFor(nOut), partial.View<T>(), pOuter, pInner, o.View<T>(), nOut, chunks, (int)op, identity, default);
-        }
-        else
-        {
-            groups(GroupsFor(nOut, groupSize), partial.View<T>(), pOuter, pInner, o.View<T>(), nOut, 1, chunks, chunks, (int)op, identity, default);
-        }
-        Release(partial);
     }
 
     private KernelConfig GroupsFor(long n, int groupSize) => new((int)Math.Clamp(n, 1, MaxGroups), groupSize);
