@@ -249,7 +249,7 @@ public sealed partial class GpuDevice
         {
             // Rows contiguous in memory: a group per output. Few outputs: each split into chunks (at least a few
             // elements per thread) so that every group has work, then the chunks reduced as rows of their own.
-            var groups = Kernel("reduce.groups", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, StridedLayout, ArrayView<T>, long, long, long, long, int, T, TOps>(ReduceKernels.Groups));
+            var groups = ReduceGroupsKernel<T, TOps>();
             long chunks = nOut >= MaxGroups ? 1 : Math.Clamp(MaxGroups / nOut, 1, (k + groupSize * 4 - 1) / (groupSize * 4));
             long chunkLen = (k + chunks - 1) / chunks;
             chunks = (k + chunkLen - 1) / chunkLen;
@@ -277,6 +277,10 @@ public sealed partial class GpuDevice
             Release(dst);
         }
     }
+
+    private Action<KernelConfig, ArrayView<T>, StridedLayout, StridedLayout, ArrayView<T>, long, long, long, long, int, T, TOps> ReduceGroupsKernel<T, TOps>()
+        where T : unmanaged where TOps : struct, IGpuOps<T> =>
+        Kernel("reduce.groups", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, StridedLayout, ArrayView<T>, long, long, long, long, int, T, TOps>(ReduceKernels.Groups));
 
     private KernelConfig GroupsFor(long n, int groupSize) => new((int)Math.Clamp(n, 1, MaxGroups), groupSize);
 

@@ -5,19 +5,24 @@ namespace Mlx.Kernels.Gpu;
 
 /// <summary>
 /// Cumulative scans along one axis. Many rows: a thread scans a row sequentially (O(n) work, n steps). Few long rows:
-/// a group per row walks it in tiles of the group size, each tile scanned in shared memory (Hillis-Steele, O(g log g)
-/// work and log g barriers per tile of g) and offset by the carry of the tiles before it.
+/// a group per row (or per block of a row, starting from the scanned totals of the blocks before it) walks it in
+/// tiles of the group size, each tile scanned in shared memory (Hillis-Steele, O(g log g) work and log g barriers per
+/// tile of g) and offset by the carry of the tiles before it.
 /// </summary>
 internal static class ScanKernels
 {
+    // mode: the BinaryOp code, and these flags.
+    public const int Reverse = 1 << 16, Inclusive = 1 << 17;
+
     // Element i of a row (in scan order) is at position j along the axis.
     private static long Position(long i, long n, bool reverse) => reverse ? n - 1 - i : i;
 
     public static void Rows<T, TOps>(ArrayView<T> x, StridedLayout xRows, long xStride, ArrayView<T> o, StridedLayout oRows, long oStride,
-        long rows, long n, int op, T identity, int flags, TOps ops)
+        long rows, long n, T identity, int mode, TOps ops)
         where T : unmanaged where TOps : struct, IGpuOps<T>
     {
-        bool reverse = (flags & 1) != 0, inclusive = (flags & 2) != 0;
+        int op = mode & 0xFFFF;
+        bool reverse = (mode & Reverse) != 0, inclusive = (mode & Inclusive) != 0;
         long stride = (long)Grid.DimX * Group.DimX;
         for (long r = Grid.GlobalIndex.X; r < rows; r += stride)
         {
@@ -42,22 +47,28 @@ internal static class ScanKernels
         }
     }
 
+    // Virtual row v is block (v % blocks) of row (v / blocks), starting from carries[v] (the scan of the blocks
+    // before it) unless it is the first block.
     public static void Groups<T, TOps>(ArrayView<T> x, StridedLayout xRows, long xStride, ArrayView<T> o, StridedLayout oRows, long oStride,
-        long rows, long n, int op, T identity, int flags, TOps ops)
+        long rows, long n, T identity, int mode, ArrayView<T> carries, long blocks, long blockLen, TOps ops)
         where T : unmanaged where TOps : struct, IGpuOps<T>
     {
         var shared = SharedMemory.Allocate<T>(ReduceKernels.MaxGroupSize);
-        bool reverse = (flags & 1) != 0, inclusive = (flags & 2) != 0;
-        long groups = Grid.DimX;
+        int op = mode & 0xFFFF;
+        bool reverse = (mode & Reverse) != 0, inclusive = (mode & Inclusive) != 0;
+        long groups = Grid.DimX, count = rows * blocks;
         int tid = Group.IdxX, size = Group.DimX;
-        for (long r = Grid.IdxX; r < rows; r += groups)
+        for (long v = Grid.IdxX; v < count; v += groups)
         {
+            long r = v / blocks;
+            long begin = (v - r * blocks) * blockLen;
+            long end = begin + blockLen < n ? begin + blockLen : n;
             long xs = xRows.Offset(r), os = oRows.Offset(r);
-            T carry = identity;
-            for (long t0 = 0; t0 < n; t0 += size)
+            T carry = begin == 0 ? identity : carries[v];
+            for (long t0 = begin; t0 < end; t0 += size)
             {
                 long i = t0 + tid;
-                shared[tid] = i < n ? x[xs + Position(i, n, reverse) * xStride] : identity;
+                shared[tid] = i < end ? x[xs + Position(i, n, reverse) * xStride] : identity;
                 Group.Barrier();
                 for (int s = 1; s < size; s <<= 1)
                 {
@@ -69,9 +80,10 @@ internal static class ScanKernels
                     }
                     Group.Barrier();
                 }
-                // shared holds the tile's inclusive scan; the carry folds in the tiles before.
+                // shared holds the tile's inclusive scan; the carry folds in everything before the tile, except
+                // before the row's first tile, whose first element is taken as is.
                 bool first = t0 == 0;
-                if (i < n)
+                if (i < end)
                 {
                     T value;
                     if (inclusive)
@@ -112,7 +124,7 @@ public sealed partial class GpuDevice
         var (shape, strides) = Strided.Collapse(rest, x.Strides.Where((_, i) => i != axis).ToArray(), oStrides.Where((_, i) => i != axis).ToArray());
         var xRows = StridedLayout.From(shape, strides[0], x.Offset);
         var oRows = StridedLayout.From(shape, strides[1], 0);
-        var g = new ScanGeometry(xRows, x.Strides[axis], oRows, oStrides[axis], total / n, n, (int)op, (reverse ? 1 : 0) | (inclusive ? 2 : 0));
+        var g = new ScanGeometry(xRows, x.Strides[axis], oRows, oStrides[axis], total / n, n, (int)op, (reverse ? ScanKernels.Reverse : 0) | (inclusive ? ScanKernels.Inclusive : 0));
         switch (t)
         {
             case GpuType.Float32: ScanImpl<float, F32Ops>(x.Memory, o, g, Identity<float>(op)); break;
@@ -140,10 +152,34 @@ public sealed partial class GpuDevice
         where T : unmanaged where TOps : struct, IGpuOps<T>
     {
         int groupSize = ReduceGroupSize;
-        bool perThread = g.N <= ShortReduction || g.Rows >= (long)MaxGroups * groupSize;
-        var k = perThread
-            ? Kernel("scan.rows", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, long, ArrayView<T>, StridedLayout, long, long, long, int, T, int, TOps>(ScanKernels.Rows))
-            : Kernel("scan.groups", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, long, ArrayView<T>, StridedLayout, long, long, long, int, T, int, TOps>(ScanKernels.Groups));
-        k(perThread ? GridFor(g.Rows) : GroupsFor(g.Rows, groupSize), x.View<T>(), g.XRows, g.XStride, o.View<T>(), g.ORows, g.OStride, g.Rows, g.N, g.Op, identity, g.Flags, default);
+        if (g.N <= ShortReduction || g.Rows >= (long)MaxGroups * groupSize)
+        {
+            var rows = Kernel("scan.rows", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, long, ArrayView<T>, StridedLayout, long, long, long, T, int, TOps>(ScanKernels.Rows));
+            rows(GridFor(g.Rows), x.View<T>(), g.XRows, g.XStride, o.View<T>(), g.ORows, g.OStride, g.Rows, g.N, identity, g.Op | g.Flags, default);
+            return;
+        }
+        var groups = Kernel("scan.groups", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, long, ArrayView<T>, StridedLayout, long, long, long, T, int, ArrayView<T>, long, long, TOps>(ScanKernels.Groups));
+        // Few long rows: each cut into blocks so that every group has work. The blocks' totals (a reduction),
+        // scanned exclusively, are the carries each block starts from.
+        long blocks = g.Rows >= MaxGroups ? 1 : Math.Clamp(MaxGroups / g.Rows, 1, (g.N + groupSize * 4 - 1) / (groupSize * 4));
+        long blockLen = (g.N + blocks - 1) / blocks;
+        blocks = (g.N + blockLen - 1) / blockLen;
+        if (blocks == 1)
+        {
+            groups(GroupsFor(g.Rows, groupSize), x.View<T>(), g.XRows, g.XStride, o.View<T>(), g.ORows, g.OStride, g.Rows, g.N, identity, g.Op | g.Flags, o.View<T>(), 1, g.N, default);
+            return;
+        }
+        long bytes = g.Rows * blocks * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        var totals = Allocate(bytes);
+        bool reverse = (g.Flags & ScanKernels.Reverse) != 0;
+        // The row in scan order: walked backwards when reversed.
+        var scanOrder = StridedLayout.From(new[] { g.N }, new[] { reverse ? -g.XStride : g.XStride }, reverse ? (g.N - 1) * g.XStride : 0);
+        ReduceGroupsKernel<T, TOps>()(GroupsFor(g.Rows * blocks, groupSize), x.View<T>(), g.XRows, scanOrder, totals.View<T>(), g.Rows, blocks, blockLen, g.N, g.Op, identity, default);
+        var carries = Allocate(bytes);
+        var blockRows = StridedLayout.From(new[] { g.Rows }, new[] { blocks }, 0);
+        ScanImpl<T, TOps>(totals, carries, new ScanGeometry(blockRows, 1, blockRows, 1, g.Rows, blocks, g.Op, 0), identity);
+        groups(GroupsFor(g.Rows * blocks, groupSize), x.View<T>(), g.XRows, g.XStride, o.View<T>(), g.ORows, g.OStride, g.Rows, g.N, identity, g.Op | g.Flags, carries.View<T>(), blocks, blockLen, default);
+        Release(totals);
+        Release(carries);
     }
 }
