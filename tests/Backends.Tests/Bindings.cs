@@ -2,7 +2,7 @@ namespace Mlx.Backends.Tests;
 
 /// <summary>
 /// Binds the suites to a backend. The GPU runs on ILGPU's CPU accelerator unless MLX_GPU_TESTS=gpu asks for the real
-/// device (CUDA, else OpenCL), as scripts/gpu-check.sh does.
+/// device (CUDA, else an OpenCL GPU), as scripts/gpu-check.sh does.
 /// </summary>
 internal static class Backends
 {

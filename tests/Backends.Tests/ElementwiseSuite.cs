@@ -404,6 +404,30 @@ public abstract class ElementwiseSuite
     }
 
     [Fact]
+    public void CompiledChainsMatchTheirReference()
+    {
+        // Fused float32 chains: full, scalar and partially broadcast inputs, unary and binary steps.
+        var f = Mx.Compile(xs => new[] { Mx.Add(Mx.Multiply(Mx.Exp(Mx.Negative(xs[0])), xs[1]), Mx.Tanh(Mx.Divide(xs[2], 2.0))) });
+        foreach (int n in new[] { 1, 7, 1023 })
+        {
+            var a = H.RandF(n * 3, n);
+            var b = H.RandF(3, n + 1);
+            var c = H.RandF(1, n + 2);
+            MxArray got;
+            using (Mx.StreamScope(Device))
+            {
+                got = f(new[] { Mx.Array(a, new[] { n, 3 }), Mx.Array(b, new[] { 1, 3 }), Mx.Array(c, Array.Empty<int>()) })[0];
+                Mx.Eval(got);
+            }
+            var want = new double[n * 3];
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < 3; j++)
+                    want[i * 3 + j] = Math.Exp(-a[i * 3 + j]) * b[j] + Math.Tanh(c[0] / 2.0);
+            H.Close(want, got, 2e-5, 2e-6, $"compiled n={n}");
+        }
+    }
+
+    [Fact]
     public void HalfRoundingMatchesSystemHalf()
     {
         // Ties, subnormals, overflow and NaN, converted from float32 on this backend and by System.Half / our BFloat16.

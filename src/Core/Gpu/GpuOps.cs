@@ -23,16 +23,17 @@ internal static class GpuOps
         _ => throw new NotSupportedException($"{t.Name()} arrays have no GPU kernels."),
     };
 
-    /// <summary>Whether GPU kernels handle <paramref name="t"/> on this device (complex64 and, without device support, float64 do not).</summary>
-    public static bool Supports(DType t) => t != DType.Complex64 && (t != DType.Float64 || GpuRuntime.Device.SupportsFloat64);
-
-    /// <summary>Throws MLX's error for float64 on a device without it.</summary>
-    public static void CheckFloat64(DType t)
+    /// <summary>
+    /// Whether GPU kernels handle <paramref name="t"/> (complex64 runs on the host); float64 on a device without it is
+    /// an error, as in MLX.
+    /// </summary>
+    public static bool Supports(DType t)
     {
         if (t == DType.Float64 && !GpuRuntime.Device.SupportsFloat64)
         {
-            throw new NotSupportedException("float64 is not supported on this GPU.");
+            throw new NotSupportedException($"float64 is not supported on this GPU ({GpuRuntime.Device.Name}); use Device.Cpu for float64 arrays.");
         }
+        return t != DType.Complex64;
     }
 
     /// <summary>The type elementwise kernels compute in: half types in float32, narrow integers and bools in 32 bits.</summary>

@@ -91,6 +91,14 @@ internal static class GpuRuntime
         }
     }
 
+    private static long s_uploads, s_downloads;
+
+    /// <summary>Host-to-device copies of array buffers so far (each buffer goes up at most once).</summary>
+    public static long Uploads => Interlocked.Read(ref s_uploads);
+
+    /// <summary>Device-to-host copies of GPU-computed buffers so far (each at most once).</summary>
+    public static long Downloads => Interlocked.Read(ref s_downloads);
+
     public static DeviceInfo Info(Device device)
     {
         var d = Device;
@@ -127,6 +135,7 @@ internal static class GpuRuntime
         }
         var memory = Allocate(buffer.Bytes);
         Device.Upload(memory, buffer.Pointer, buffer.Bytes);
+        Interlocked.Increment(ref s_uploads);
         buffer.Device = new GpuMirror(memory, memory.Capacity);
         return memory;
     }
@@ -137,6 +146,14 @@ internal static class GpuRuntime
         var memory = Allocate(o.NBytes);
         o.SetData(new DeviceBuffer(o.NBytes, new GpuMirror(memory, memory.Capacity)), MxArray.RowMajorStrides(o.ShapeRef), 0);
         return memory;
+    }
+
+    /// <summary>A new row-major array whose data is fresh GPU memory (a temporary that outputs can view).</summary>
+    public static MxArray NewArray(int[] shape, DType dtype)
+    {
+        long bytes = shape.Aggregate(1L, (a, b) => a * b) * dtype.Size();
+        var memory = Allocate(bytes);
+        return new MxArray(shape, dtype, new DeviceBuffer(bytes, new GpuMirror(memory, memory.Capacity)), MxArray.RowMajorStrides(shape), 0);
     }
 
     /// <summary>Scratch memory for one op, handed back with <see cref="Free"/> once its kernels are queued (the stream is in order).</summary>
@@ -165,6 +182,7 @@ internal static class GpuRuntime
         lock (Evaluator.Lock)
         {
             Device.Download((GpuMemory)mirror.Memory, destination, bytes);
+            Interlocked.Increment(ref s_downloads);
         }
     }
 

@@ -101,6 +101,12 @@ public static unsafe partial class Mx
         return new Placement(previous, true);
     }
 
+    /// <summary>
+    /// Runs the ops built until disposal on <paramref name="stream"/>'s device, as <c>with mx.stream(s):</c> in MLX
+    /// (an op's own stream argument still wins).
+    /// </summary>
+    public static IDisposable StreamScope(StreamOrDevice stream) => Place(stream);
+
     internal readonly struct Placement : IDisposable
     {
         private readonly Device? _previous;

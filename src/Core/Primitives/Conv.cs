@@ -67,6 +67,48 @@ internal sealed unsafe class ConvPrimitive : Primitive
         Dispatch.Float(outputs[0].DType, ref v);
     }
 
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        var geo = Geometry(inputs[0], inputs[1]);
+        if (!GpuOps.Supports(o.DType) || geo.Spatial.Length > 3)
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var ct = o.DType == DType.Float64 ? DType.Float64 : DType.Float32;
+        var t = GpuOps.TypeOf(ct);
+        var device = GpuRuntime.Device;
+        var x = GpuOps.Operand(inputs[0], ct, allowScalar: false);
+        var w = GpuOps.Operand(inputs[1], ct, allowScalar: false);
+        var layout = Mlx.Kernels.Gpu.ConvLayout.From(geo);
+        int cout = inputs[1].ShapeRef[0];
+        int kc = (int)geo.Cols;
+        GpuOps.IntoOutput(o, ct, mem => ForEachGpuChunk(geo, ct, (first, count, rows, col) =>
+        {
+            device.Im2Col(t, x.Memory, col, layout, first, count);
+            // out[rows, cout] = col[rows, kc] @ w^T, w being (cout, kc) row-major.
+            device.Matmul(t, [], rows, cout, kc, new(col, 0, kc, 1, []), new(w.Memory, 0, 1, kc, []), mem, first * geo.OutputPerImage * cout);
+        }));
+        GpuOps.Release(x);
+        GpuOps.Release(w);
+    }
+
+    /// <summary>Runs <paramref name="body"/> over chunks of images with one device column matrix of at most about 256 MB.</summary>
+    internal static void ForEachGpuChunk(ConvGeometry g, DType ct, Action<int, int, int, Mlx.Kernels.Gpu.GpuMemory> body)
+    {
+        int chunk = (int)Math.Clamp((256L << 20) / Math.Max(1, g.OutputPerImage * g.Cols * ct.Size()), 1, Math.Max(1, g.Batch));
+        var col = GpuRuntime.Scratch(chunk * g.OutputPerImage * g.Cols * ct.Size());
+        for (int first = 0; first < g.Batch; first += chunk)
+        {
+            int count = Math.Min(chunk, g.Batch - first);
+            body(first, count, (int)(count * g.OutputPerImage), col);
+        }
+        GpuRuntime.Free(col);
+    }
+
     private struct Forward : IFloatVisitor
     {
         public MxArray X, W, O;
@@ -165,6 +207,35 @@ internal sealed unsafe class ConvInputGradPrimitive : Primitive
         Dispatch.Float(o.DType, ref v);
     }
 
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        var geo = new ConvGeometry(o.ShapeRef[0], o.ShapeRef[1..^1], o.ShapeRef[^1], inputs[1].ShapeRef[1..^1], _conv.Stride, _conv.Padding, _conv.Dilation);
+        if (!GpuOps.Supports(o.DType) || geo.Spatial.Length > 3)
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var ct = o.DType == DType.Float64 ? DType.Float64 : DType.Float32;
+        var t = GpuOps.TypeOf(ct);
+        var device = GpuRuntime.Device;
+        var g = GpuOps.Operand(inputs[0], ct, allowScalar: false);
+        var w = GpuOps.Operand(inputs[1], ct, allowScalar: false);
+        var layout = Mlx.Kernels.Gpu.ConvLayout.From(geo);
+        int cout = inputs[1].ShapeRef[0];
+        int kc = (int)geo.Cols;
+        GpuOps.IntoOutput(o, ct, mem => ConvPrimitive.ForEachGpuChunk(geo, ct, (first, count, rows, col) =>
+        {
+            // col[rows, kc] = g[rows, cout] @ w[cout, kc], then each input element gathers its patch entries.
+            device.Matmul(t, [], rows, kc, cout, new(g.Memory, first * geo.OutputPerImage * cout, cout, 1, []), new(w.Memory, 0, kc, 1, []), col);
+            device.Col2Im(t, col, mem, layout, first, count);
+        }));
+        GpuOps.Release(g);
+        GpuOps.Release(w);
+    }
+
     private struct Kernel : IFloatVisitor
     {
         public MxArray G, W, O;
@@ -213,6 +284,45 @@ internal sealed unsafe class ConvWeightGradPrimitive : Primitive
         var geometry = new ConvGeometry(x.ShapeRef[0], x.ShapeRef[1..^1], x.ShapeRef[^1], o.ShapeRef[1..^1], _conv.Stride, _conv.Padding, _conv.Dilation);
         var v = new Kernel { X = Cast.Contiguous(x), G = Cast.Contiguous(inputs[1]), O = o, Geometry = geometry };
         Dispatch.Float(o.DType, ref v);
+    }
+
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        var xa = inputs[0];
+        var geo = new ConvGeometry(xa.ShapeRef[0], xa.ShapeRef[1..^1], xa.ShapeRef[^1], o.ShapeRef[1..^1], _conv.Stride, _conv.Padding, _conv.Dilation);
+        if (!GpuOps.Supports(o.DType) || geo.Spatial.Length > 3)
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var ct = o.DType == DType.Float64 ? DType.Float64 : DType.Float32;
+        var t = GpuOps.TypeOf(ct);
+        var device = GpuRuntime.Device;
+        var x = GpuOps.Operand(xa, ct, allowScalar: false);
+        var g = GpuOps.Operand(inputs[1], ct, allowScalar: false);
+        var layout = Mlx.Kernels.Gpu.ConvLayout.From(geo);
+        int cout = o.ShapeRef[0];
+        int kc = (int)geo.Cols;
+        GpuOps.IntoOutput(o, ct, mem =>
+        {
+            if (geo.Batch == 0)
+            {
+                // No images: an empty sum (K = 0 writes zeros).
+                device.Matmul(t, [], cout, kc, 0, new(g.Memory, 0, 1, cout, []), new(x.Memory, 0, kc, 1, []), mem);
+            }
+            ConvPrimitive.ForEachGpuChunk(geo, ct, (first, count, rows, col) =>
+            {
+                device.Im2Col(t, x.Memory, col, layout, first, count);
+                // dw[cout, kc] (+)= g^T[cout, rows] @ col[rows, kc]
+                device.Matmul(t, [], cout, kc, rows, new(g.Memory, first * geo.OutputPerImage * cout, 1, cout, []), new(col, 0, kc, 1, []), mem,
+                    accumulate: first > 0);
+            });
+        });
+        GpuOps.Release(x);
+        GpuOps.Release(g);
     }
 
     private struct Kernel : IFloatVisitor

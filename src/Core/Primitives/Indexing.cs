@@ -1,5 +1,6 @@
 using System.Numerics;
 using Mlx.Kernels;
+using Mlx.Kernels.Gpu;
 
 namespace Mlx;
 
@@ -36,6 +37,27 @@ internal static unsafe class AxisLayout
         }
         return values;
     }
+
+    /// <summary>
+    /// The GPU form of <see cref="ReadIndices"/>: row-major int64 indices in new device scratch memory (the caller
+    /// frees it), wrapped on the device; an index out of range throws the CPU's error, found again on the host.
+    /// </summary>
+    public static GpuMemory DeviceIndices(MxArray indices, long size, string op)
+    {
+        var src = GpuOps.Operand(indices, DType.Int64, allowScalar: false);
+        var dst = GpuRuntime.Scratch(indices.Size * 8);
+        bool ok = GpuRuntime.Device.WrapIndices(src.Memory, dst, indices.Size, size, indices.DType == DType.UInt64);
+        GpuOps.Release(src);
+        if (!ok)
+        {
+            GpuRuntime.Free(dst);
+            ReadIndices(indices, size, op);
+        }
+        return dst;
+    }
+
+    /// <summary>A device operand of <paramref name="a"/> over its own memory, offset and strides (no copy).</summary>
+    public static GpuOperand InPlace(MxArray a) => new(GpuRuntime.Memory(a), a.Offset, a.ShapeRef, a.Strides);
 
     private static long[] ContiguousLongs(MxArray x, bool release = false)
     {
@@ -83,6 +105,24 @@ internal sealed unsafe class TakePrimitive : Primitive
             }
         }
         if (!ReferenceEquals(a, inputs[0])) a.Buffer.Release();
+    }
+
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (!GpuOps.Supports(o.DType))
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var (A, K, B) = AxisLayout.Split(inputs[0].ShapeRef, Axis);
+        var idx = AxisLayout.DeviceIndices(inputs[1], K, "take");
+        var a = GpuOps.Operand(inputs[0], o.DType, allowScalar: false);
+        GpuRuntime.Device.TakeAxis(o.ItemSize, a.Memory, idx, A, K, inputs[1].Size, B, GpuRuntime.AllocateOutput(o));
+        GpuOps.Release(a);
+        GpuRuntime.Free(idx);
     }
 
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
@@ -164,6 +204,56 @@ internal sealed unsafe class ScatterAxisPrimitive : Primitive
             }
         }
         if (!ReferenceEquals(u, inputs[2])) u.Buffer.Release();
+    }
+
+    public override bool HasGpuKernel => true;
+
+    /// <summary>
+    /// One device thread per destination column walks the indices in order, as the CPU loop does: duplicates resolve
+    /// identically (last write wins; combinations in the same order). Half floats combine in float32, narrow integers
+    /// and bools in 32 bits, whose low bits are the CPU's wrapped results.
+    /// </summary>
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (!GpuOps.Supports(o.DType))
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var device = GpuRuntime.Device;
+        var (A, K, B) = AxisLayout.Split(o.ShapeRef, Axis);
+        var idx = AxisLayout.DeviceIndices(inputs[1], K, "scatter");
+        long m = inputs[1].Size;
+        var work = Mode == ScatterMode.None ? o.DType : GpuOps.ComputeType(o.DType);
+        var dst = work == o.DType ? GpuRuntime.AllocateOutput(o) : GpuRuntime.Scratch(o.Size * work.Size());
+        device.Copy(GpuOps.TypeOf(inputs[0].DType), AxisLayout.InPlace(inputs[0]), GpuOps.TypeOf(work), dst);
+        var u = GpuOps.Operand(inputs[2], work, allowScalar: false);
+        BinaryOp? op = Mode switch
+        {
+            ScatterMode.None => null,
+            ScatterMode.Add => BinaryOp.Add,
+            ScatterMode.Prod => BinaryOp.Multiply,
+            ScatterMode.Max => BinaryOp.Maximum,
+            _ => BinaryOp.Minimum,
+        };
+        device.ScatterAxis(op, GpuOps.TypeOf(work), dst, u.Memory, idx, A, K, m, B);
+        GpuOps.Release(u);
+        GpuRuntime.Free(idx);
+        if (work != o.DType)
+        {
+            var shape = o.ShapeRef;
+            if (o.DType == DType.Bool)
+            {
+                // Through uint8 first: the CPU sums bools as bytes (wrapping at 256) before making them 0 or 1.
+                var bytes = GpuOps.Convert(dst, shape, work, DType.UInt8);
+                GpuRuntime.Free(dst);
+                dst = bytes;
+                work = DType.UInt8;
+            }
+            device.Copy(GpuOps.TypeOf(work), new GpuOperand(dst, 0, shape, MxArray.RowMajorStrides(shape)), GpuOps.TypeOf(o.DType), GpuRuntime.AllocateOutput(o));
+            GpuRuntime.Free(dst);
+        }
     }
 
     private struct Kernel : IFloatVisitor, IIntVisitor
@@ -314,6 +404,44 @@ internal sealed unsafe class AlongAxisPrimitive : Primitive
         if (!ReferenceEquals(uc, u)) uc.Buffer.Release();
     }
 
+    public override bool HasGpuKernel => true;
+
+    /// <summary>Takes gather in parallel; puts run one device thread per column along the axis, in the CPU's order.</summary>
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var a = inputs[0];
+        var o = outputs[0];
+        if (!GpuOps.Supports(o.DType) || (Put && Mode == ScatterMode.Add && o.DType is not (DType.Float32 or DType.Float64 or DType.Int32 or DType.Int64)))
+        {
+            // The CPU kernel also reports adds of other types.
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var device = GpuRuntime.Device;
+        var indices = inputs[1];
+        int[] ishape = indices.ShapeRef;
+        var idx = AxisLayout.DeviceIndices(indices, a.ShapeRef[Axis], Name);
+        if (!Put)
+        {
+            var strides = (long[])a.Strides.Clone();
+            strides[Axis] = 0;
+            device.TakeAlong(o.ItemSize, GpuRuntime.Memory(a), GpuDevice.LayoutOf(ishape, strides, a.Offset), a.Strides[Axis], idx, GpuRuntime.AllocateOutput(o), indices.Size);
+            GpuRuntime.Free(idx);
+            return;
+        }
+        var dst = GpuRuntime.AllocateOutput(o);
+        device.Copy(GpuOps.TypeOf(a.DType), AxisLayout.InPlace(a), GpuOps.TypeOf(o.DType), dst);
+        var u = GpuOps.Operand(inputs[2], o.DType, allowScalar: false);
+        var columnShape = ishape.Where((_, d) => d != Axis).ToArray();
+        var columnStrides = o.Strides.Where((_, d) => d != Axis).ToArray();
+        long count = columnShape.Aggregate(1L, (x, y) => x * y);
+        long inner = ishape.Skip(Axis + 1).Aggregate(1L, (x, y) => x * y);
+        device.PutAlong(GpuOps.TypeOf(o.DType), Mode == ScatterMode.Add, dst, u.Memory, idx, GpuDevice.LayoutOf(columnShape, columnStrides, 0),
+            count, ishape[Axis], inner, o.Strides[Axis]);
+        GpuOps.Release(u);
+        GpuRuntime.Free(idx);
+    }
+
     private static void AddElement(MxArray o, long dstOff, MxArray u, long e)
     {
         switch (o.DType)
@@ -408,6 +536,27 @@ internal sealed unsafe class ConcatenatePrimitive : Primitive
             }
             offsetK += k;
             if (!ReferenceEquals(x, x0)) x.Buffer.Release();
+        }
+    }
+
+    public override bool HasGpuKernel => true;
+
+    /// <summary>Each input, at any strides, copied straight into its slab of the output.</summary>
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (!GpuOps.Supports(o.DType))
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var dst = GpuRuntime.AllocateOutput(o);
+        long offset = 0;
+        foreach (var x in inputs.Where(x => x.Size > 0))
+        {
+            var (from, to) = GpuDevice.PairLayout(x.ShapeRef, x.Strides, x.Offset, o.Strides, offset);
+            GpuRuntime.Device.CopyStrided(o.ItemSize, GpuRuntime.Memory(x), from, dst, to, x.Size);
+            offset += x.ShapeRef[Axis] * o.Strides[Axis];
         }
     }
 

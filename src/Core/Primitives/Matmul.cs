@@ -23,6 +23,44 @@ internal sealed unsafe class MatmulPrimitive : Primitive
         Dispatch.Float(outputs[0].DType, ref v);
     }
 
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        int nd = o.NDim;
+        if (!GpuOps.Supports(o.DType) || nd - 2 > Mlx.Kernels.Gpu.StridedLayout.MaxDims)
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        // float32 and float64 operands are read in place through their strides; half types go through float32 copies.
+        var ct = o.DType == DType.Float64 ? DType.Float64 : DType.Float32;
+        var (a, sa) = GpuMatrix(inputs[0], ct);
+        var (b, sb) = GpuMatrix(inputs[1], ct);
+        int m = o.ShapeRef[nd - 2], n = o.ShapeRef[nd - 1], k = inputs[0].ShapeRef[nd - 1];
+        var batch = o.ShapeRef[..^2];
+        GpuOps.IntoOutput(o, ct, mem => GpuRuntime.Device.Matmul(GpuOps.TypeOf(ct), batch, m, n, k, a, b, mem));
+        if (sa) GpuRuntime.Free(a.Memory);
+        if (sb) GpuRuntime.Free(b.Memory);
+    }
+
+    /// <summary>
+    /// The operand as the kernel reads it: its own memory and strides (transposed and broadcast views cost no copy),
+    /// or, for half types, a row-major float32 copy that the caller frees (Scratch).
+    /// </summary>
+    private static (Mlx.Kernels.Gpu.GemmOperand Operand, bool Scratch) GpuMatrix(MxArray x, DType ct)
+    {
+        if (x.DType == ct)
+        {
+            var s = x.Strides;
+            return (new(GpuRuntime.Memory(x), x.Offset, s[^2], s[^1], s[..^2]), false);
+        }
+        var copy = GpuOps.Operand(x, ct, allowScalar: false);
+        var rm = MxArray.RowMajorStrides(x.ShapeRef);
+        return (new(copy.Memory, 0, rm[^2], rm[^1], rm[..^2]), copy.Scratch);
+    }
+
     private struct Kernel : IFloatVisitor
     {
         public MxArray A, B, O;

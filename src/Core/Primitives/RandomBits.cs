@@ -57,6 +57,27 @@ internal sealed unsafe class RandomPrimitive : Primitive
         }
     }
 
+    public override bool HasGpuKernel => true;
+
+    /// <summary>The CPU's bits exactly (same counters); uniform bit-exact too, normal within an ulp or two (log and fma on the device).</summary>
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        var key = GpuOps.Operand(inputs[0], DType.UInt32, allowScalar: false);
+        var dst = GpuRuntime.AllocateOutput(o);
+        if (Mode == RandomMode.Bits)
+        {
+            GpuRuntime.Device.RandomBits(key.Memory, dst, o.Size * Width);
+        }
+        else
+        {
+            float low = Threefry.AboveMinusOne;
+            float applied = Scale.HasValue ? Threefry.Sqrt2 * Scale.GetValueOrDefault() : Threefry.Sqrt2;
+            GpuRuntime.Device.RandomFloats(key.Memory, dst, o.Size, Mode == RandomMode.StandardNormal, low, 1f - low, applied, Loc);
+        }
+        GpuOps.Release(key);
+    }
+
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) => new[] { Mx.ZerosLike(primals[0]) };
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) => new[] { Mx.ZerosLike(outputs[0]) };

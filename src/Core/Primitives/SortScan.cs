@@ -83,6 +83,29 @@ internal sealed unsafe class SortPrimitive : Primitive
         AxisLast.Restore(result, outputs[0], Axis);
     }
 
+    public override bool HasGpuKernel => true;
+
+    /// <summary>
+    /// A stable merge sort of every row at once on the device (see Mlx.Kernels.Gpu.SortKernels), reading the input at
+    /// its strides and writing the output in place of the axis: no axis-last copies.
+    /// </summary>
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var o = outputs[0];
+        if (!GpuOps.Supports(x.DType) || x.NDim == 0)
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var dst = GpuRuntime.AllocateOutput(o);
+        var perm = AxisLast.Perm(x.NDim, Axis);
+        var shape = perm.Select(p => x.ShapeRef[p]).ToArray();
+        var from = Kernels.Gpu.GpuDevice.LayoutOf(shape, perm.Select(p => x.Strides[p]).ToArray(), x.Offset);
+        var to = Kernels.Gpu.GpuDevice.LayoutOf(shape, perm.Select(p => o.Strides[p]).ToArray(), 0);
+        GpuRuntime.Device.SortRows(GpuOps.TypeOf(x.DType), GpuRuntime.Memory(x), from, dst, to, x.Size, x.ShapeRef[Axis], Indices);
+    }
+
     private struct Kernel : IFloatVisitor, IIntVisitor
     {
         public MxArray X, O;

@@ -7,20 +7,47 @@ internal sealed class ReshapePrimitive : Primitive
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
+        if (TryView(inputs[0], outputs[0]))
+        {
+            return;
+        }
+        var c = Cast.Materialize(inputs[0], inputs[0].DType);
+        outputs[0].SetView(c, MxArray.RowMajorStrides(outputs[0].ShapeRef), 0);
+    }
+
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
         var x = inputs[0];
         var o = outputs[0];
+        if (TryView(x, o))
+        {
+            return;
+        }
+        if (!GpuOps.Supports(x.DType))
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var t = GpuOps.TypeOf(x.DType);
+        GpuRuntime.Device.Copy(t, AxisLayout.InPlace(x), t, GpuRuntime.AllocateOutput(o));
+    }
+
+    // Views share the input's buffer when its memory allows the new shape.
+    private static bool TryView(MxArray x, MxArray o)
+    {
         if (x.IsRowContiguous)
         {
             o.SetView(x, MxArray.RowMajorStrides(o.ShapeRef), x.Offset);
-            return;
+            return true;
         }
         if (NoCopyStrides(x.ShapeRef, x.Strides, o.ShapeRef) is { } strides)
         {
             o.SetView(x, strides, x.Offset);
-            return;
+            return true;
         }
-        var c = Cast.Materialize(x, x.DType);
-        o.SetView(c, MxArray.RowMajorStrides(o.ShapeRef), 0);
+        return false;
     }
 
     /// <summary>
@@ -262,6 +289,36 @@ internal sealed unsafe class SliceUpdatePrimitive : Primitive
         }
     }
 
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var update = inputs[1];
+        var o = outputs[0];
+        if (!GpuOps.Supports(o.DType))
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var dst = GpuRuntime.AllocateOutput(o);
+        GpuRuntime.Device.Copy(GpuOps.TypeOf(x.DType), AxisLayout.InPlace(x), GpuOps.TypeOf(o.DType), dst);
+        if (update.Size == 0)
+        {
+            return;
+        }
+        // The update, at its own strides, written through a strided view of the output at the slice.
+        long offset = 0;
+        var strides = new long[x.NDim];
+        for (int i = 0; i < x.NDim; i++)
+        {
+            offset += Start[i] * o.Strides[i];
+            strides[i] = o.Strides[i] * Step[i];
+        }
+        var (from, to) = Kernels.Gpu.GpuDevice.PairLayout(update.ShapeRef, update.Strides, update.Offset, strides, offset);
+        GpuRuntime.Device.CopyStrided(o.ItemSize, GpuRuntime.Memory(update), from, dst, to, update.Size);
+    }
+
     // Scatters contiguous src into a strided destination.
     internal static void CopyInto(MxArray src, byte* dst, int[] shape, long[] strides, int itemSize)
     {
@@ -323,6 +380,27 @@ internal sealed class AsStridedPrimitive : Primitive
     {
         var x = Cast.Contiguous(inputs[0]);
         outputs[0].SetView(x, (long[])StridesValue.Clone(), x.Offset + OffsetValue);
+    }
+
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        if (x.IsRowContiguous)
+        {
+            outputs[0].SetView(x, (long[])StridesValue.Clone(), x.Offset + OffsetValue);
+            return;
+        }
+        if (!GpuOps.Supports(x.DType))
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var c = GpuRuntime.NewArray(x.ShapeRef, x.DType);
+        var t = GpuOps.TypeOf(x.DType);
+        GpuRuntime.Device.Copy(t, AxisLayout.InPlace(x), t, GpuRuntime.Memory(c));
+        outputs[0].SetView(c, (long[])StridesValue.Clone(), OffsetValue);
     }
 }
 

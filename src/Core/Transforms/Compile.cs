@@ -272,6 +272,50 @@ internal sealed unsafe class FusedElementwisePrimitive : Primitive
         });
     }
 
+    public override bool HasGpuKernel => true;
+
+    /// <summary>One GPU kernel for the whole chain, intermediates in registers; inputs that are neither full nor scalar are expanded first.</summary>
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (_program.Length > Mlx.Kernels.Gpu.GpuDevice.FusedMaxSteps || inputs.Length > Mlx.Kernels.Gpu.GpuDevice.FusedMaxInputs)
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        int[] shape = o.ShapeRef;
+        var device = GpuRuntime.Device;
+        var operands = new (Mlx.Kernels.Gpu.GpuMemory Memory, bool Scalar, bool Scratch)[inputs.Length];
+        for (int k = 0; k < inputs.Length; k++)
+        {
+            var x = inputs[k];
+            if (x.Size == o.Size || x.Size <= 1)
+            {
+                operands[k] = GpuOps.Operand(x, DType.Float32);
+                continue;
+            }
+            // A partial broadcast, e.g. (5, 1) against (5, 7): materialize it at the output's shape.
+            var full = GpuRuntime.Scratch(o.NBytes);
+            device.Copy(Mlx.Kernels.Gpu.GpuType.Float32, new Mlx.Kernels.Gpu.GpuOperand(GpuRuntime.Memory(x), x.Offset, shape, BroadcastStrides(x, shape)), Mlx.Kernels.Gpu.GpuType.Float32, full);
+            operands[k] = (full, false, true);
+        }
+        var program = new int[_program.Length * 4];
+        for (int j = 0; j < _program.Length; j++)
+        {
+            var step = _program[j];
+            bool unary = step.Primitive is UnaryPrimitive;
+            program[4 * j] = unary ? 0 : 1;
+            program[4 * j + 1] = step.Primitive is UnaryPrimitive u ? (int)u.Op : (int)((BinaryPrimitive)step.Primitive).Op;
+            program[4 * j + 2] = step.Args[0];
+            program[4 * j + 3] = unary ? 0 : step.Args[1];
+        }
+        device.Fused(program, operands.Select(p => p.Memory).ToArray(), operands.Select(p => p.Scalar).ToArray(), GpuRuntime.AllocateOutput(o), o.Size);
+        foreach (var p in operands)
+        {
+            GpuOps.Release(p);
+        }
+    }
+
     private void RunTile(long row, long start, int len, long[] cs, long[][] cst, nint[] bases, nint outBase, float* scratch)
     {
         int nd = cs.Length;

@@ -219,6 +219,9 @@ public sealed partial class GpuDevice : IDisposable
 
     // ------------------------------------------------------------------ kernels
 
+    /// <summary>Kernels compiled so far (each once per device, whatever the number of launches).</summary>
+    public int CompiledKernels => _kernels.Count;
+
     /// <summary>A kernel compiled once per device and cached; <paramref name="name"/> and the delegate type identify it.</summary>
     internal TDelegate Kernel<TDelegate>(string name, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
     {
@@ -239,6 +242,7 @@ public sealed partial class GpuDevice : IDisposable
 
     public void Dispose()
     {
+        _cuBlas?.Dispose();
         ClearCache();
         Accelerator.Dispose();
         _context.Dispose();

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Issue 7's check on a real NVIDIA GPU: the GPU bindings of the backend op suites (tests/Backends.Tests) run on
+# CUDA, then the GPU rows of the speed benchmark (perf/GpuBench: B1 with cuBLAS SGEMM as the peer, B2, B3, B4, B7);
+# everything lands in one results file, gpu-check.md. Well under 10 minutes on an H100.
+#
+#   scripts/gpu-check.sh bundle          where the .NET SDK is (our dev machines): build and pack into .gpucheck/
+#                                        (git-ignored) what a GPU machine without .NET needs: the test assembly, the
+#                                        xunit console runner, the benchmark and a .NET runtime.
+#   scripts/gpu-check.sh [RESULTS_DIR]   on the GPU machine: builds with the SDK if there is one, else runs the
+#                                        bundle; results in RESULTS_DIR (default: $OUT if set, else ./gpu-check-out).
+#   scripts/gpu-check.sh smoke           here: the same run on ILGPU's CPU accelerator with small sizes, to check
+#                                        the script and the bundle before spending GPU time.
+#
+# With the device tool: bundle here, then run `bash scripts/gpu-check.sh` there with carry [".gpucheck"].
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bundle=$root/.gpucheck
+
+make_bundle() {
+  set -e
+  rm -rf "$bundle" && mkdir -p "$bundle"
+  dotnet build tests/Backends.Tests -c Release -nologo -v q
+  dotnet publish perf/GpuBench -c Release -nologo -v q -o "$bundle/bench"
+  cp -r tests/Backends.Tests/bin/Release/net10.0 "$bundle/tests"
+  # The xunit v2 console runner (runs the test assembly with nothing but the .NET runtime).
+  local tmp; tmp=$(mktemp -d)
+  cat > "$tmp/get.csproj" <<'EOF'
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup>
+  <ItemGroup><PackageDownload Include="xunit.runner.console" Version="[2.4.1]" /></ItemGroup>
+</Project>
+EOF
+  dotnet restore "$tmp/get.csproj" -nologo -v q
+  rm -rf "$tmp"
+  cp -r "${NUGET_PACKAGES:-$HOME/.nuget/packages}/xunit.runner.console/2.4.1/tools/netcoreapp2.0" "$bundle/xunit"
+  # The runtime: the dotnet host, hostfxr and Microsoft.NETCore.App of this SDK.
+  local dn; dn=$(dirname "$(readlink -f "$(command -v dotnet)")")
+  local fx; fx=$(ls "$dn/shared/Microsoft.NETCore.App" | sort -V | tail -1)
+  tar -C "$dn" -cJf "$bundle/dotnet.tar.xz" dotnet host "shared/Microsoft.NETCore.App/$fx"
+  du -sh "$bundle"
+}
+
+# Names of the GPU-bound test classes (Gpu* bindings, the device tests).
+gpu_classes() {
+  grep -rhoE 'public sealed class (Gpu[A-Za-z]+|DeviceTests)\b' tests/Backends.Tests/*.cs | awk '{print $4}' | sort -u
+}
+
+run_checks() {
+  local out=$1 mode=$2
+  mkdir -p "$out"
+  local report=$out/gpu-check.md
+  local bench_args=()
+  if [ "$mode" = smoke ]; then
+    export MLX_GPU_TESTS=cpu-accelerator
+    bench_args=(--cpu-accelerator --reps 3)
+  else
+    export MLX_GPU_TESTS=gpu
+  fi
+  {
+    echo "# gpu-check $(date -u '+%Y-%m-%d %H:%M') UTC, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), mode $mode"
+    echo
+    echo '```'
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || echo "no nvidia-smi"
+    echo '```'
+  } > "$report"
+  local dotnet_cmd tests_cmd
+  if dotnet --list-sdks 2>/dev/null | grep -q .; then
+    dotnet build tests/Backends.Tests -c Release -nologo -v q > "$out/build.log" 2>&1 && dotnet build perf/GpuBench -c Release -nologo -v q >> "$out/build.log" 2>&1 \
+      || { echo "build failed: see build.log" >> "$report"; return 1; }
+    local filter; filter=$(gpu_classes | sed 's/^/FullyQualifiedName~Mlx.Backends.Tests./' | paste -sd'|')
+    tests_cmd=(dotnet test tests/Backends.Tests -c Release --no-build -nologo --filter "$filter" --logger "console;verbosity=normal")
+    dotnet_cmd=(dotnet perf/GpuBench/bin/Release/net10.0/GpuBench.dll)
+  else
+    [ -f "$bundle/dotnet.tar.xz" ] || { echo "no .NET SDK and no bundle: run 'scripts/gpu-check.sh bundle' where the SDK is, carry .gpucheck" | tee -a "$report"; return 1; }
+    local rt=/tmp/gpucheck-dotnet
+    mkdir -p "$rt" && tar -C "$rt" -xJf "$bundle/dotnet.tar.xz"
+    export DOTNET_ROOT=$rt DOTNET_ROLL_FORWARD=Major DOTNET_CLI_TELEMETRY_OPTOUT=1
+    local classes=(); for c in $(gpu_classes); do classes+=(-class "Mlx.Backends.Tests.$c"); done
+    tests_cmd=("$rt/dotnet" "$bundle/xunit/xunit.console.dll" "$bundle/tests/Mlx.Backends.Tests.dll" "${classes[@]}" -noshadow -parallel none)
+    dotnet_cmd=("$rt/dotnet" "$bundle/bench/GpuBench.dll")
+  fi
+  local t0=$SECONDS
+  {
+    echo; echo "## Backend op suites on the GPU"; echo; echo '```'
+    timeout 420 "${tests_cmd[@]}" 2>&1 | grep -vE '^\s+(at |\[xUnit.net)' | tail -60
+    echo "exit status ${PIPESTATUS[0]}, $((SECONDS - t0)) s"
+    echo '```'
+  } >> "$report"
+  t0=$SECONDS
+  {
+    echo; echo "## Benchmark (perf/GpuBench)"; echo
+    timeout 240 "${dotnet_cmd[@]}" "${bench_args[@]}" 2>&1 | tail -40
+    echo; echo "(benchmark: $((SECONDS - t0)) s)"
+  } >> "$report"
+  cat "$report"
+}
+
+case "${1:-}" in
+  bundle) make_bundle ;;
+  smoke) run_checks "${2:-$root/gpu-check-smoke}" smoke ;;
+  *) run_checks "${1:-${OUT:-$root/gpu-check-out}}" gpu ;;
+esac

@@ -1,0 +1,85 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Mlx.Kernels.Gpu;
+
+/// <summary>
+/// Compile's fused float32 elementwise chains in one kernel: each thread runs the whole program per element, keeping
+/// intermediates in registers, so the chain reads its inputs and writes its output once.
+/// </summary>
+internal static class FusedKernels
+{
+    public const int MaxSteps = 16;
+    public const int MaxInputs = 4;
+
+    // program: 4 ints per step (0 unary / 1 binary, op code, arg0, arg1); an argument < 0 is input -1-arg, else the
+    // result of that step. sN is 1 for a full input and 0 for a scalar one.
+    public static void Run(ArrayView<int> program, int steps,
+        ArrayView<float> x0, long s0, ArrayView<float> x1, long s1, ArrayView<float> x2, long s2, ArrayView<float> x3, long s3,
+        ArrayView<float> o, long n)
+    {
+        var regs = LocalMemory.Allocate<float>(MaxSteps);
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long i = Grid.GlobalIndex.X; i < n; i += stride)
+        {
+            for (int j = 0; j < steps; j++)
+            {
+                int kind = program[4 * j], op = program[4 * j + 1], a = program[4 * j + 2], b = program[4 * j + 3];
+                float x = Load(a, i, regs, x0, s0, x1, s1, x2, s2, x3, s3);
+                regs[j] = kind == 0 ? FloatMath.Unary(op, x) : FloatMath.Binary(op, x, Load(b, i, regs, x0, s0, x1, s1, x2, s2, x3, s3));
+            }
+            o[i] = regs[steps - 1];
+        }
+    }
+
+    private static float Load(int a, long i, ArrayView<float> regs,
+        ArrayView<float> x0, long s0, ArrayView<float> x1, long s1, ArrayView<float> x2, long s2, ArrayView<float> x3, long s3)
+    {
+        if (a >= 0)
+        {
+            return regs[a];
+        }
+        return a switch
+        {
+            -1 => x0[i * s0],
+            -2 => x1[i * s1],
+            -3 => x2[i * s2],
+            _ => x3[i * s3],
+        };
+    }
+}
+
+public sealed partial class GpuDevice
+{
+    public static int FusedMaxSteps => FusedKernels.MaxSteps;
+
+    public static int FusedMaxInputs => FusedKernels.MaxInputs;
+
+    /// <summary>
+    /// Runs a fused float32 program (see <see cref="FusedKernels.Run"/>) over <paramref name="n"/> elements; inputs are
+    /// contiguous (or scalar, flagged in <paramref name="scalar"/>).
+    /// </summary>
+    public unsafe void Fused(int[] program, GpuMemory[] inputs, bool[] scalar, GpuMemory output, long n)
+    {
+        if (n == 0)
+        {
+            return;
+        }
+        int steps = program.Length / 4;
+        if (steps > FusedKernels.MaxSteps || inputs.Length > FusedKernels.MaxInputs || inputs.Length == 0)
+        {
+            throw new ArgumentException($"A fused kernel takes 1 to {FusedKernels.MaxInputs} inputs and at most {FusedKernels.MaxSteps} steps.");
+        }
+        var code = Allocate(program.Length * sizeof(int));
+        fixed (int* p = program)
+        {
+            Upload(code, (nint)p, program.Length * sizeof(int));
+        }
+        ArrayView<float> View(int k) => inputs[Math.Min(k, inputs.Length - 1)].View<float>();
+        long Step(int k) => k < inputs.Length && !scalar[k] ? 1 : 0;
+        var kernel = Kernel("fused", a => a.LoadStreamKernel<ArrayView<int>, int, ArrayView<float>, long, ArrayView<float>, long,
+            ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long>(FusedKernels.Run));
+        kernel(GridFor(n), code.View<int>(), steps, View(0), Step(0), View(1), Step(1), View(2), Step(2), View(3), Step(3), output.View<float>(), n);
+        Release(code);
+    }
+}
