@@ -118,50 +118,88 @@ internal static class ReduceKernels
         }
     }
 
-    public static void ArgGroups<T, TOps>(ArrayView<T> x, StridedLayout outer, long axisStride, ArrayView<uint> o, long nOut, long k, int max, TOps ops)
+    // Output v is chunk (v % chunks) of output (v / chunks): with one chunk, the index goes to o; with more, the
+    // chunk's winner (value and index) goes to values and indices for ArgCombine.
+    public static void ArgGroups<T, TOps>(ArrayView<T> x, StridedLayout outer, long axisStride, ArrayView<uint> o, ArrayView<T> values, ArrayView<long> indices,
+        long nOut, long chunks, long chunkLen, long k, int max, TOps ops)
         where T : unmanaged where TOps : struct, IGpuOps<T>
     {
-        var values = SharedMemory.Allocate<T>(MaxGroupSize);
-        var indices = SharedMemory.Allocate<long>(MaxGroupSize);
-        long groups = Grid.DimX;
+        var sv = SharedMemory.Allocate<T>(MaxGroupSize);
+        var si = SharedMemory.Allocate<long>(MaxGroupSize);
+        long groups = Grid.DimX, n = nOut * chunks;
         int tid = Group.IdxX, size = Group.DimX;
         bool isMax = max != 0;
-        for (long i = Grid.IdxX; i < nOut; i += groups)
+        for (long v = Grid.IdxX; v < n; v += groups)
         {
+            long i = v / chunks;
+            long begin = (v - i * chunks) * chunkLen;
+            long end = begin + chunkLen < k ? begin + chunkLen : k;
             long start = outer.Offset(i);
             // A thread past the end holds index k, which loses to any real element.
-            long bi = tid < k ? tid : k;
-            T best = x[start + (tid < k ? tid : 0) * axisStride];
-            for (long j = tid + size; j < k; j += size)
+            long first = begin + tid;
+            long bi = first < end ? first : k;
+            T best = x[start + (first < end ? first : begin) * axisStride];
+            for (long j = first + size; j < end; j += size)
             {
-                T v = x[start + j * axisStride];
-                if (Beats(v, j, best, bi, isMax, ops))
+                T xj = x[start + j * axisStride];
+                if (Beats(xj, j, best, bi, isMax, ops))
                 {
-                    best = v;
+                    best = xj;
                     bi = j;
                 }
             }
-            values[tid] = best;
-            indices[tid] = bi;
+            sv[tid] = best;
+            si[tid] = bi;
             Group.Barrier();
             for (int s = 1; s < size; s <<= 1)
             {
                 if ((tid & ((s << 1) - 1)) == 0 && tid + s < size)
                 {
-                    long oi = indices[tid + s];
-                    if (oi < k && (indices[tid] >= k || Beats(values[tid + s], oi, values[tid], indices[tid], isMax, ops)))
+                    long oi = si[tid + s];
+                    if (oi < k && (si[tid] >= k || Beats(sv[tid + s], oi, sv[tid], si[tid], isMax, ops)))
                     {
-                        values[tid] = values[tid + s];
-                        indices[tid] = oi;
+                        sv[tid] = sv[tid + s];
+                        si[tid] = oi;
                     }
                 }
                 Group.Barrier();
             }
             if (tid == 0)
             {
-                o[i] = (uint)indices[0];
+                if (chunks == 1)
+                {
+                    o[i] = (uint)si[0];
+                }
+                else
+                {
+                    values[v] = sv[0];
+                    indices[v] = si[0];
+                }
             }
             Group.Barrier();
+        }
+    }
+
+    // The winners of an output's chunks (none empty), in order.
+    public static void ArgCombine<T, TOps>(ArrayView<T> values, ArrayView<long> indices, ArrayView<uint> o, long nOut, long chunks, int max, TOps ops)
+        where T : unmanaged where TOps : struct, IGpuOps<T>
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long i = Grid.GlobalIndex.X; i < nOut; i += stride)
+        {
+            T best = values[i * chunks];
+            long bi = indices[i * chunks];
+            for (long c = 1; c < chunks; c++)
+            {
+                T v = values[i * chunks + c];
+                long vi = indices[i * chunks + c];
+                if (Beats(v, vi, best, bi, max != 0, ops))
+                {
+                    best = v;
+                    bi = vi;
+                }
+            }
+            o[i] = (uint)bi;
         }
     }
 }
@@ -320,7 +358,20 @@ public sealed partial class GpuDevice
             rows(GridFor(nOut), x.View<T>(), outer, axisStride, o.View<uint>(), nOut, k, max ? 1 : 0, default);
             return;
         }
-        var groups = Kernel("argreduce.groups", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, long, ArrayView<uint>, long, long, int, TOps>(ReduceKernels.ArgGroups));
-        groups(GroupsFor(nOut, groupSize), x.View<T>(), outer, axisStride, o.View<uint>(), nOut, k, max ? 1 : 0, default);
+        var groups = Kernel("argreduce.groups", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, long, ArrayView<uint>, ArrayView<T>, ArrayView<long>, long, long, long, long, int, TOps>(ReduceKernels.ArgGroups));
+        // Few outputs: each split into chunks, as the reductions are, and the chunks' winners combined by a thread.
+        long chunks = nOut >= MaxGroups ? 1 : Math.Clamp(MaxGroups / nOut, 1, (k + groupSize * 4 - 1) / (groupSize * 4));
+        long chunkLen = (k + chunks - 1) / chunks;
+        chunks = (k + chunkLen - 1) / chunkLen;
+        var values = chunks == 1 ? x : Allocate(nOut * chunks * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        var indices = chunks == 1 ? o : Allocate(nOut * chunks * sizeof(long));
+        groups(GroupsFor(nOut * chunks, groupSize), x.View<T>(), outer, axisStride, o.View<uint>(), values.View<T>(), indices.View<long>(), nOut, chunks, chunkLen, k, max ? 1 : 0, default);
+        if (chunks > 1)
+        {
+            var combine = Kernel("argreduce.combine", a => a.LoadStreamKernel<ArrayView<T>, ArrayView<long>, ArrayView<uint>, long, long, int, TOps>(ReduceKernels.ArgCombine));
+            combine(GridFor(nOut), values.View<T>(), indices.View<long>(), o.View<uint>(), nOut, chunks, max ? 1 : 0, default);
+            Release(values);
+            Release(indices);
+        }
     }
 }
