@@ -143,11 +143,8 @@ public static partial class Mx
         return SliceRaw(x, start, stop, step);
     }
 
-    public static MxArray Conv1d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int groups = 1, StreamOrDevice? stream = null)
-    {
-        using var placement = Place(stream);
-        return ConvGeneral(input, weight, new[] { stride }, new[] { (padding, padding) }, new[] { dilation }, null, groups);
-    }
+    public static MxArray Conv1d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int groups = 1, StreamOrDevice? stream = null) =>
+        ConvGeneral(input, weight, new[] { stride }, new[] { (padding, padding) }, new[] { dilation }, null, groups, stream: stream);
 
     public static MxArray Conv2d(MxArray input, MxArray weight, (int, int)? stride = null, (int, int)? padding = null, (int, int)? dilation = null, int groups = 1, StreamOrDevice? stream = null)
     {
@@ -158,17 +155,11 @@ public static partial class Mx
         return ConvGeneral(input, weight, new[] { s.Item1, s.Item2 }, new[] { (p.Item1, p.Item1), (p.Item2, p.Item2) }, new[] { dl.Item1, dl.Item2 }, null, groups);
     }
 
-    public static MxArray Conv2d(MxArray input, MxArray weight, int stride, int padding = 0, int dilation = 1, int groups = 1, StreamOrDevice? stream = null)
-    {
-        using var placement = Place(stream);
-        return Conv2d(input, weight, (stride, stride), (padding, padding), (dilation, dilation), groups);
-    }
+    public static MxArray Conv2d(MxArray input, MxArray weight, int stride, int padding = 0, int dilation = 1, int groups = 1, StreamOrDevice? stream = null) =>
+        Conv2d(input, weight, (stride, stride), (padding, padding), (dilation, dilation), groups, stream: stream);
 
-    public static MxArray Conv3d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int groups = 1, StreamOrDevice? stream = null)
-    {
-        using var placement = Place(stream);
-        return ConvGeneral(input, weight, new[] { stride, stride, stride }, Enumerable.Repeat((padding, padding), 3).ToArray(), new[] { dilation, dilation, dilation }, null, groups);
-    }
+    public static MxArray Conv3d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int groups = 1, StreamOrDevice? stream = null) =>
+        ConvGeneral(input, weight, new[] { stride, stride, stride }, Enumerable.Repeat((padding, padding), 3).ToArray(), new[] { dilation, dilation, dilation }, null, groups, stream: stream);
 
     /// <summary>
     /// Transposed convolution (the gradient of a convolution with respect to its input): the input is dilated by
@@ -189,21 +180,12 @@ public static partial class Mx
         return ConvGeneral(input, weight, Enumerable.Repeat(1, d).ToArray(), pads, dilation, stride, groups, flip: true);
     }
 
-    public static MxArray ConvTranspose1d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int outputPadding = 0, int groups = 1, StreamOrDevice? stream = null)
-    {
-        using var placement = Place(stream);
-        return ConvTransposeGeneral(input, weight, new[] { stride }, new[] { padding }, new[] { dilation }, new[] { outputPadding }, groups);
-    }
+    public static MxArray ConvTranspose1d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int outputPadding = 0, int groups = 1, StreamOrDevice? stream = null) =>
+        ConvTransposeGeneral(input, weight, new[] { stride }, new[] { padding }, new[] { dilation }, new[] { outputPadding }, groups, stream: stream);
 
-    public static MxArray ConvTranspose2d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int outputPadding = 0, int groups = 1, StreamOrDevice? stream = null)
-    {
-        using var placement = Place(stream);
-        return ConvTransposeGeneral(input, weight, new[] { stride, stride }, new[] { padding, padding }, new[] { dilation, dilation }, new[] { outputPadding, outputPadding }, groups);
-    }
+    public static MxArray ConvTranspose2d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int outputPadding = 0, int groups = 1, StreamOrDevice? stream = null) =>
+        ConvTransposeGeneral(input, weight, new[] { stride, stride }, new[] { padding, padding }, new[] { dilation, dilation }, new[] { outputPadding, outputPadding }, groups, stream: stream);
 
-    public static MxArray ConvTranspose3d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int outputPadding = 0, int groups = 1, StreamOrDevice? stream = null)
-    {
-        using var placement = Place(stream);
-        return ConvTransposeGeneral(input, weight, Enumerable.Repeat(stride, 3).ToArray(), Enumerable.Repeat(padding, 3).ToArray(), Enumerable.Repeat(dilation, 3).ToArray(), Enumerable.Repeat(outputPadding, 3).ToArray(), groups);
-    }
+    public static MxArray ConvTranspose3d(MxArray input, MxArray weight, int stride = 1, int padding = 0, int dilation = 1, int outputPadding = 0, int groups = 1, StreamOrDevice? stream = null) =>
+        ConvTransposeGeneral(input, weight, Enumerable.Repeat(stride, 3).ToArray(), Enumerable.Repeat(padding, 3).ToArray(), Enumerable.Repeat(dilation, 3).ToArray(), Enumerable.Repeat(outputPadding, 3).ToArray(), groups, stream: stream);
 }

@@ -242,6 +242,9 @@ public static unsafe partial class Mx
 
 internal sealed class StopGradientPrimitive : Primitive
 {
+    // The output shares the input's buffer: nothing to compute on any device.
+    public override bool HasGpuKernel => true;
+
     public override string Name => "StopGradient";
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs) =>

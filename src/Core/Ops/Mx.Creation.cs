@@ -49,11 +49,8 @@ public static partial class Mx
         return AsType(Array(values, new[] { (int)n }, DType.Float64), dt);
     }
 
-    public static MxArray Arange(double stop, DType? dtype = null, StreamOrDevice? stream = null)
-    {
-        using var placement = Place(stream);
-        return Arange(0, stop, 1, dtype);
-    }
+    public static MxArray Arange(double stop, DType? dtype = null, StreamOrDevice? stream = null) =>
+        Arange(0, stop, 1, dtype, stream: stream);
 
     public static MxArray Arange(int start, int stop, int step = 1, DType dtype = DType.Int32, StreamOrDevice? stream = null)
     {
@@ -65,11 +62,8 @@ public static partial class Mx
         return AsType(Array(values, new[] { (int)n }), dtype);
     }
 
-    public static MxArray Arange(int stop, DType dtype = DType.Int32, StreamOrDevice? stream = null)
-    {
-        using var placement = Place(stream);
-        return Arange(0, stop, 1, dtype);
-    }
+    public static MxArray Arange(int stop, DType dtype = DType.Int32, StreamOrDevice? stream = null) =>
+        Arange(0, stop, 1, dtype, stream: stream);
 
     public static MxArray Linspace(double start, double stop, int num = 50, DType dtype = DType.Float32, StreamOrDevice? stream = null)
     {
@@ -92,11 +86,8 @@ public static partial class Mx
         return AsType(Equal(Subtract(c, rows), Array(k)), dtype);
     }
 
-    public static MxArray Identity(int n, DType dtype = DType.Float32, StreamOrDevice? stream = null)
-    {
-        using var placement = Place(stream);
-        return Eye(n, dtype: dtype);
-    }
+    public static MxArray Identity(int n, DType dtype = DType.Float32, StreamOrDevice? stream = null) =>
+        Eye(n, dtype: dtype, stream: stream);
 
     /// <summary>Ones at and below the k-th diagonal.</summary>
     public static MxArray Tri(int n, int? m = null, int k = 0, DType dtype = DType.Float32, StreamOrDevice? stream = null)

@@ -108,11 +108,8 @@ public static partial class Mx
     }
 
     /// <summary>Sum of conj(a) * b over <paramref name="axis"/>.</summary>
-    public static MxArray Vecdot(MxArray a, MxArray b, int axis = -1, StreamOrDevice? stream = null)
-    {
-        using var placement = Place(stream);
-        return Sum(Multiply(Conjugate(a), b), axis);
-    }
+    public static MxArray Vecdot(MxArray a, MxArray b, int axis = -1, StreamOrDevice? stream = null) =>
+        Sum(Multiply(Conjugate(a), b), axis, stream: stream);
 
     /// <summary>1-D convolution of two vectors in NumPy's modes "full", "same" and "valid".</summary>
     public static MxArray Convolve(MxArray a, MxArray v, string mode = "full", StreamOrDevice? stream = null)

@@ -83,17 +83,11 @@ public static partial class Mx
             return AsType(Add(Multiply(range, u), lo), dtype);
         }
 
-        public static MxArray Uniform(int[] shape, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null)
-        {
-            using var placement = Place(stream);
-            return Uniform(0.0, 1.0, shape, dtype, key);
-        }
+        public static MxArray Uniform(int[] shape, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null) =>
+            Uniform(0.0, 1.0, shape, dtype, key, stream: stream);
 
-        public static MxArray Uniform(double low, double high, int[] shape, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null)
-        {
-            using var placement = Place(stream);
-            return Uniform(Array(low, DType.Float32), Array(high, DType.Float32), shape, dtype, key);
-        }
+        public static MxArray Uniform(double low, double high, int[] shape, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null) =>
+            Uniform(Array(low, DType.Float32), Array(high, DType.Float32), shape, dtype, key, stream: stream);
 
         /// <summary>Normal with mean <paramref name="loc"/> and standard deviation <paramref name="scale"/>.</summary>
         public static MxArray Normal(int[] shape, DType dtype = DType.Float32, double? loc = null, double? scale = null, MxArray? key = null, StreamOrDevice? stream = null)
@@ -116,11 +110,8 @@ public static partial class Mx
             return Maximum(Minimum(r, AsType(Subtract(high, Array(1, high.DType)), dtype)), AsType(low, dtype));
         }
 
-        public static MxArray Randint(int low, int high, int[] shape, DType dtype = DType.Int32, MxArray? key = null, StreamOrDevice? stream = null)
-        {
-            using var placement = Place(stream);
-            return Randint(Array(low), Array(high), shape, dtype, key);
-        }
+        public static MxArray Randint(int low, int high, int[] shape, DType dtype = DType.Int32, MxArray? key = null, StreamOrDevice? stream = null) =>
+            Randint(Array(low), Array(high), shape, dtype, key, stream: stream);
 
         /// <summary>True with probability <paramref name="p"/>.</summary>
         public static MxArray Bernoulli(MxArray? p = null, int[]? shape = null, MxArray? key = null, StreamOrDevice? stream = null)
@@ -144,11 +135,8 @@ public static partial class Mx
             return Maximum(Minimum(AsType(upper, dtype), x), AsType(lower, dtype));
         }
 
-        public static MxArray Gumbel(int[] shape, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null)
-        {
-            using var placement = Place(stream);
-            return Negative(Log(Negative(Log(Uniform(0.0, 1.0, shape, dtype, key)))));
-        }
+        public static MxArray Gumbel(int[] shape, DType dtype = DType.Float32, MxArray? key = null, StreamOrDevice? stream = null) =>
+            Negative(Log(Negative(Log(Uniform(0.0, 1.0, shape, dtype, key)))), stream: stream);
 
         /// <summary>Samples class indices from unnormalized log-probabilities along <paramref name="axis"/> (Gumbel-max).</summary>
         public static MxArray Categorical(MxArray logits, int axis = -1, int[]? shape = null, int? numSamples = null, MxArray? key = null, StreamOrDevice? stream = null)
@@ -181,18 +169,12 @@ public static partial class Mx
         }
 
         /// <summary>A random permutation of 0..n-1 (uint32... int32 as MLX).</summary>
-        public static MxArray Permutation(int n, MxArray? key = null, StreamOrDevice? stream = null)
-        {
-            using var placement = Place(stream);
-            return AsType(ArgSort(Bits(new[] { n }, 4, key)), DType.Int32);
-        }
+        public static MxArray Permutation(int n, MxArray? key = null, StreamOrDevice? stream = null) =>
+            AsType(ArgSort(Bits(new[] { n }, 4, key)), DType.Int32, stream: stream);
 
         /// <summary><paramref name="x"/> shuffled along <paramref name="axis"/>.</summary>
-        public static MxArray Permutation(MxArray x, int axis = 0, MxArray? key = null, StreamOrDevice? stream = null)
-        {
-            using var placement = Place(stream);
-            return Take(x, Permutation(x.ShapeRef[Shapes.Axis(axis, x.NDim)], key), axis);
-        }
+        public static MxArray Permutation(MxArray x, int axis = 0, MxArray? key = null, StreamOrDevice? stream = null) =>
+            Take(x, Permutation(x.ShapeRef[Shapes.Axis(axis, x.NDim)], key), axis, stream: stream);
 
         /// <summary>
         /// Samples from a multivariate normal with the given mean and covariance: mean + z L^T, where L is the

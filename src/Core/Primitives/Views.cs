@@ -128,6 +128,9 @@ internal sealed class TransposePrimitive : Primitive
 
     public override string Name => "Transpose";
 
+    // A view: the output shares the input's buffer (on the host, the device or both), so no data moves on any device.
+    public override bool HasGpuKernel => true;
+
     public override bool IsEquivalent(Primitive other) => other is TransposePrimitive p && p.Axes.SequenceEqual(Axes);
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
@@ -161,6 +164,9 @@ internal sealed class TransposePrimitive : Primitive
 internal sealed class BroadcastPrimitive : Primitive
 {
     public override string Name => "Broadcast";
+
+    // A view: the output shares the input's buffer (on the host, the device or both), so no data moves on any device.
+    public override bool HasGpuKernel => true;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
@@ -208,6 +214,9 @@ internal sealed class SlicePrimitive : Primitive
     public int[] Step { get; }
 
     public override string Name => "Slice";
+
+    // A view: the output shares the input's buffer (on the host, the device or both), so no data moves on any device.
+    public override bool HasGpuKernel => true;
 
     public override bool IsEquivalent(Primitive other) =>
         other is SlicePrimitive p && p.Start.SequenceEqual(Start) && p.Stop.SequenceEqual(Stop) && p.Step.SequenceEqual(Step);
