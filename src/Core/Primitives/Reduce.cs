@@ -79,7 +79,8 @@ internal sealed unsafe class ReducePrimitive : Primitive
     {
         var x = inputs[0];
         var o = outputs[0];
-        if (!GpuOps.Supports(x.DType) || !GpuOps.Supports(o.DType))
+        // Kernels index through StridedLayout (up to 8 dims after merging): more dims stay on the host.
+        if (!GpuOps.Supports(x.DType) || !GpuOps.Supports(o.DType) || x.NDim > StridedLayout.MaxDims)
         {
             EvalCpu(inputs, outputs);
             return;
@@ -236,7 +237,7 @@ internal sealed unsafe class ArgReducePrimitive : Primitive
     public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
     {
         var x = inputs[0];
-        if (!GpuOps.Supports(x.DType))
+        if (!GpuOps.Supports(x.DType) || x.NDim > StridedLayout.MaxDims)
         {
             EvalCpu(inputs, outputs);
             return;

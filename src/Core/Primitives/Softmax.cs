@@ -31,7 +31,7 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
     public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
     {
         var o = outputs[0];
-        if (!GpuOps.Supports(o.DType))
+        if (!GpuOps.Supports(o.DType) || o.NDim > Mlx.Kernels.Gpu.StridedLayout.MaxDims)
         {
             EvalCpu(inputs, outputs);
             return;

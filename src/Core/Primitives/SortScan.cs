@@ -218,7 +218,7 @@ internal sealed unsafe class ScanPrimitive : Primitive
     {
         var x = inputs[0];
         var o = outputs[0];
-        if (!GpuOps.Supports(x.DType) || !GpuOps.Supports(o.DType) || (Op == ScanOp.LogAddExp && !o.DType.IsInexact()))
+        if (!GpuOps.Supports(x.DType) || !GpuOps.Supports(o.DType) || (Op == ScanOp.LogAddExp && !o.DType.IsInexact()) || x.NDim > StridedLayout.MaxDims)
         {
             EvalCpu(inputs, outputs);
             return;
