@@ -100,54 +100,18 @@ internal static class FloatMath
         return y - err * SqrtPiOver2 * XMath.Exp(y * y);
     }
 
-    public static float Binary(int op, float a, float b)
+    // The basic arithmetic stays in float32 (as the CPU computes it: floor(a / b) must round a / b in float32 first);
+    // the rest go through double, exact for comparisons and at least as accurate for the transcendental ones.
+    public static float Binary(int op, float a, float b) => (BinaryOp)op switch
     {
-        switch ((BinaryOp)op)
-        {
-            case BinaryOp.Add: return a + b;
-            case BinaryOp.Subtract: return a - b;
-            case BinaryOp.Multiply: return a * b;
-            case BinaryOp.Divide: return a / b;
-            case BinaryOp.FloorDivide: return XMath.Floor(a / b);
-            case BinaryOp.Remainder:
-                {
-                    float r = XMath.Rem(a, b);
-                    return r != 0 && (r < 0) != (b < 0) ? r + b : r;
-                }
-            case BinaryOp.Power: return XMath.Pow(a, b);
-            case BinaryOp.Maximum: return XMath.IsNaN(a) ? a : (XMath.IsNaN(b) ? b : (a > b ? a : b));
-            case BinaryOp.Minimum: return XMath.IsNaN(a) ? a : (XMath.IsNaN(b) ? b : (a < b ? a : b));
-            case BinaryOp.LogAddExp:
-                {
-                    if (XMath.IsNaN(a) || XMath.IsNaN(b))
-                    {
-                        return float.NaN;
-                    }
-                    float max = a > b ? a : b, min = a > b ? b : a;
-                    return XMath.IsInfinity(max) && max < 0 ? max : max + (float)DoubleMath.Log1p(XMath.Exp(min - max));
-                }
-            case BinaryOp.ArcTan2: return XMath.Atan2(a, b);
-            default: return 0;
-        }
-    }
-
-    public static bool Compare(int op, float a, float b) => (BinaryOp)op switch
-    {
-        BinaryOp.Equal => a == b,
-        BinaryOp.NotEqual => a != b,
-        BinaryOp.Less => a < b,
-        BinaryOp.LessEqual => a <= b,
-        BinaryOp.Greater => a > b,
-        BinaryOp.GreaterEqual => a >= b,
-        _ => a == b || (XMath.IsNaN(a) && XMath.IsNaN(b)),
-    };
-
-    public static bool Classify(int op, float x) => (UnaryOp)op switch
-    {
-        UnaryOp.IsNaN => XMath.IsNaN(x),
-        UnaryOp.IsInf => XMath.IsInfinity(x),
-        UnaryOp.IsPosInf => XMath.IsInfinity(x) && x > 0,
-        _ => XMath.IsInfinity(x) && x < 0,
+        BinaryOp.Add => a + b,
+        BinaryOp.Subtract => a - b,
+        BinaryOp.Multiply => a * b,
+        BinaryOp.Divide => a / b,
+        BinaryOp.FloorDivide => XMath.Floor(a / b),
+        BinaryOp.Maximum => XMath.IsNaN(a) ? a : (XMath.IsNaN(b) ? b : (a > b ? a : b)),
+        BinaryOp.Minimum => XMath.IsNaN(a) ? a : (XMath.IsNaN(b) ? b : (a < b ? a : b)),
+        _ => (float)DoubleMath.Binary(op, a, b),
     };
 }
 
@@ -461,8 +425,8 @@ public struct F32Ops : IGpuOps<float>
 {
     public float Unary(int op, float x) => FloatMath.Unary(op, x);
     public float Binary(int op, float a, float b) => FloatMath.Binary(op, a, b);
-    public bool Compare(int op, float a, float b) => FloatMath.Compare(op, a, b);
-    public bool Classify(int op, float x) => FloatMath.Classify(op, x);
+    public bool Compare(int op, float a, float b) => DoubleMath.Compare(op, a, b);
+    public bool Classify(int op, float x) => DoubleMath.Classify(op, x);
 }
 
 public struct F64Ops : IGpuOps<double>
