@@ -1,5 +1,6 @@
 using System.Numerics;
 using Mlx.Kernels;
+using Mlx.Kernels.Gpu;
 
 namespace Mlx;
 
@@ -70,6 +71,38 @@ internal sealed unsafe class ReducePrimitive : Primitive
         {
             o.SetData(current.Buffer, MxArray.RowMajorStrides(o.ShapeRef), 0);
         }
+    }
+
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var o = outputs[0];
+        // Kernels index through StridedLayout (up to 8 dims after merging): more dims stay on the host.
+        if (!GpuOps.Supports(x.DType) || !GpuOps.Supports(o.DType) || x.NDim > StridedLayout.MaxDims)
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        bool logical = Op is ReduceOp.And or ReduceOp.Or;
+        // and/or reduce canonical bools (NaN and any nonzero true) as a min/max; narrow types compute in 32 bits.
+        var ct = GpuOps.ComputeType(logical ? DType.Bool : o.DType);
+        var src = logical && x.DType != DType.Bool ? GpuDeviceOperand.ViaBool(x, ct) : GpuDeviceOperand.Of(x, ct);
+        var op = Op switch
+        {
+            ReduceOp.Sum => BinaryOp.Add,
+            ReduceOp.Prod => BinaryOp.Multiply,
+            ReduceOp.Max or ReduceOp.Or => BinaryOp.Maximum,
+            _ => BinaryOp.Minimum,
+        };
+        var reduced = new bool[x.NDim];
+        foreach (int a in Axes)
+        {
+            reduced[a] = true;
+        }
+        GpuOps.IntoOutput(o, ct, m => GpuRuntime.Device.Reduce(op, GpuOps.TypeOf(ct), src.Operand, reduced, m));
+        src.Release();
     }
 
     private struct Kernel : IFloatVisitor, IIntVisitor
@@ -199,6 +232,23 @@ internal sealed unsafe class ArgReducePrimitive : Primitive
         }
     }
 
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        if (!GpuOps.Supports(x.DType) || x.NDim > StridedLayout.MaxDims)
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        // Compared in a wider type that keeps the order: halves in float32, narrow integers and bools in 32 bits.
+        var ct = GpuOps.ComputeType(x.DType);
+        var src = GpuDeviceOperand.Of(x, ct);
+        GpuRuntime.Device.ArgReduce(Max, GpuOps.TypeOf(ct), src.Operand, Axis, GpuRuntime.AllocateOutput(outputs[0]));
+        src.Release();
+    }
+
     private struct Kernel : IFloatVisitor, IIntVisitor
     {
         public MxArray X, O;
@@ -216,4 +266,35 @@ internal sealed unsafe class ArgReducePrimitive : Primitive
 
     public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
         new[] { MxArray.Create(new[] { inputs[0].ShapeRef[0] }.Concat(outputs[0].ShapeRef).ToArray(), DType.UInt32, new ArgReducePrimitive(Max, Axis + 1), inputs[0]) };
+}
+
+/// <summary>An input of a GPU row kernel in a compute type: its own memory and strides when the dtype matches, else a converted copy.</summary>
+internal readonly record struct GpuDeviceOperand(GpuOperand Operand, GpuMemory? Scratch)
+{
+    public static GpuDeviceOperand Of(MxArray a, DType type)
+    {
+        if (a.DType == type)
+        {
+            return new GpuDeviceOperand(new GpuOperand(GpuRuntime.Memory(a), a.Offset, a.ShapeRef, a.Strides), null);
+        }
+        var copy = GpuOps.Operand(a, type, allowScalar: false);
+        return new GpuDeviceOperand(new GpuOperand(copy.Memory, 0, a.ShapeRef, MxArray.RowMajorStrides(a.ShapeRef)), copy.Scratch ? copy.Memory : null);
+    }
+
+    /// <summary>Through canonical bools (0 or 1) first, then <paramref name="type"/>.</summary>
+    public static GpuDeviceOperand ViaBool(MxArray a, DType type)
+    {
+        var bools = GpuOps.Operand(a, DType.Bool, allowScalar: false);
+        var wide = GpuOps.Convert(bools.Memory, a.ShapeRef, DType.Bool, type);
+        GpuOps.Release(bools);
+        return new GpuDeviceOperand(new GpuOperand(wide, 0, a.ShapeRef, MxArray.RowMajorStrides(a.ShapeRef)), wide);
+    }
+
+    public void Release()
+    {
+        if (Scratch is { } m)
+        {
+            GpuRuntime.Free(m);
+        }
+    }
 }

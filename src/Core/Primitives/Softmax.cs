@@ -26,6 +26,21 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
         AxisLast.Restore(scratch, o, Axis);
     }
 
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (!GpuOps.Supports(o.DType) || o.NDim > Mlx.Kernels.Gpu.StridedLayout.MaxDims)
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var src = GpuDeviceOperand.Of(inputs[0], o.DType);
+        GpuRuntime.Device.Softmax(GpuOps.TypeOf(o.DType), src.Operand, Axis, GpuRuntime.AllocateOutput(o));
+        src.Release();
+    }
+
     private struct Kernel : IFloatVisitor
     {
         public MxArray X;

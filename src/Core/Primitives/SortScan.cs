@@ -1,5 +1,6 @@
 using System.Numerics;
 using Mlx.Kernels;
+using Mlx.Kernels.Gpu;
 
 namespace Mlx;
 
@@ -209,6 +210,32 @@ internal sealed unsafe class ScanPrimitive : Primitive
             for (int i = 0; i < bytes.Length; i++) bytes[i] = bytes[i] != 0 ? (byte)1 : (byte)0;
         }
         AxisLast.Restore(scratch, o, Axis);
+    }
+
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        var o = outputs[0];
+        if (!GpuOps.Supports(x.DType) || !GpuOps.Supports(o.DType) || (Op == ScanOp.LogAddExp && !o.DType.IsInexact()) || x.NDim > StridedLayout.MaxDims)
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        // Narrow types scan in 32 bits (wrapping sums and products agree modulo their width), halves in float32.
+        var ct = GpuOps.ComputeType(o.DType);
+        var src = GpuDeviceOperand.Of(x, ct);
+        var op = Op switch
+        {
+            ScanOp.Sum => BinaryOp.Add,
+            ScanOp.Prod => BinaryOp.Multiply,
+            ScanOp.Max => BinaryOp.Maximum,
+            ScanOp.Min => BinaryOp.Minimum,
+            _ => BinaryOp.LogAddExp,
+        };
+        GpuOps.IntoOutput(o, ct, m => GpuRuntime.Device.Scan(op, GpuOps.TypeOf(ct), GpuOps.TypeOf(o.DType), src.Operand, Axis, Reverse, Inclusive, m));
+        src.Release();
     }
 
     private struct Kernel : IFloatVisitor, IIntVisitor
