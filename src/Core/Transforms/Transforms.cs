@@ -7,6 +7,9 @@ internal sealed class TracerPrimitive : Primitive
 
     public override bool IsEquivalent(Primitive other) => false;
 
+    // An identity view: nothing to compute on any device.
+    public override bool HasGpuKernel => true;
+
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs) =>
         outputs[0].SetView(inputs[0], inputs[0].Strides, inputs[0].Offset);
 
