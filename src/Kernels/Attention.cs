@@ -1,20 +1,25 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Mlx.Kernels;
 
 /// <summary>
-/// Fused attention softmax(scale · Q Kᵀ) V, optionally causal, one block of query rows at a time: the block's
-/// scores (rows x L_kv) are computed by GEMM into a buffer sized to stay in L2, turned into probabilities in
-/// place, and multiplied by V, so the (L_q x L_kv) score matrix never goes through memory. Blocks run in parallel.
+/// Fused attention softmax(scale · Q Kᵀ) V, optionally causal, MR query rows at a time: their scores (MR x L_kv,
+/// in L1 for usual lengths) become unnormalized probabilities in place and are multiplied by V; each output row is
+/// then divided by its probability sum. The (L_q x L_kv) score matrix never goes through memory. K and V are packed
+/// once per head into column panels that one register-blocked micro-kernel (MR rows x NR columns) reads for both
+/// products; row groups run in parallel.
 /// </summary>
 public static unsafe class Attention
 {
-    // Score block size aimed at: well inside one core's L2 with room for the packed panels of K and V.
-    private const int ScoreBytes = 256 * 1024;
-    private const int MaxBlockRows = 128;
-    private const int MinBlockRows = 16;
+    private const int MR = 6;
+
+    // Columns per panel: two SIMD vectors.
+    private static int NR<T>() where T : unmanaged =>
+        2 * (Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256.IsHardwareAccelerated ? Vector256<T>.Count : 4);
 
     /// <summary>
     /// O (batch, heads, lq, dv), row-major, from Q (batch, heads, lq, d), K (batch, kvHeads, lkv, d) and
@@ -30,77 +35,201 @@ public static unsafe class Attention
         {
             return;
         }
+        int nr = NR<T>();
         int group = heads / kvHeads;
         long diagonal = (long)lkv - lq;
-        long ktSize = (long)d * lkv;
-        // Kᵀ once per key head, row-major, so that every block packs its GEMM panels by contiguous copies.
-        T* kt = (T*)NativeMemory.AlignedAlloc((nuint)(Math.Max(1, batch * kvHeads * ktSize) * sizeof(T)), 64);
-        nint pq = (nint)q, pk = (nint)k, pv = (nint)v, po = (nint)o, pkt = (nint)kt;
+        int kPanels = (lkv + nr - 1) / nr, vPanels = (dv + nr - 1) / nr;
+        int ldS = kPanels * nr;
+        // Per key head: Kᵀ as panels [panel][c][nr keys] and V as panels [panel][j][nr columns], zero-padded.
+        long kSize = (long)kPanels * d * nr, vSize = (long)vPanels * lkv * nr, headSize = kSize + vSize;
+        long kvTotal = (long)batch * kvHeads;
+        T* packed = (T*)NativeMemory.AlignedAlloc((nuint)(Math.Max(1, kvTotal * headSize) * sizeof(T)), 64);
+        nint pq = (nint)q, pk = (nint)k, pv = (nint)v, po = (nint)o, pp = (nint)packed;
         try
         {
-            Parallelism.For((long)batch * kvHeads, ktSize, (s, e) =>
+            Parallelism.For(kvTotal, headSize, (s, e) =>
             {
                 for (long p = s; p < e; p++)
                 {
-                    T* src = (T*)pk + p / kvHeads * ks[0] + p % kvHeads * ks[1];
-                    T* dst = (T*)pkt + p * ktSize;
-                    for (int j = 0; j < lkv; j++)
-                    {
-                        for (int c = 0; c < d; c++)
-                        {
-                            dst[(long)c * lkv + j] = src[j * ks[2] + c * ks[3]];
-                        }
-                    }
+                    T* kh = (T*)pk + p / kvHeads * ks[0] + p % kvHeads * ks[1];
+                    T* vh = (T*)pv + p / kvHeads * vs[0] + p % kvHeads * vs[1];
+                    T* dst = (T*)pp + p * headSize;
+                    Pack(kh, ks[2], ks[3], lkv, d, nr, dst);
+                    Pack(vh, vs[3], vs[2], dv, lkv, nr, dst + kSize);
                 }
             });
-            int rows = Math.Clamp(ScoreBytes / Math.Max(1, lkv * sizeof(T)), MinBlockRows, MaxBlockRows);
-            int blocks = (lq + rows - 1) / rows;
-            rows = (lq + blocks - 1) / blocks; // equal blocks: no short last one
+            int groups = (lq + MR - 1) / MR;
             T uniform = T.One / T.CreateChecked(Math.Max(1, lkv));
-            Parallelism.For((long)batch * heads * blocks, (long)rows * lkv * (d + dv), (s, e) =>
+            Parallelism.For((long)batch * heads * groups, (long)MR * lkv * (d + dv), (s, e) =>
             {
-                T* scores = (T*)NativeMemory.AlignedAlloc((nuint)(Math.Max(1L, (long)rows * lkv) * sizeof(T)), 64);
+                // Per thread: the group's scaled queries (row-major, d wide), its scores, 1 / row sums, one output tile.
+                T* scratch = (T*)NativeMemory.AlignedAlloc((nuint)(((long)MR * (d + ldS + 1 + nr)) * sizeof(T)), 64);
+                T* qb = scratch, scores = qb + MR * d, inv = scores + (long)MR * ldS, tile = inv + MR;
                 try
                 {
                     for (long item = s; item < e; item++)
                     {
-                        int blk = (int)(item % blocks);
-                        long bh = item / blocks;
-                        long b = bh / heads, h = bh % heads, kvh = b * kvHeads + h / group;
-                        int i0 = blk * rows, m = Math.Min(rows, lq - i0);
-                        // Causal blocks need only the keys their last row sees, unless some row sees none.
+                        long bh = item / groups;
+                        long b = bh / heads, h = bh % heads;
+                        T* kp = (T*)pp + (b * kvHeads + h / group) * headSize, vp = kp + kSize;
+                        int i0 = (int)(item % groups) * MR, m = Math.Min(MR, lq - i0);
+                        // Causal groups need only the keys their last row sees, unless some row sees none.
                         int n = !causal || i0 + diagonal < 0 ? lkv : (int)Math.Min(lkv, i0 + m + diagonal);
-                        Gemm.Run(m, n, d, (T*)pq + b * qs[0] + h * qs[1] + i0 * qs[2], qs[2], qs[3], (T*)pkt + kvh * ktSize, lkv, 1,
-                            scores, n, T.One, T.Zero, 1);
+                        T* qh = (T*)pq + b * qs[0] + h * qs[1] + i0 * qs[2];
                         for (int r = 0; r < m; r++)
                         {
-                            var row = new Span<T>(scores + (long)r * n, n);
+                            for (int c = 0; c < d; c++) qb[r * d + c] = qh[r * qs[2] + c * qs[3]] * scale;
+                        }
+                        for (int p = 0; p * nr < n; p++)
+                        {
+                            Micro(d, qb, d, kp + (long)p * d * nr, scores + p * nr, ldS, m, nr);
+                        }
+                        for (int r = 0; r < m; r++)
+                        {
+                            var row = new Span<T>(scores + (long)r * ldS, n);
                             int seen = causal ? (int)Math.Clamp(i0 + r + diagonal + 1, 0, n) : n;
                             if (seen == 0)
                             {
                                 row.Fill(uniform);
+                                inv[r] = T.One;
                                 continue;
                             }
                             var live = row[..seen];
-                            TensorPrimitives.Multiply(live, scale, live);
                             TensorPrimitives.Subtract(live, TensorPrimitives.Max<T>(live), live);
                             TensorPrimitives.Exp<T>(live, live);
-                            TensorPrimitives.Divide(live, TensorPrimitives.Sum<T>(live), live);
+                            inv[r] = T.One / TensorPrimitives.Sum<T>(live);
                             row[seen..].Clear();
                         }
-                        T* vHead = (T*)pv + kvh / kvHeads * vs[0] + kvh % kvHeads * vs[1];
-                        Gemm.Run(m, dv, n, scores, n, 1, vHead, vs[2], vs[3], (T*)po + (bh * lq + i0) * dv, dv, T.One, T.Zero, 1);
+                        T* orow = (T*)po + (bh * lq + i0) * dv;
+                        for (int p = 0; p < vPanels; p++)
+                        {
+                            Micro(n, scores, ldS, vp + (long)p * lkv * nr, tile, nr, m, nr);
+                            int cols = Math.Min(nr, dv - p * nr);
+                            for (int i = 0; i < m; i++)
+                            {
+                                TensorPrimitives.Multiply(new ReadOnlySpan<T>(tile + i * nr, cols), inv[i], new Span<T>(orow + (long)i * dv + p * nr, cols));
+                            }
+                        }
                     }
                 }
                 finally
                 {
-                    NativeMemory.AlignedFree(scores);
+                    NativeMemory.AlignedFree(scratch);
                 }
             });
         }
         finally
         {
-            NativeMemory.AlignedFree(kt);
+            NativeMemory.AlignedFree(packed);
         }
     }
+
+    // dst[p][k][j] = src[k * kStride + (p * nr + j) * jStride] for k < kc, j < cols, zero past cols.
+    private static void Pack<T>(T* src, long jStride, long kStride, int cols, int kc, int nr, T* dst) where T : unmanaged, INumberBase<T>
+    {
+        for (int p = 0; p * nr < cols; p++)
+        {
+            int w = Math.Min(nr, cols - p * nr);
+            for (int kk = 0; kk < kc; kk++)
+            {
+                T* from = src + kk * kStride + (long)p * nr * jStride;
+                T* to = dst + ((long)p * kc + kk) * nr;
+                for (int j = 0; j < w; j++) to[j] = from[j * jStride];
+                for (int j = w; j < nr; j++) to[j] = T.Zero;
+            }
+        }
+    }
+
+    /// <summary>
+    /// C[m x nr] = A[m x kc] Bp[kc x nr]: A row-major with row stride lda, Bp one packed panel, C rows ldc apart
+    /// (all nr columns written). Rows past m repeat row m - 1 and are not stored.
+    /// </summary>
+    private static void Micro<T>(int kc, T* a, long lda, T* bp, T* c, long ldc, int m, int nr) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T* a0 = a, a1 = a + Math.Min(1, m - 1) * lda, a2 = a + Math.Min(2, m - 1) * lda;
+        T* a3 = a + Math.Min(3, m - 1) * lda, a4 = a + Math.Min(4, m - 1) * lda, a5 = a + Math.Min(5, m - 1) * lda;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            int w = Vector512<T>.Count;
+            Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+            Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            for (int kk = 0; kk < kc; kk++)
+            {
+                Vector512<T> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + w);
+                Vector512<T> x = Vector512.Create(a0[kk]);
+                c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+                x = Vector512.Create(a1[kk]);
+                c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+                x = Vector512.Create(a2[kk]);
+                c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+                x = Vector512.Create(a3[kk]);
+                c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+                x = Vector512.Create(a4[kk]);
+                c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
+                x = Vector512.Create(a5[kk]);
+                c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
+                bp += nr;
+            }
+            c00.Store(c); c01.Store(c + w);
+            if (m > 1) { c10.Store(c + ldc); c11.Store(c + ldc + w); }
+            if (m > 2) { c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + w); }
+            if (m > 3) { c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + w); }
+            if (m > 4) { c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + w); }
+            if (m > 5) { c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + w); }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            int w = Vector256<T>.Count;
+            Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+            Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            for (int kk = 0; kk < kc; kk++)
+            {
+                Vector256<T> b0 = Vector256.Load(bp), b1 = Vector256.Load(bp + w);
+                Vector256<T> x = Vector256.Create(a0[kk]);
+                c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+                x = Vector256.Create(a1[kk]);
+                c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+                x = Vector256.Create(a2[kk]);
+                c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+                x = Vector256.Create(a3[kk]);
+                c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+                x = Vector256.Create(a4[kk]);
+                c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
+                x = Vector256.Create(a5[kk]);
+                c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
+                bp += nr;
+            }
+            c00.Store(c); c01.Store(c + w);
+            if (m > 1) { c10.Store(c + ldc); c11.Store(c + ldc + w); }
+            if (m > 2) { c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + w); }
+            if (m > 3) { c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + w); }
+            if (m > 4) { c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + w); }
+            if (m > 5) { c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + w); }
+        }
+        else
+        {
+            for (int i = 0; i < m; i++)
+            {
+                T* ai = a + i * lda;
+                for (int j = 0; j < nr; j++)
+                {
+                    T acc = T.Zero;
+                    for (int kk = 0; kk < kc; kk++) acc += ai[kk] * bp[kk * nr + j];
+                    c[i * ldc + j] = acc;
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c) where T : unmanaged =>
+        typeof(T) == typeof(float)
+            ? Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>()
+            : Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Fma<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c) where T : unmanaged =>
+        typeof(T) == typeof(float)
+            ? Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>()
+            : Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
 }
