@@ -72,7 +72,11 @@ public static unsafe class Attention
                         long bh = item / groups;
                         long b = bh / heads, h = bh % heads;
                         T* kp = (T*)pp + (b * kvHeads + h / group) * headSize, vp = kp + kSize;
-                        int i0 = (int)(item % groups) * MR, m = Math.Min(MR, lq - i0);
+                        // Causal rows cost more further down: cheap and dear groups alternate, so that the
+                        // contiguous ranges handed to the threads carry about equal work.
+                        int g = (int)(item % groups);
+                        g = (g & 1) == 0 ? g / 2 : groups - 1 - g / 2;
+                        int i0 = g * MR, m = Math.Min(MR, lq - i0);
                         // Causal groups need only the keys their last row sees, unless some row sees none.
                         int n = !causal || i0 + diagonal < 0 ? lkv : (int)Math.Min(lkv, i0 + m + diagonal);
                         T* qh = (T*)pq + b * qs[0] + h * qs[1] + i0 * qs[2];
