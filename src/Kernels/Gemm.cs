@@ -13,9 +13,12 @@ namespace Mlx.Kernels;
 public static unsafe class Gemm
 {
     private const int MR = 6;
-    private const int KC = 256;
+    private const int KC = 384;
     private const int MC = MR * 16;
-    private const int NC = 2048;
+    private const int NC = 1024;
+
+    /// <summary>Below this many multiply-adds a product stays on one thread (a fork costs more than it saves).</summary>
+    private const long ParallelFlops = 1L << 19;
 
     private static int VectorWidth<T>() where T : unmanaged =>
         Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256.IsHardwareAccelerated ? Vector256<T>.Count : 4;
@@ -46,82 +49,124 @@ public static unsafe class Gemm
             return;
         }
         int nr = 2 * VectorWidth<T>();
-        nint pa = (nint)A, pb = (nint)B, pc = (nint)C;
-        for (int jc = 0; jc < N; jc += NC)
+        int mPanels = (M + MR - 1) / MR, nPanels = (N + nr - 1) / nr;
+        if ((long)M * N * K < ParallelFlops)
         {
-            int nc = Math.Min(NC, N - jc);
-            int nPanels = (nc + nr - 1) / nr;
-            for (int pcK = 0; pcK < K; pcK += KC)
+            threads = 1;
+        }
+        // Each thread owns a slice of C, so there is one fork per product and no barrier. Split the dimension whose
+        // operand is cheaper to pack twice: slicing rows makes every thread pack all of B, slicing columns all of A.
+        bool splitRows = (long)mPanels * MR * N >= (long)nPanels * nr * M ? mPanels >= threads : nPanels < threads;
+        threads = Math.Max(1, Math.Min(threads, splitRows ? mPanels : nPanels));
+        var job = new Job<T>
+        {
+            M = M, N = N, K = K, A = A, RsA = rsA, CsA = csA, B = B, RsB = rsB, CsB = csB, C = C, Ldc = ldc,
+            Alpha = alpha, Beta = beta, Nr = nr,
+        };
+        if (threads == 1)
+        {
+            job.Slice(0, M, 0, N);
+            return;
+        }
+        System.Threading.Tasks.Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            // Whole panels per thread, as even as they can be (a partial panel only at the very end).
+            if (splitRows)
             {
-                int kc = Math.Min(KC, K - pcK);
-                T betaBlock = pcK == 0 ? beta : T.One;
-                T* bPack = (T*)NativeMemory.AlignedAlloc((nuint)(nPanels * nr * kc * sizeof(T)), 64);
-                try
+                int i0 = (int)((long)mPanels * t / threads) * MR, i1 = Math.Min(M, (int)((long)mPanels * (t + 1) / threads) * MR);
+                job.Slice(i0, i1, 0, N);
+            }
+            else
+            {
+                int j0 = (int)((long)nPanels * t / threads) * nr, j1 = Math.Min(N, (int)((long)nPanels * (t + 1) / threads) * nr);
+                job.Slice(0, M, j0, j1);
+            }
+        });
+    }
+
+    private readonly struct Job<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public int M { get; init; }
+        public int N { get; init; }
+        public int K { get; init; }
+        public T* A { get; init; }
+        public long RsA { get; init; }
+        public long CsA { get; init; }
+        public T* B { get; init; }
+        public long RsB { get; init; }
+        public long CsB { get; init; }
+        public T* C { get; init; }
+        public long Ldc { get; init; }
+        public T Alpha { get; init; }
+        public T Beta { get; init; }
+        public int Nr { get; init; }
+
+        /// <summary>C[i0:i1, j0:j1] on the calling thread: k blocks of even size, B block packed, then A blocks of MC rows.</summary>
+        public void Slice(int i0, int i1, int j0, int j1)
+        {
+            if (i0 >= i1 || j0 >= j1)
+            {
+                return;
+            }
+            int nr = Nr;
+            int kBlocks = (K + KC - 1) / KC;
+            int kcMax = (K + kBlocks - 1) / kBlocks;
+            int ncMax = Math.Min(NC, j1 - j0);
+            T* bPack = (T*)Scratch.Get(0, (long)(ncMax + nr) * kcMax * sizeof(T));
+            T* aPack = (T*)Scratch.Get(1, (long)(MC + MR) * kcMax * sizeof(T));
+            for (int jc = j0; jc < j1; jc += NC)
+            {
+                int nc = Math.Min(NC, j1 - jc);
+                int nPanels = (nc + nr - 1) / nr;
+                for (int pc = 0; pc < K; pc += kcMax)
                 {
-                    nint pbp = (nint)bPack;
-                    int jcLocal = jc, pcLocal = pcK;
-                    ForThreads(threads, nPanels, (long)kc * nr * 4, (s, e) =>
+                    int kc = Math.Min(kcMax, K - pc);
+                    T betaBlock = pc == 0 ? Beta : T.One;
+                    for (int p = 0; p < nPanels; p++)
                     {
-                        for (long p = s; p < e; p++)
+                        PackB(B + pc * RsB + (jc + p * nr) * CsB, RsB, CsB, kc, Math.Min(nr, nc - p * nr), nr, bPack + p * nr * kc);
+                    }
+                    for (int ic = i0; ic < i1; ic += MC)
+                    {
+                        int mc = Math.Min(MC, i1 - ic);
+                        int mPanels = (mc + MR - 1) / MR;
+                        for (int ip = 0; ip < mPanels; ip++)
                         {
-                            PackB((T*)pb + pcLocal * rsB + (jcLocal + p * nr) * csB, rsB, csB, kc, (int)Math.Min(nr, nc - p * nr), nr, (T*)pbp + p * nr * kc);
+                            PackA(A + (ic + ip * MR) * RsA + pc * CsA, RsA, CsA, kc, Math.Min(MR, mc - ip * MR), aPack + ip * MR * kc);
                         }
-                    });
-                    // Row blocks of at most MC rows, as many as a multiple of the thread count, so every core
-                    // gets the same share (3 blocks on 2 cores would leave one idle a third of the time).
-                    threads = Math.Max(1, threads);
-                    int wanted = threads * Math.Max(1, (M + threads * MC - 1) / (threads * MC));
-                    int mc = Math.Max(MR, ((M + wanted - 1) / wanted + MR - 1) / MR * MR);
-                    int mBlocks = (M + mc - 1) / mc;
-                    ForThreads(threads, mBlocks, (long)mc * nc * kc / 4, (s, e) =>
-                    {
-                        T* aPack = (T*)NativeMemory.AlignedAlloc((nuint)((mc + MR) * kc * sizeof(T)), 64);
-                        try
+                        for (int jp = 0; jp < nPanels; jp++)
                         {
-                            for (long blk = s; blk < e; blk++)
+                            int nb = Math.Min(nr, nc - jp * nr);
+                            for (int ip = 0; ip < mPanels; ip++)
                             {
-                                int ic = (int)blk * mc;
-                                int mcb = Math.Min(mc, M - ic);
-                                int mPanels = (mcb + MR - 1) / MR;
-                                for (int ip = 0; ip < mPanels; ip++)
-                                {
-                                    PackA((T*)pa + (ic + ip * MR) * rsA + pcLocal * csA, rsA, csA, kc, Math.Min(MR, mcb - ip * MR), aPack + ip * MR * kc);
-                                }
-                                for (int jp = 0; jp < nPanels; jp++)
-                                {
-                                    int nb = Math.Min(nr, nc - jp * nr);
-                                    for (int ip = 0; ip < mPanels; ip++)
-                                    {
-                                        int mb = Math.Min(MR, mcb - ip * MR);
-                                        T* cTile = (T*)pc + (ic + ip * MR) * ldc + jcLocal + jp * nr;
-                                        MicroKernel(kc, aPack + ip * MR * kc, (T*)pbp + jp * nr * kc, cTile, ldc, mb, nb, nr, alpha, betaBlock);
-                                    }
-                                }
+                                int mb = Math.Min(MR, mc - ip * MR);
+                                T* cTile = C + (ic + ip * MR) * Ldc + jc + jp * nr;
+                                MicroKernel(kc, aPack + ip * MR * kc, bPack + jp * nr * kc, cTile, Ldc, mb, nb, nr, Alpha, betaBlock);
                             }
                         }
-                        finally
-                        {
-                            NativeMemory.AlignedFree(aPack);
-                        }
-                    });
-                }
-                finally
-                {
-                    NativeMemory.AlignedFree(bPack);
+                    }
                 }
             }
         }
     }
 
-    private static void ForThreads(int threads, long count, long work, Action<long, long> body)
+    /// <summary>Packing buffers kept per thread and grown on demand, so a product allocates nothing once warm.</summary>
+    private static class Scratch
     {
-        if (threads <= 1)
+        [ThreadStatic] private static nint s_p0, s_p1;
+        [ThreadStatic] private static long s_n0, s_n1;
+
+        public static void* Get(int slot, long bytes)
         {
-            body(0, count);
-        }
-        else
-        {
-            Parallelism.For(count, work, body);
+            ref nint p = ref slot == 0 ? ref s_p0 : ref s_p1;
+            ref long n = ref slot == 0 ? ref s_n0 : ref s_n1;
+            if (n < bytes)
+            {
+                NativeMemory.AlignedFree((void*)p);
+                p = (nint)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+                n = bytes;
+            }
+            return (void*)p;
         }
     }
 
@@ -145,6 +190,24 @@ public static unsafe class Gemm
     // Bp[k*nr + j] = B[k, j], columns past n zero-filled.
     private static void PackB<T>(T* b, long rs, long cs, int kc, int n, int nr, T* bp) where T : unmanaged, INumberBase<T>
     {
+        if (rs == 1 && cs != 1)
+        {
+            // B is a transposed row-major matrix: read each of its columns contiguously, write with stride nr.
+            for (int j = 0; j < n; j++)
+            {
+                T* src = b + j * cs;
+                T* dst = bp + j;
+                for (int k = 0; k < kc; k++)
+                {
+                    dst[k * nr] = src[k];
+                }
+            }
+            for (int k = 0; k < kc && n < nr; k++)
+            {
+                new Span<T>(bp + k * nr + n, nr - n).Clear();
+            }
+            return;
+        }
         for (int k = 0; k < kc; k++)
         {
             T* src = b + k * rs;
