@@ -20,8 +20,9 @@ public static unsafe class Gemm
     /// <summary>Below this many multiply-adds a product stays on one thread (a fork costs more than it saves).</summary>
     private const long ParallelFlops = 1L << 19;
 
-    private static int VectorWidth<T>() where T : unmanaged =>
-        Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256.IsHardwareAccelerated ? Vector256<T>.Count : 4;
+    // Columns per micro-tile: 4 vectors with AVX-512 (24 accumulators of 32 registers), 2 with AVX2 (12 of 16).
+    private static int PanelWidth<T>() where T : unmanaged =>
+        Vector512.IsHardwareAccelerated ? 4 * Vector512<T>.Count : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count : 8;
 
     /// <summary>
     /// C[M,N] = alpha * A[M,K] B[K,N] + beta * C. A's element (i,k) is at A[i*rsA + k*csA]; likewise B; C is
@@ -48,7 +49,7 @@ public static unsafe class Gemm
             }
             return;
         }
-        int nr = 2 * VectorWidth<T>();
+        int nr = PanelWidth<T>();
         int mPanels = (M + MR - 1) / MR, nPanels = (N + nr - 1) / nr;
         if ((long)M * N * K < ParallelFlops)
         {
@@ -247,7 +248,7 @@ public static unsafe class Gemm
                 return;
             }
         }
-        T* tile = stackalloc T[MR * 64];
+        T* tile = stackalloc T[MR * 64 * sizeof(float) / sizeof(T)];
         if (Vector512.IsHardwareAccelerated)
         {
             Kernel512(kc, ap, bp, tile, nr, false);
@@ -299,46 +300,50 @@ public static unsafe class Gemm
         return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
     }
 
-    // 6 rows x 2 vectors of accumulators held in registers across the whole k loop; C rows are ldc apart.
+    // 6 rows x 4 vectors of accumulators held in registers across the whole k loop; C rows are ldc apart.
     private static void Kernel512<T>(int kc, T* ap, T* bp, T* c, long ldc, bool load) where T : unmanaged
     {
         int w = Vector512<T>.Count;
-        int nr = 2 * w;
-        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        int nr = 4 * w;
+        Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector512<T> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector512<T> c20 = default, c21 = default, c22 = default, c23 = default;
+        Vector512<T> c30 = default, c31 = default, c32 = default, c33 = default;
+        Vector512<T> c40 = default, c41 = default, c42 = default, c43 = default;
+        Vector512<T> c50 = default, c51 = default, c52 = default, c53 = default;
         if (load)
         {
-            c00 = Vector512.Load(c); c01 = Vector512.Load(c + w);
-            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + w);
-            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + w);
-            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + w);
-            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + w);
-            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + w);
+            c00 = Vector512.Load(c); c01 = Vector512.Load(c + w); c02 = Vector512.Load(c + 2 * w); c03 = Vector512.Load(c + 3 * w);
+            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + w); c12 = Vector512.Load(c + ldc + 2 * w); c13 = Vector512.Load(c + ldc + 3 * w);
+            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + w); c22 = Vector512.Load(c + 2 * ldc + 2 * w); c23 = Vector512.Load(c + 2 * ldc + 3 * w);
+            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + w); c32 = Vector512.Load(c + 3 * ldc + 2 * w); c33 = Vector512.Load(c + 3 * ldc + 3 * w);
+            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + w); c42 = Vector512.Load(c + 4 * ldc + 2 * w); c43 = Vector512.Load(c + 4 * ldc + 3 * w);
+            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + w); c52 = Vector512.Load(c + 5 * ldc + 2 * w); c53 = Vector512.Load(c + 5 * ldc + 3 * w);
         }
         for (int k = 0; k < kc; k++)
         {
-            Vector512<T> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + w);
+            Vector512<T> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + w), b2 = Vector512.Load(bp + 2 * w), b3 = Vector512.Load(bp + 3 * w);
             Vector512<T> a = Vector512.Create(ap[0]);
-            c00 = Fma512(a, b0, c00); c01 = Fma512(a, b1, c01);
+            c00 = Fma512(a, b0, c00); c01 = Fma512(a, b1, c01); c02 = Fma512(a, b2, c02); c03 = Fma512(a, b3, c03);
             a = Vector512.Create(ap[1]);
-            c10 = Fma512(a, b0, c10); c11 = Fma512(a, b1, c11);
+            c10 = Fma512(a, b0, c10); c11 = Fma512(a, b1, c11); c12 = Fma512(a, b2, c12); c13 = Fma512(a, b3, c13);
             a = Vector512.Create(ap[2]);
-            c20 = Fma512(a, b0, c20); c21 = Fma512(a, b1, c21);
+            c20 = Fma512(a, b0, c20); c21 = Fma512(a, b1, c21); c22 = Fma512(a, b2, c22); c23 = Fma512(a, b3, c23);
             a = Vector512.Create(ap[3]);
-            c30 = Fma512(a, b0, c30); c31 = Fma512(a, b1, c31);
+            c30 = Fma512(a, b0, c30); c31 = Fma512(a, b1, c31); c32 = Fma512(a, b2, c32); c33 = Fma512(a, b3, c33);
             a = Vector512.Create(ap[4]);
-            c40 = Fma512(a, b0, c40); c41 = Fma512(a, b1, c41);
+            c40 = Fma512(a, b0, c40); c41 = Fma512(a, b1, c41); c42 = Fma512(a, b2, c42); c43 = Fma512(a, b3, c43);
             a = Vector512.Create(ap[5]);
-            c50 = Fma512(a, b0, c50); c51 = Fma512(a, b1, c51);
+            c50 = Fma512(a, b0, c50); c51 = Fma512(a, b1, c51); c52 = Fma512(a, b2, c52); c53 = Fma512(a, b3, c53);
             ap += MR;
             bp += nr;
         }
-        c00.Store(c); c01.Store(c + w); c += ldc;
-        c10.Store(c); c11.Store(c + w); c += ldc;
-        c20.Store(c); c21.Store(c + w); c += ldc;
-        c30.Store(c); c31.Store(c + w); c += ldc;
-        c40.Store(c); c41.Store(c + w); c += ldc;
-        c50.Store(c); c51.Store(c + w);
+        c00.Store(c); c01.Store(c + w); c02.Store(c + 2 * w); c03.Store(c + 3 * w); c += ldc;
+        c10.Store(c); c11.Store(c + w); c12.Store(c + 2 * w); c13.Store(c + 3 * w); c += ldc;
+        c20.Store(c); c21.Store(c + w); c22.Store(c + 2 * w); c23.Store(c + 3 * w); c += ldc;
+        c30.Store(c); c31.Store(c + w); c32.Store(c + 2 * w); c33.Store(c + 3 * w); c += ldc;
+        c40.Store(c); c41.Store(c + w); c42.Store(c + 2 * w); c43.Store(c + 3 * w); c += ldc;
+        c50.Store(c); c51.Store(c + w); c52.Store(c + 2 * w); c53.Store(c + 3 * w);
     }
 
     // 6 rows x 2 vectors of accumulators held in registers across the whole k loop; C rows are ldc apart.
