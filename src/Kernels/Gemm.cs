@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Mlx.Kernels;
 
@@ -191,6 +192,21 @@ public static unsafe class Gemm
     // Bp[k*nr + j] = B[k, j], columns past n zero-filled.
     private static void PackB<T>(T* b, long rs, long cs, int kc, int n, int nr, T* bp) where T : unmanaged, INumberBase<T>
     {
+        if (rs == 1 && typeof(T) == typeof(float) && Avx2.IsSupported && n == nr && nr % 8 == 0 && (long)cs * nr <= int.MaxValue)
+        {
+            // Gather 8 columns at a time: each k's panel row is a few vector stores.
+            var idx = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * Vector256.Create((int)cs);
+            for (int k = 0; k < kc; k++)
+            {
+                float* src = (float*)b + k;
+                float* dst = (float*)bp + k * nr;
+                for (int j = 0; j < nr; j += 8)
+                {
+                    Avx2.GatherVector256(src + (long)j * cs, idx, 4).Store(dst + j);
+                }
+            }
+            return;
+        }
         if (rs == 1 && cs != 1)
         {
             // B is a transposed row-major matrix: read each of its columns contiguously, write with stride nr.
