@@ -116,6 +116,11 @@ public static unsafe class Gemm
             int ncMax = Math.Min(NC, j1 - j0);
             T* bPack = (T*)Scratch.Get(0, (long)(ncMax + nr) * kcMax * sizeof(T));
             T* aPack = (T*)Scratch.Get(1, (long)(MC + MR) * kcMax * sizeof(T));
+            // A row-major A needs no packing: the micro-kernel reads its MR rows in place (only a partial panel,
+            // whose missing rows must read as zeros, is packed). Packing would cost about one cycle per element,
+            // a quarter of the multiply time when N is one 64-column panel (convolutions, attention).
+            // Rows a multiple of 4 KB apart would share L1 sets, so those are packed unless N is too small to repay it.
+            bool direct = CsA == 1 && ((RsA * sizeof(T)) % 4096 != 0 || j1 - j0 <= 2 * nr);
             for (int jc = j0; jc < j1; jc += NC)
             {
                 int nc = Math.Min(NC, j1 - jc);
@@ -134,7 +139,11 @@ public static unsafe class Gemm
                         int mPanels = (mc + MR - 1) / MR;
                         for (int ip = 0; ip < mPanels; ip++)
                         {
-                            PackA(A + (ic + ip * MR) * RsA + pc * CsA, RsA, CsA, kc, Math.Min(MR, mc - ip * MR), aPack + ip * MR * kc);
+                            int mb = Math.Min(MR, mc - ip * MR);
+                            if (!direct || mb < MR)
+                            {
+                                PackA(A + (ic + ip * MR) * RsA + pc * CsA, RsA, CsA, kc, mb, aPack + ip * MR * kc);
+                            }
                         }
                         for (int jp = 0; jp < nPanels; jp++)
                         {
@@ -143,7 +152,14 @@ public static unsafe class Gemm
                             {
                                 int mb = Math.Min(MR, mc - ip * MR);
                                 T* cTile = C + (ic + ip * MR) * Ldc + jc + jp * nr;
-                                MicroKernel(kc, aPack + ip * MR * kc, bPack + jp * nr * kc, cTile, Ldc, mb, nb, nr, Alpha, betaBlock);
+                                if (direct && mb == MR)
+                                {
+                                    MicroKernel(kc, A + (ic + ip * MR) * RsA + pc, RsA, 1, bPack + jp * nr * kc, cTile, Ldc, mb, nb, nr, Alpha, betaBlock);
+                                }
+                                else
+                                {
+                                    MicroKernel(kc, aPack + ip * MR * kc, 1, MR, bPack + jp * nr * kc, cTile, Ldc, mb, nb, nr, Alpha, betaBlock);
+                                }
                             }
                         }
                     }
@@ -247,7 +263,8 @@ public static unsafe class Gemm
         }
     }
 
-    private static void MicroKernel<T>(int kc, T* ap, T* bp, T* c, long ldc, int m, int n, int nr, T alpha, T beta)
+    // A micro-panel element (i, k) is ap[i * ars + k * acs]: packed (1, MR) or rows read in place (lda, 1).
+    private static void MicroKernel<T>(int kc, T* ap, long ars, long acs, T* bp, T* c, long ldc, int m, int n, int nr, T alpha, T beta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         // Full tiles with plain accumulation keep C in registers: loaded (beta = 1) or zeroed (beta = 0), then stored.
@@ -255,27 +272,27 @@ public static unsafe class Gemm
         {
             if (Vector512.IsHardwareAccelerated)
             {
-                Kernel512(kc, ap, bp, c, ldc, beta == T.One);
+                Kernel512(kc, ap, ars, acs, bp, c, ldc, beta == T.One);
                 return;
             }
             if (Vector256.IsHardwareAccelerated)
             {
-                Kernel256(kc, ap, bp, c, ldc, beta == T.One);
+                Kernel256(kc, ap, ars, acs, bp, c, ldc, beta == T.One);
                 return;
             }
         }
         T* tile = stackalloc T[MR * 64 * sizeof(float) / sizeof(T)];
         if (Vector512.IsHardwareAccelerated)
         {
-            Kernel512(kc, ap, bp, tile, nr, false);
+            Kernel512(kc, ap, ars, acs, bp, tile, nr, false);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            Kernel256(kc, ap, bp, tile, nr, false);
+            Kernel256(kc, ap, ars, acs, bp, tile, nr, false);
         }
         else
         {
-            KernelScalar(kc, ap, bp, tile, nr);
+            KernelScalar(kc, ap, ars, acs, bp, tile, nr);
         }
         for (int i = 0; i < m; i++)
         {
@@ -317,8 +334,9 @@ public static unsafe class Gemm
     }
 
     // 6 rows x 4 vectors of accumulators held in registers across the whole k loop; C rows are ldc apart.
-    private static void Kernel512<T>(int kc, T* ap, T* bp, T* c, long ldc, bool load) where T : unmanaged
+    private static void Kernel512<T>(int kc, T* ap, long ars, long acs, T* bp, T* c, long ldc, bool load) where T : unmanaged
     {
+        long r2 = 2 * ars, r3 = 3 * ars, r4 = 4 * ars, r5 = 5 * ars;
         int w = Vector512<T>.Count;
         int nr = 4 * w;
         Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default;
@@ -341,17 +359,17 @@ public static unsafe class Gemm
             Vector512<T> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + w), b2 = Vector512.Load(bp + 2 * w), b3 = Vector512.Load(bp + 3 * w);
             Vector512<T> a = Vector512.Create(ap[0]);
             c00 = Fma512(a, b0, c00); c01 = Fma512(a, b1, c01); c02 = Fma512(a, b2, c02); c03 = Fma512(a, b3, c03);
-            a = Vector512.Create(ap[1]);
+            a = Vector512.Create(ap[ars]);
             c10 = Fma512(a, b0, c10); c11 = Fma512(a, b1, c11); c12 = Fma512(a, b2, c12); c13 = Fma512(a, b3, c13);
-            a = Vector512.Create(ap[2]);
+            a = Vector512.Create(ap[r2]);
             c20 = Fma512(a, b0, c20); c21 = Fma512(a, b1, c21); c22 = Fma512(a, b2, c22); c23 = Fma512(a, b3, c23);
-            a = Vector512.Create(ap[3]);
+            a = Vector512.Create(ap[r3]);
             c30 = Fma512(a, b0, c30); c31 = Fma512(a, b1, c31); c32 = Fma512(a, b2, c32); c33 = Fma512(a, b3, c33);
-            a = Vector512.Create(ap[4]);
+            a = Vector512.Create(ap[r4]);
             c40 = Fma512(a, b0, c40); c41 = Fma512(a, b1, c41); c42 = Fma512(a, b2, c42); c43 = Fma512(a, b3, c43);
-            a = Vector512.Create(ap[5]);
+            a = Vector512.Create(ap[r5]);
             c50 = Fma512(a, b0, c50); c51 = Fma512(a, b1, c51); c52 = Fma512(a, b2, c52); c53 = Fma512(a, b3, c53);
-            ap += MR;
+            ap += acs;
             bp += nr;
         }
         c00.Store(c); c01.Store(c + w); c02.Store(c + 2 * w); c03.Store(c + 3 * w); c += ldc;
@@ -363,8 +381,9 @@ public static unsafe class Gemm
     }
 
     // 6 rows x 2 vectors of accumulators held in registers across the whole k loop; C rows are ldc apart.
-    private static void Kernel256<T>(int kc, T* ap, T* bp, T* c, long ldc, bool load) where T : unmanaged
+    private static void Kernel256<T>(int kc, T* ap, long ars, long acs, T* bp, T* c, long ldc, bool load) where T : unmanaged
     {
+        long r2 = 2 * ars, r3 = 3 * ars, r4 = 4 * ars, r5 = 5 * ars;
         int w = Vector256<T>.Count;
         int nr = 2 * w;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
@@ -383,17 +402,17 @@ public static unsafe class Gemm
             Vector256<T> b0 = Vector256.Load(bp), b1 = Vector256.Load(bp + w);
             Vector256<T> a = Vector256.Create(ap[0]);
             c00 = Fma256(a, b0, c00); c01 = Fma256(a, b1, c01);
-            a = Vector256.Create(ap[1]);
+            a = Vector256.Create(ap[ars]);
             c10 = Fma256(a, b0, c10); c11 = Fma256(a, b1, c11);
-            a = Vector256.Create(ap[2]);
+            a = Vector256.Create(ap[r2]);
             c20 = Fma256(a, b0, c20); c21 = Fma256(a, b1, c21);
-            a = Vector256.Create(ap[3]);
+            a = Vector256.Create(ap[r3]);
             c30 = Fma256(a, b0, c30); c31 = Fma256(a, b1, c31);
-            a = Vector256.Create(ap[4]);
+            a = Vector256.Create(ap[r4]);
             c40 = Fma256(a, b0, c40); c41 = Fma256(a, b1, c41);
-            a = Vector256.Create(ap[5]);
+            a = Vector256.Create(ap[r5]);
             c50 = Fma256(a, b0, c50); c51 = Fma256(a, b1, c51);
-            ap += MR;
+            ap += acs;
             bp += nr;
         }
         c00.Store(c); c01.Store(c + w); c += ldc;
@@ -404,14 +423,14 @@ public static unsafe class Gemm
         c50.Store(c); c51.Store(c + w);
     }
 
-    private static void KernelScalar<T>(int kc, T* ap, T* bp, T* tile, int nr) where T : unmanaged, INumberBase<T>
+    private static void KernelScalar<T>(int kc, T* ap, long ars, long acs, T* bp, T* tile, int nr) where T : unmanaged, INumberBase<T>
     {
         new Span<T>(tile, MR * nr).Clear();
         for (int k = 0; k < kc; k++)
         {
             for (int i = 0; i < MR; i++)
             {
-                T a = ap[k * MR + i];
+                T a = ap[i * ars + k * acs];
                 for (int j = 0; j < nr; j++)
                 {
                     tile[i * nr + j] += a * bp[k * nr + j];
