@@ -192,6 +192,24 @@ public static unsafe class Elementwise
         });
     }
 
+    /// <summary>o = p - s * g over contiguous memory, the product rounded first (as the two separate ops round).</summary>
+    public static void SubtractScaled<T>(T* p, T* g, T s, T* o, long n) where T : unmanaged, INumber<T>
+    {
+        nint pp = (nint)p, pg = (nint)g, po = (nint)o;
+        Parallelism.For(n, 2, (start, end) =>
+        {
+            // Chunks small enough that the product is still in L1 when it is subtracted.
+            const int Chunk = 2048;
+            for (long i = start; i < end; i += Chunk)
+            {
+                int len = (int)Math.Min(Chunk, end - i);
+                var dst = new Span<T>((T*)po + i, len);
+                TensorPrimitives.Multiply(new ReadOnlySpan<T>((T*)pg + i, len), s, dst);
+                TensorPrimitives.Subtract(new ReadOnlySpan<T>((T*)pp + i, len), dst, dst);
+            }
+        });
+    }
+
     // 4-byte elements with a contiguous condition and each operand contiguous (stride 1) or broadcast (stride 0):
     // without branches, since a data-dependent mask (ReLU's gradient) defeats branch prediction.
     private static void SelectRun32(bool* c, uint* a, long ia, uint* b, long ib, uint* o, long n)
