@@ -13,11 +13,11 @@ namespace Mlx.Cli;
 /// </summary>
 internal static class TrainCommand
 {
-    private sealed record Options(string Model, int Epochs, int BatchSize, double LearningRate, double Momentum, ulong Seed, string OutDir, string? Data, string? Weights);
+    private sealed record Options(string Model, int Epochs, int BatchSize, double LearningRate, double Momentum, ulong Seed, string OutDir, string? Data, string? Weights, string Device = "cpu");
 
     private const string Usage =
-        "usage: mlx train mnist [--model mlp|cnn] [--epochs N] [--batch-size N] [--lr X] [--momentum X] [--seed N] [--out DIR] [--data FILE.npz]\n" +
-        "       mlx eval mnist --weights FILE.safetensors [--model mlp|cnn] [--data FILE.npz]";
+        "usage: mlx train mnist [--model mlp|cnn] [--epochs N] [--batch-size N] [--lr X] [--momentum X] [--seed N] [--out DIR] [--data FILE.npz] [--device cpu|gpu]\n" +
+        "       mlx eval mnist --weights FILE.safetensors [--model mlp|cnn] [--data FILE.npz] [--device cpu|gpu]";
 
     public static int Train(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, train: true);
 
@@ -33,7 +33,12 @@ internal static class TrainCommand
         }
         try
         {
-            var data = MnistData.Load(o!.Data);
+            if (o!.Device == "gpu")
+            {
+                // Every op of the run goes to the GPU stream (MLX_GPU=cpu runs it on ILGPU's CPU accelerator).
+                Mx.SetDefaultDevice(Device.Gpu);
+            }
+            var data = MnistData.Load(o.Data);
             return train ? TrainMnist(o, data, stdout, stderr) : EvalMnist(o, data, stdout);
         }
         catch (ModelFormatException e)
@@ -45,6 +50,11 @@ internal static class TrainCommand
         {
             stderr.WriteLine($"mlx: {e.Message}");
             return ExitCodes.BadFile;
+        }
+        catch (NotSupportedException e) when (o!.Device == "gpu")
+        {
+            stderr.WriteLine($"mlx: {e.Message}");
+            return ExitCodes.Usage;
         }
     }
 
@@ -79,6 +89,7 @@ internal static class TrainCommand
                     case "--out": o = o with { OutDir = Next() }; break;
                     case "--data": o = o with { Data = Next() }; break;
                     case "--weights": o = o with { Weights = Next() }; break;
+                    case "--device": o = o with { Device = Next() }; break;
                     default: error = $"unknown option '{args[i]}'"; return false;
                 }
             }
@@ -87,6 +98,11 @@ internal static class TrainCommand
                 error = e.Message;
                 return false;
             }
+        }
+        if (o.Device is not ("cpu" or "gpu"))
+        {
+            error = $"--device must be cpu or gpu, not '{o.Device}'";
+            return false;
         }
         if (o.Model is not ("mlp" or "cnn"))
         {

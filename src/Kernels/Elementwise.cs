@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Mlx.Kernels;
 
@@ -12,6 +14,13 @@ public interface IBinaryOp<T, TOut> where T : unmanaged where TOut : unmanaged
     static virtual void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<TOut> o) => throw new NotSupportedException();
 
     static virtual bool HasSpanForms => false;
+
+    /// <summary>The second operand broadcast (a scalar), then the first.</summary>
+    static virtual void VS(ReadOnlySpan<T> a, T b, Span<TOut> o) => throw new NotSupportedException();
+
+    static virtual void SV(T a, ReadOnlySpan<T> b, Span<TOut> o) => throw new NotSupportedException();
+
+    static virtual bool HasScalarForms => false;
 }
 
 /// <summary>An elementwise unary operator.</summary>
@@ -90,6 +99,16 @@ public static unsafe class Elementwise
             TOp.VV(new ReadOnlySpan<T>(a, (int)n), new ReadOnlySpan<T>(b, (int)n), new Span<TOut>(o, (int)n));
             return;
         }
+        if (TOp.HasScalarForms && ia == 1 && ib == 0)
+        {
+            TOp.VS(new ReadOnlySpan<T>(a, (int)n), *b, new Span<TOut>(o, (int)n));
+            return;
+        }
+        if (TOp.HasScalarForms && ia == 0 && ib == 1)
+        {
+            TOp.SV(*a, new ReadOnlySpan<T>(b, (int)n), new Span<TOut>(o, (int)n));
+            return;
+        }
         if (ia == 1 && ib == 0)
         {
             T bv = *b;
@@ -160,12 +179,59 @@ public static unsafe class Elementwise
                 T* ar = (T*)pa + Strided.OuterOffset(r, cs, st[1]);
                 T* br = (T*)pb + Strided.OuterOffset(r, cs, st[2]);
                 T* or = (T*)po + r * inner;
+                if (typeof(T) == typeof(uint) && ic == 1 && ia <= 1 && ib <= 1)
+                {
+                    SelectRun32(cr, (uint*)ar, ia, (uint*)br, ib, (uint*)or, inner);
+                    continue;
+                }
                 for (long i = 0; i < inner; i++)
                 {
                     or[i] = cr[i * ic] ? ar[i * ia] : br[i * ib];
                 }
             }
         });
+    }
+
+    /// <summary>o = p - s * g over contiguous memory, the product rounded first (as the two separate ops round).</summary>
+    public static void SubtractScaled<T>(T* p, T* g, T s, T* o, long n) where T : unmanaged, INumber<T>
+    {
+        nint pp = (nint)p, pg = (nint)g, po = (nint)o;
+        Parallelism.For(n, 2, (start, end) =>
+        {
+            // Chunks small enough that the product is still in L1 when it is subtracted.
+            const int Chunk = 2048;
+            for (long i = start; i < end; i += Chunk)
+            {
+                int len = (int)Math.Min(Chunk, end - i);
+                var dst = new Span<T>((T*)po + i, len);
+                TensorPrimitives.Multiply(new ReadOnlySpan<T>((T*)pg + i, len), s, dst);
+                TensorPrimitives.Subtract(new ReadOnlySpan<T>((T*)pp + i, len), dst, dst);
+            }
+        });
+    }
+
+    // 4-byte elements with a contiguous condition and each operand contiguous (stride 1) or broadcast (stride 0):
+    // without branches, since a data-dependent mask (ReLU's gradient) defeats branch prediction.
+    private static void SelectRun32(bool* c, uint* a, long ia, uint* b, long ib, uint* o, long n)
+    {
+        long i = 0;
+        if (Avx512F.IsSupported)
+        {
+            var va = Vector512.Create(*a);
+            var vb = Vector512.Create(*b);
+            for (; i <= n - 16; i += 16)
+            {
+                var keepB = Vector512.Equals(Avx512F.ConvertToVector512UInt32(Vector128.Load((byte*)c + i)), Vector512<uint>.Zero);
+                if (ia != 0) va = Vector512.Load(a + i);
+                if (ib != 0) vb = Vector512.Load(b + i);
+                Vector512.ConditionalSelect(keepB, vb, va).Store(o + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            uint m = ((byte*)c)[i] == 0 ? 0u : ~0u;
+            o[i] = (a[i * ia] & m) | (b[i * ib] & ~m);
+        }
     }
 }
 

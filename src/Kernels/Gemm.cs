@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Mlx.Kernels;
 
@@ -13,12 +14,16 @@ namespace Mlx.Kernels;
 public static unsafe class Gemm
 {
     private const int MR = 6;
-    private const int KC = 256;
+    private const int KC = 384;
     private const int MC = MR * 16;
-    private const int NC = 2048;
+    private const int NC = 1024;
 
-    private static int VectorWidth<T>() where T : unmanaged =>
-        Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256.IsHardwareAccelerated ? Vector256<T>.Count : 4;
+    /// <summary>Below this many multiply-adds a product stays on one thread (a fork costs more than it saves).</summary>
+    private const long ParallelFlops = 1L << 19;
+
+    // Columns per micro-tile: 4 vectors with AVX-512 (24 accumulators of 32 registers), 2 with AVX2 (12 of 16).
+    private static int PanelWidth<T>() where T : unmanaged =>
+        Vector512.IsHardwareAccelerated ? 4 * Vector512<T>.Count : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count : 8;
 
     /// <summary>
     /// C[M,N] = alpha * A[M,K] B[K,N] + beta * C. A's element (i,k) is at A[i*rsA + k*csA]; likewise B; C is
@@ -45,83 +50,141 @@ public static unsafe class Gemm
             }
             return;
         }
-        int nr = 2 * VectorWidth<T>();
-        nint pa = (nint)A, pb = (nint)B, pc = (nint)C;
-        for (int jc = 0; jc < N; jc += NC)
+        int nr = PanelWidth<T>();
+        int mPanels = (M + MR - 1) / MR, nPanels = (N + nr - 1) / nr;
+        if ((long)M * N * K < ParallelFlops)
         {
-            int nc = Math.Min(NC, N - jc);
-            int nPanels = (nc + nr - 1) / nr;
-            for (int pcK = 0; pcK < K; pcK += KC)
+            threads = 1;
+        }
+        // Each thread owns a slice of C, so there is one fork per product and no barrier. Split the dimension whose
+        // operand is cheaper to pack twice: slicing rows makes every thread pack all of B, slicing columns all of A.
+        bool splitRows = (long)mPanels * MR * N >= (long)nPanels * nr * M ? mPanels >= threads : nPanels < threads;
+        threads = Math.Max(1, Math.Min(threads, splitRows ? mPanels : nPanels));
+        var job = new Job<T>
+        {
+            M = M, N = N, K = K, A = A, RsA = rsA, CsA = csA, B = B, RsB = rsB, CsB = csB, C = C, Ldc = ldc,
+            Alpha = alpha, Beta = beta, Nr = nr,
+        };
+        if (threads == 1)
+        {
+            job.Slice(0, M, 0, N);
+            return;
+        }
+        System.Threading.Tasks.Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            // Whole panels per thread, as even as they can be (a partial panel only at the very end).
+            if (splitRows)
             {
-                int kc = Math.Min(KC, K - pcK);
-                T betaBlock = pcK == 0 ? beta : T.One;
-                T* bPack = (T*)NativeMemory.AlignedAlloc((nuint)(nPanels * nr * kc * sizeof(T)), 64);
-                try
+                int i0 = (int)((long)mPanels * t / threads) * MR, i1 = Math.Min(M, (int)((long)mPanels * (t + 1) / threads) * MR);
+                job.Slice(i0, i1, 0, N);
+            }
+            else
+            {
+                int j0 = (int)((long)nPanels * t / threads) * nr, j1 = Math.Min(N, (int)((long)nPanels * (t + 1) / threads) * nr);
+                job.Slice(0, M, j0, j1);
+            }
+        });
+    }
+
+    private readonly struct Job<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public int M { get; init; }
+        public int N { get; init; }
+        public int K { get; init; }
+        public T* A { get; init; }
+        public long RsA { get; init; }
+        public long CsA { get; init; }
+        public T* B { get; init; }
+        public long RsB { get; init; }
+        public long CsB { get; init; }
+        public T* C { get; init; }
+        public long Ldc { get; init; }
+        public T Alpha { get; init; }
+        public T Beta { get; init; }
+        public int Nr { get; init; }
+
+        /// <summary>C[i0:i1, j0:j1] on the calling thread: k blocks of even size, B block packed, then A blocks of MC rows.</summary>
+        public void Slice(int i0, int i1, int j0, int j1)
+        {
+            if (i0 >= i1 || j0 >= j1)
+            {
+                return;
+            }
+            int nr = Nr;
+            int kBlocks = (K + KC - 1) / KC;
+            int kcMax = (K + kBlocks - 1) / kBlocks;
+            int ncMax = Math.Min(NC, j1 - j0);
+            T* bPack = (T*)Scratch.Get(0, (long)(ncMax + nr) * kcMax * sizeof(T));
+            T* aPack = (T*)Scratch.Get(1, (long)(MC + MR) * kcMax * sizeof(T));
+            // A row-major A needs no packing: the micro-kernel reads its MR rows in place (only a partial panel,
+            // whose missing rows must read as zeros, is packed). Packing would cost about one cycle per element,
+            // a quarter of the multiply time when N is one 64-column panel (convolutions, attention).
+            // Rows a multiple of 4 KB apart would share L1 sets, so those are packed unless N is too small to repay it.
+            bool direct = CsA == 1 && ((RsA * sizeof(T)) % 4096 != 0 || j1 - j0 <= 2 * nr);
+            for (int jc = j0; jc < j1; jc += NC)
+            {
+                int nc = Math.Min(NC, j1 - jc);
+                int nPanels = (nc + nr - 1) / nr;
+                for (int pc = 0; pc < K; pc += kcMax)
                 {
-                    nint pbp = (nint)bPack;
-                    int jcLocal = jc, pcLocal = pcK;
-                    ForThreads(threads, nPanels, (long)kc * nr * 4, (s, e) =>
+                    int kc = Math.Min(kcMax, K - pc);
+                    T betaBlock = pc == 0 ? Beta : T.One;
+                    for (int p = 0; p < nPanels; p++)
                     {
-                        for (long p = s; p < e; p++)
-                        {
-                            PackB((T*)pb + pcLocal * rsB + (jcLocal + p * nr) * csB, rsB, csB, kc, (int)Math.Min(nr, nc - p * nr), nr, (T*)pbp + p * nr * kc);
-                        }
-                    });
-                    // Row blocks of at most MC rows, as many as a multiple of the thread count, so every core
-                    // gets the same share (3 blocks on 2 cores would leave one idle a third of the time).
-                    threads = Math.Max(1, threads);
-                    int wanted = threads * Math.Max(1, (M + threads * MC - 1) / (threads * MC));
-                    int mc = Math.Max(MR, ((M + wanted - 1) / wanted + MR - 1) / MR * MR);
-                    int mBlocks = (M + mc - 1) / mc;
-                    ForThreads(threads, mBlocks, (long)mc * nc * kc / 4, (s, e) =>
+                        PackB(B + pc * RsB + (jc + p * nr) * CsB, RsB, CsB, kc, Math.Min(nr, nc - p * nr), nr, bPack + p * nr * kc);
+                    }
+                    for (int ic = i0; ic < i1; ic += MC)
                     {
-                        T* aPack = (T*)NativeMemory.AlignedAlloc((nuint)((mc + MR) * kc * sizeof(T)), 64);
-                        try
+                        int mc = Math.Min(MC, i1 - ic);
+                        int mPanels = (mc + MR - 1) / MR;
+                        for (int ip = 0; ip < mPanels; ip++)
                         {
-                            for (long blk = s; blk < e; blk++)
+                            int mb = Math.Min(MR, mc - ip * MR);
+                            if (!direct || mb < MR)
                             {
-                                int ic = (int)blk * mc;
-                                int mcb = Math.Min(mc, M - ic);
-                                int mPanels = (mcb + MR - 1) / MR;
-                                for (int ip = 0; ip < mPanels; ip++)
+                                PackA(A + (ic + ip * MR) * RsA + pc * CsA, RsA, CsA, kc, mb, aPack + ip * MR * kc);
+                            }
+                        }
+                        for (int jp = 0; jp < nPanels; jp++)
+                        {
+                            int nb = Math.Min(nr, nc - jp * nr);
+                            for (int ip = 0; ip < mPanels; ip++)
+                            {
+                                int mb = Math.Min(MR, mc - ip * MR);
+                                T* cTile = C + (ic + ip * MR) * Ldc + jc + jp * nr;
+                                if (direct && mb == MR)
                                 {
-                                    PackA((T*)pa + (ic + ip * MR) * rsA + pcLocal * csA, rsA, csA, kc, Math.Min(MR, mcb - ip * MR), aPack + ip * MR * kc);
+                                    MicroKernel(kc, A + (ic + ip * MR) * RsA + pc, RsA, 1, bPack + jp * nr * kc, cTile, Ldc, mb, nb, nr, Alpha, betaBlock);
                                 }
-                                for (int jp = 0; jp < nPanels; jp++)
+                                else
                                 {
-                                    int nb = Math.Min(nr, nc - jp * nr);
-                                    for (int ip = 0; ip < mPanels; ip++)
-                                    {
-                                        int mb = Math.Min(MR, mcb - ip * MR);
-                                        T* cTile = (T*)pc + (ic + ip * MR) * ldc + jcLocal + jp * nr;
-                                        MicroKernel(kc, aPack + ip * MR * kc, (T*)pbp + jp * nr * kc, cTile, ldc, mb, nb, nr, alpha, betaBlock);
-                                    }
+                                    MicroKernel(kc, aPack + ip * MR * kc, 1, MR, bPack + jp * nr * kc, cTile, Ldc, mb, nb, nr, Alpha, betaBlock);
                                 }
                             }
                         }
-                        finally
-                        {
-                            NativeMemory.AlignedFree(aPack);
-                        }
-                    });
-                }
-                finally
-                {
-                    NativeMemory.AlignedFree(bPack);
+                    }
                 }
             }
         }
     }
 
-    private static void ForThreads(int threads, long count, long work, Action<long, long> body)
+    /// <summary>Packing buffers kept per thread and grown on demand, so a product allocates nothing once warm.</summary>
+    private static class Scratch
     {
-        if (threads <= 1)
+        [ThreadStatic] private static nint s_p0, s_p1;
+        [ThreadStatic] private static long s_n0, s_n1;
+
+        public static void* Get(int slot, long bytes)
         {
-            body(0, count);
-        }
-        else
-        {
-            Parallelism.For(count, work, body);
+            ref nint p = ref slot == 0 ? ref s_p0 : ref s_p1;
+            ref long n = ref slot == 0 ? ref s_n0 : ref s_n1;
+            if (n < bytes)
+            {
+                NativeMemory.AlignedFree((void*)p);
+                p = (nint)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+                n = bytes;
+            }
+            return (void*)p;
         }
     }
 
@@ -145,6 +208,39 @@ public static unsafe class Gemm
     // Bp[k*nr + j] = B[k, j], columns past n zero-filled.
     private static void PackB<T>(T* b, long rs, long cs, int kc, int n, int nr, T* bp) where T : unmanaged, INumberBase<T>
     {
+        if (rs == 1 && typeof(T) == typeof(float) && Avx2.IsSupported && n == nr && nr % 8 == 0 && (long)cs * nr <= int.MaxValue)
+        {
+            // Gather 8 columns at a time: each k's panel row is a few vector stores.
+            var idx = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * Vector256.Create((int)cs);
+            for (int k = 0; k < kc; k++)
+            {
+                float* src = (float*)b + k;
+                float* dst = (float*)bp + k * nr;
+                for (int j = 0; j < nr; j += 8)
+                {
+                    Avx2.GatherVector256(src + (long)j * cs, idx, 4).Store(dst + j);
+                }
+            }
+            return;
+        }
+        if (rs == 1 && cs != 1)
+        {
+            // B is a transposed row-major matrix: read each of its columns contiguously, write with stride nr.
+            for (int j = 0; j < n; j++)
+            {
+                T* src = b + j * cs;
+                T* dst = bp + j;
+                for (int k = 0; k < kc; k++)
+                {
+                    dst[k * nr] = src[k];
+                }
+            }
+            for (int k = 0; k < kc && n < nr; k++)
+            {
+                new Span<T>(bp + k * nr + n, nr - n).Clear();
+            }
+            return;
+        }
         for (int k = 0; k < kc; k++)
         {
             T* src = b + k * rs;
@@ -167,7 +263,8 @@ public static unsafe class Gemm
         }
     }
 
-    private static void MicroKernel<T>(int kc, T* ap, T* bp, T* c, long ldc, int m, int n, int nr, T alpha, T beta)
+    // A micro-panel element (i, k) is ap[i * ars + k * acs]: packed (1, MR) or rows read in place (lda, 1).
+    private static void MicroKernel<T>(int kc, T* ap, long ars, long acs, T* bp, T* c, long ldc, int m, int n, int nr, T alpha, T beta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         // Full tiles with plain accumulation keep C in registers: loaded (beta = 1) or zeroed (beta = 0), then stored.
@@ -175,27 +272,27 @@ public static unsafe class Gemm
         {
             if (Vector512.IsHardwareAccelerated)
             {
-                Kernel512(kc, ap, bp, c, ldc, beta == T.One);
+                Kernel512(kc, ap, ars, acs, bp, c, ldc, beta == T.One);
                 return;
             }
             if (Vector256.IsHardwareAccelerated)
             {
-                Kernel256(kc, ap, bp, c, ldc, beta == T.One);
+                Kernel256(kc, ap, ars, acs, bp, c, ldc, beta == T.One);
                 return;
             }
         }
-        T* tile = stackalloc T[MR * 64];
+        T* tile = stackalloc T[MR * 64 * sizeof(float) / sizeof(T)];
         if (Vector512.IsHardwareAccelerated)
         {
-            Kernel512(kc, ap, bp, tile, nr, false);
+            Kernel512(kc, ap, ars, acs, bp, tile, nr, false);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            Kernel256(kc, ap, bp, tile, nr, false);
+            Kernel256(kc, ap, ars, acs, bp, tile, nr, false);
         }
         else
         {
-            KernelScalar(kc, ap, bp, tile, nr);
+            KernelScalar(kc, ap, ars, acs, bp, tile, nr);
         }
         for (int i = 0; i < m; i++)
         {
@@ -236,51 +333,57 @@ public static unsafe class Gemm
         return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
     }
 
-    // 6 rows x 2 vectors of accumulators held in registers across the whole k loop; C rows are ldc apart.
-    private static void Kernel512<T>(int kc, T* ap, T* bp, T* c, long ldc, bool load) where T : unmanaged
+    // 6 rows x 4 vectors of accumulators held in registers across the whole k loop; C rows are ldc apart.
+    private static void Kernel512<T>(int kc, T* ap, long ars, long acs, T* bp, T* c, long ldc, bool load) where T : unmanaged
     {
+        long r2 = 2 * ars, r3 = 3 * ars, r4 = 4 * ars, r5 = 5 * ars;
         int w = Vector512<T>.Count;
-        int nr = 2 * w;
-        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        int nr = 4 * w;
+        Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector512<T> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector512<T> c20 = default, c21 = default, c22 = default, c23 = default;
+        Vector512<T> c30 = default, c31 = default, c32 = default, c33 = default;
+        Vector512<T> c40 = default, c41 = default, c42 = default, c43 = default;
+        Vector512<T> c50 = default, c51 = default, c52 = default, c53 = default;
         if (load)
         {
-            c00 = Vector512.Load(c); c01 = Vector512.Load(c + w);
-            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + w);
-            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + w);
-            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + w);
-            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + w);
-            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + w);
+            c00 = Vector512.Load(c); c01 = Vector512.Load(c + w); c02 = Vector512.Load(c + 2 * w); c03 = Vector512.Load(c + 3 * w);
+            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + w); c12 = Vector512.Load(c + ldc + 2 * w); c13 = Vector512.Load(c + ldc + 3 * w);
+            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + w); c22 = Vector512.Load(c + 2 * ldc + 2 * w); c23 = Vector512.Load(c + 2 * ldc + 3 * w);
+            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + w); c32 = Vector512.Load(c + 3 * ldc + 2 * w); c33 = Vector512.Load(c + 3 * ldc + 3 * w);
+            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + w); c42 = Vector512.Load(c + 4 * ldc + 2 * w); c43 = Vector512.Load(c + 4 * ldc + 3 * w);
+            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + w); c52 = Vector512.Load(c + 5 * ldc + 2 * w); c53 = Vector512.Load(c + 5 * ldc + 3 * w);
         }
         for (int k = 0; k < kc; k++)
         {
-            Vector512<T> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + w);
+            Vector512<T> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + w), b2 = Vector512.Load(bp + 2 * w), b3 = Vector512.Load(bp + 3 * w);
             Vector512<T> a = Vector512.Create(ap[0]);
-            c00 = Fma512(a, b0, c00); c01 = Fma512(a, b1, c01);
-            a = Vector512.Create(ap[1]);
-            c10 = Fma512(a, b0, c10); c11 = Fma512(a, b1, c11);
-            a = Vector512.Create(ap[2]);
-            c20 = Fma512(a, b0, c20); c21 = Fma512(a, b1, c21);
-            a = Vector512.Create(ap[3]);
-            c30 = Fma512(a, b0, c30); c31 = Fma512(a, b1, c31);
-            a = Vector512.Create(ap[4]);
-            c40 = Fma512(a, b0, c40); c41 = Fma512(a, b1, c41);
-            a = Vector512.Create(ap[5]);
-            c50 = Fma512(a, b0, c50); c51 = Fma512(a, b1, c51);
-            ap += MR;
+            c00 = Fma512(a, b0, c00); c01 = Fma512(a, b1, c01); c02 = Fma512(a, b2, c02); c03 = Fma512(a, b3, c03);
+            a = Vector512.Create(ap[ars]);
+            c10 = Fma512(a, b0, c10); c11 = Fma512(a, b1, c11); c12 = Fma512(a, b2, c12); c13 = Fma512(a, b3, c13);
+            a = Vector512.Create(ap[r2]);
+            c20 = Fma512(a, b0, c20); c21 = Fma512(a, b1, c21); c22 = Fma512(a, b2, c22); c23 = Fma512(a, b3, c23);
+            a = Vector512.Create(ap[r3]);
+            c30 = Fma512(a, b0, c30); c31 = Fma512(a, b1, c31); c32 = Fma512(a, b2, c32); c33 = Fma512(a, b3, c33);
+            a = Vector512.Create(ap[r4]);
+            c40 = Fma512(a, b0, c40); c41 = Fma512(a, b1, c41); c42 = Fma512(a, b2, c42); c43 = Fma512(a, b3, c43);
+            a = Vector512.Create(ap[r5]);
+            c50 = Fma512(a, b0, c50); c51 = Fma512(a, b1, c51); c52 = Fma512(a, b2, c52); c53 = Fma512(a, b3, c53);
+            ap += acs;
             bp += nr;
         }
-        c00.Store(c); c01.Store(c + w); c += ldc;
-        c10.Store(c); c11.Store(c + w); c += ldc;
-        c20.Store(c); c21.Store(c + w); c += ldc;
-        c30.Store(c); c31.Store(c + w); c += ldc;
-        c40.Store(c); c41.Store(c + w); c += ldc;
-        c50.Store(c); c51.Store(c + w);
+        c00.Store(c); c01.Store(c + w); c02.Store(c + 2 * w); c03.Store(c + 3 * w); c += ldc;
+        c10.Store(c); c11.Store(c + w); c12.Store(c + 2 * w); c13.Store(c + 3 * w); c += ldc;
+        c20.Store(c); c21.Store(c + w); c22.Store(c + 2 * w); c23.Store(c + 3 * w); c += ldc;
+        c30.Store(c); c31.Store(c + w); c32.Store(c + 2 * w); c33.Store(c + 3 * w); c += ldc;
+        c40.Store(c); c41.Store(c + w); c42.Store(c + 2 * w); c43.Store(c + 3 * w); c += ldc;
+        c50.Store(c); c51.Store(c + w); c52.Store(c + 2 * w); c53.Store(c + 3 * w);
     }
 
     // 6 rows x 2 vectors of accumulators held in registers across the whole k loop; C rows are ldc apart.
-    private static void Kernel256<T>(int kc, T* ap, T* bp, T* c, long ldc, bool load) where T : unmanaged
+    private static void Kernel256<T>(int kc, T* ap, long ars, long acs, T* bp, T* c, long ldc, bool load) where T : unmanaged
     {
+        long r2 = 2 * ars, r3 = 3 * ars, r4 = 4 * ars, r5 = 5 * ars;
         int w = Vector256<T>.Count;
         int nr = 2 * w;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
@@ -299,17 +402,17 @@ public static unsafe class Gemm
             Vector256<T> b0 = Vector256.Load(bp), b1 = Vector256.Load(bp + w);
             Vector256<T> a = Vector256.Create(ap[0]);
             c00 = Fma256(a, b0, c00); c01 = Fma256(a, b1, c01);
-            a = Vector256.Create(ap[1]);
+            a = Vector256.Create(ap[ars]);
             c10 = Fma256(a, b0, c10); c11 = Fma256(a, b1, c11);
-            a = Vector256.Create(ap[2]);
+            a = Vector256.Create(ap[r2]);
             c20 = Fma256(a, b0, c20); c21 = Fma256(a, b1, c21);
-            a = Vector256.Create(ap[3]);
+            a = Vector256.Create(ap[r3]);
             c30 = Fma256(a, b0, c30); c31 = Fma256(a, b1, c31);
-            a = Vector256.Create(ap[4]);
+            a = Vector256.Create(ap[r4]);
             c40 = Fma256(a, b0, c40); c41 = Fma256(a, b1, c41);
-            a = Vector256.Create(ap[5]);
+            a = Vector256.Create(ap[r5]);
             c50 = Fma256(a, b0, c50); c51 = Fma256(a, b1, c51);
-            ap += MR;
+            ap += acs;
             bp += nr;
         }
         c00.Store(c); c01.Store(c + w); c += ldc;
@@ -320,14 +423,14 @@ public static unsafe class Gemm
         c50.Store(c); c51.Store(c + w);
     }
 
-    private static void KernelScalar<T>(int kc, T* ap, T* bp, T* tile, int nr) where T : unmanaged, INumberBase<T>
+    private static void KernelScalar<T>(int kc, T* ap, long ars, long acs, T* bp, T* tile, int nr) where T : unmanaged, INumberBase<T>
     {
         new Span<T>(tile, MR * nr).Clear();
         for (int k = 0; k < kc; k++)
         {
             for (int i = 0; i < MR; i++)
             {
-                T a = ap[k * MR + i];
+                T a = ap[i * ars + k * acs];
                 for (int j = 0; j < nr; j++)
                 {
                     tile[i * nr + j] += a * bp[k * nr + j];

@@ -120,6 +120,35 @@ public sealed class ConvGeometry
         });
     }
 
+    /// <summary>Fills col with rows [row0, row0 + rows) of the whole column matrix (all images) from contiguous x, on this thread.</summary>
+    public unsafe void Im2ColRows<T>(T* x, long row0, int rows, T* col) where T : unmanaged
+    {
+        int c = Channels, ks = KernelSize;
+        long[] offsets = Offsets;
+        for (int r = 0; r < rows; r++)
+        {
+            long n = Math.DivRem(row0 + r, OutputPerImage, out long p);
+            T* src = x + n * InputPerImage;
+            T* dst = col + r * Cols;
+            for (int kk = 0; kk < ks; kk++)
+            {
+                long off = offsets[p * ks + kk];
+                if (c == 1)
+                {
+                    dst[kk] = off < 0 ? default : src[off];
+                }
+                else if (off < 0)
+                {
+                    new Span<T>(dst + kk * c, c).Clear();
+                }
+                else
+                {
+                    new ReadOnlySpan<T>(src + off, c).CopyTo(new Span<T>(dst + kk * c, c));
+                }
+            }
+        }
+    }
+
     /// <summary>Adds the col rows of images [first, first+count) back into dx (which must start zeroed).</summary>
     public unsafe void Col2Im<T>(T* col, int first, int count, T* dx) where T : unmanaged, System.Numerics.INumber<T>
     {

@@ -11,6 +11,9 @@ public struct AddOp<T> : IBinaryOp<T, T> where T : unmanaged, INumber<T>
     public static T Apply(T a, T b) => a + b;
     public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> o) => TensorPrimitives.Add(a, b, o);
     public static bool HasSpanForms => true;
+    public static void VS(ReadOnlySpan<T> a, T b, Span<T> o) => TensorPrimitives.Add(a, b, o);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<T> o) => TensorPrimitives.Add(b, a, o);
+    public static bool HasScalarForms => true;
 }
 
 public struct SubtractOp<T> : IBinaryOp<T, T> where T : unmanaged, INumber<T>
@@ -18,6 +21,9 @@ public struct SubtractOp<T> : IBinaryOp<T, T> where T : unmanaged, INumber<T>
     public static T Apply(T a, T b) => a - b;
     public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> o) => TensorPrimitives.Subtract(a, b, o);
     public static bool HasSpanForms => true;
+    public static void VS(ReadOnlySpan<T> a, T b, Span<T> o) => TensorPrimitives.Subtract(a, b, o);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<T> o) => TensorPrimitives.Subtract(a, b, o);
+    public static bool HasScalarForms => true;
 }
 
 public struct MultiplyOp<T> : IBinaryOp<T, T> where T : unmanaged, INumber<T>
@@ -25,6 +31,9 @@ public struct MultiplyOp<T> : IBinaryOp<T, T> where T : unmanaged, INumber<T>
     public static T Apply(T a, T b) => a * b;
     public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> o) => TensorPrimitives.Multiply(a, b, o);
     public static bool HasSpanForms => true;
+    public static void VS(ReadOnlySpan<T> a, T b, Span<T> o) => TensorPrimitives.Multiply(a, b, o);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<T> o) => TensorPrimitives.Multiply(b, a, o);
+    public static bool HasScalarForms => true;
 }
 
 public struct DivideOp<T> : IBinaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -32,6 +41,9 @@ public struct DivideOp<T> : IBinaryOp<T, T> where T : unmanaged, IFloatingPointI
     public static T Apply(T a, T b) => a / b;
     public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> o) => TensorPrimitives.Divide(a, b, o);
     public static bool HasSpanForms => true;
+    public static void VS(ReadOnlySpan<T> a, T b, Span<T> o) => TensorPrimitives.Divide(a, b, o);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<T> o) => TensorPrimitives.Divide(a, b, o);
+    public static bool HasScalarForms => true;
 }
 
 /// <summary>Integer division that floors like NumPy; division by zero gives 0 (NumPy's result, without its warning).</summary>
@@ -130,6 +142,9 @@ public struct MaximumOp<T> : IBinaryOp<T, T> where T : unmanaged, INumber<T>
     public static T Apply(T a, T b) => T.IsNaN(a) || T.IsNaN(b) ? (T.IsNaN(a) ? a : b) : (a > b ? a : b);
     public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> o) => TensorPrimitives.Max(a, b, o);
     public static bool HasSpanForms => true;
+    public static void VS(ReadOnlySpan<T> a, T b, Span<T> o) => TensorPrimitives.Max(a, b, o);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<T> o) => TensorPrimitives.Max(b, a, o);
+    public static bool HasScalarForms => true;
 }
 
 public struct MinimumOp<T> : IBinaryOp<T, T> where T : unmanaged, INumber<T>
@@ -137,6 +152,9 @@ public struct MinimumOp<T> : IBinaryOp<T, T> where T : unmanaged, INumber<T>
     public static T Apply(T a, T b) => T.IsNaN(a) || T.IsNaN(b) ? (T.IsNaN(a) ? a : b) : (a < b ? a : b);
     public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> o) => TensorPrimitives.Min(a, b, o);
     public static bool HasSpanForms => true;
+    public static void VS(ReadOnlySpan<T> a, T b, Span<T> o) => TensorPrimitives.Min(a, b, o);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<T> o) => TensorPrimitives.Min(b, a, o);
+    public static bool HasScalarForms => true;
 }
 
 public struct LogAddExpOp<T> : IBinaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>

@@ -248,4 +248,18 @@ public class IndexingTests
         Assert.Equal(18, Mx.Trace(m, 1).Item<int>());
         Assert.Equal(DType.Float32, Mx.Trace(m, dtype: DType.Float32).DType);
     }
+    [Theory]
+    [InlineData(DType.Float16)]
+    [InlineData(DType.BFloat16)]
+    [InlineData(DType.Float32)]
+    public void TakeAlongAxisGradientAccumulatesRepeatedIndicesInEveryFloatType(DType dtype)
+    {
+        // The gradient of take_along_axis adds the cotangent into every position read, repeats included.
+        var x = Mx.AsType(Mx.Array(new double[] { 1, 2, 3, 4, 5, 6 }, new[] { 2, 3 }), dtype);
+        var idx = Mx.Array(new[] { 0, 0, 2, 1, 1, 1 }, new[] { 2, 3 });
+        var w = Mx.AsType(Mx.Array(new double[] { 0.5, 0.25, 2, 1, 3, 4 }, new[] { 2, 3 }), dtype);
+        var g = Mx.Grad(a => Mx.Sum(Mx.Multiply(Mx.TakeAlongAxis(a, idx, 1), w)))(x);
+        Assert.Equal(dtype, g.DType);
+        Assert.Equal(new double[] { 0.75, 0, 2, 0, 8, 0 }, g.AsType(DType.Float64).ToArray<double>());
+    }
 }

@@ -26,6 +26,11 @@ public class SoftmaxTests
         H.Close(v.Chunk(n).SelectMany(SoftmaxRef).ToArray(), Mx.Softmax(Mx.Array(v, new[] { 3, n }, DType.Float64), 1), 1e-12, 1e-15);
         // Along axis 0 of the transpose (a strided axis).
         H.Close(expected, Mx.Transpose(Mx.Softmax(Mx.Transpose(a), 0)), 1e-5, 1e-7);
+        // Last axis of a transposed (non-contiguous) array, and of a middle axis of a 3-d array.
+        var perCol = Enumerable.Range(0, n).Select(r => SoftmaxRef(Enumerable.Range(0, 3).Select(c => (double)(float)v[c * n + r]).ToArray())).ToArray();
+        var colsT = Enumerable.Range(0, 3).SelectMany(c => Enumerable.Range(0, n).Select(r => perCol[r][c])).ToArray();
+        H.Close(colsT, Mx.Transpose(Mx.Softmax(Mx.Transpose(Mx.Reshape(a, new[] { 3, n })), -1)), 1e-5, 1e-7);
+        H.Close(expected, Mx.Reshape(Mx.Softmax(Mx.Reshape(a, new[] { 3, n, 1 }), 1), new[] { 3, n }), 1e-5, 1e-7);
         foreach (var t in new[] { DType.Float16, DType.BFloat16 })
         {
             var r = Mx.Softmax(Mx.Array(v, new[] { 3, n }, t), -1);

@@ -199,6 +199,19 @@ public static class Tree
         return result;
     }
 
+    /// <summary>
+    /// A tree of the same structure as <paramref name="tree"/> with its leaves replaced, in <see cref="Flatten"/>'s
+    /// order, by <paramref name="leaves"/> (dictionaries become <c>Dictionary&lt;string, object&gt;</c>, lists <c>List&lt;object&gt;</c>).
+    /// </summary>
+    public static object Rebuild(object tree, Queue<MxArray> leaves) => tree switch
+    {
+        MxArray => leaves.Dequeue(),
+        IDictionary<string, object> d => d.ToDictionary(kv => kv.Key, kv => Rebuild(kv.Value, leaves), StringComparer.Ordinal),
+        IDictionary<string, MxArray> d => d.ToDictionary(kv => kv.Key, kv => Rebuild(kv.Value, leaves), StringComparer.Ordinal),
+        System.Collections.IList l => l.Cast<object>().Select(v => Rebuild(v, leaves)).ToList(),
+        _ => throw new ArgumentException($"Cannot rebuild a {tree.GetType().Name}."),
+    };
+
     /// <summary>Rebuilds nested dictionaries (lists where all keys of a level are 0..n-1) from dotted names.</summary>
     public static object Unflatten(IEnumerable<(string Name, MxArray Value)> flat)
     {

@@ -125,7 +125,7 @@ public static partial class Mx
         using var placement = Place(stream);
         var x = a.DType.IsInexact() ? a : AsType(a, DType.Float32);
         var ax = Shapes.Axes(axes, a.NDim);
-        if (ax.Length == 1 && x.DType is DType.Float32 or DType.Float64)
+        if (ax.Length == 1 && x.DType is DType.Float32 or DType.Float64 or DType.Float16 or DType.BFloat16)
         {
             return MxArray.Create(x.ShapeRef, x.DType, new SoftmaxPrimitive(ax[0]), x);
         }

@@ -85,7 +85,7 @@ public sealed class SGD : Optimizer
     protected override MxArray ApplySingle(MxArray g, MxArray p, Dictionary<string, MxArray> state, double lr)
     {
         if (_weightDecay != 0) g = Mx.Add(g, Mx.Multiply(p, Scalar(_weightDecay, p)));
-        if (_momentum <= 0) return Mx.Subtract(p, Mx.Multiply(g, Scalar(lr, p)));
+        if (_momentum <= 0) return SubtractScaledPrimitive.Apply(p, g, lr);
         // MLX: v = momentum * v + (1 - dampening) * g, the first step included (v starts at zero).
         var v = state.TryGetValue("v", out var prev) ? prev : Mx.ZerosLike(p);
         v = Mx.Add(Mx.Multiply(v, Scalar(_momentum, p)), _dampening != 0 ? Mx.Multiply(g, Scalar(1 - _dampening, p)) : g);

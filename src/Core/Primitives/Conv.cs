@@ -120,11 +120,30 @@ internal sealed unsafe class ConvPrimitive : Primitive
             MxArray x = X, w = W, o = O;
             int cout = w.ShapeRef[0];
             int kc = (int)g.Cols;
-            ConvPrimitive.ForEachChunk<T>(g, (first, count, rows, col) =>
+            // Each thread takes blocks of output rows whose column matrix (about 1 MB) stays in its L2 between
+            // im2col writing it and GEMM reading it; one large im2col would go through memory twice.
+            long total = g.Batch * g.OutputPerImage;
+            int block = (int)Math.Max(6, Math.Min(total, (1L << 20) / Math.Max(1L, kc * sizeof(T)) / 6 * 6));
+            long blocks = (total + block - 1) / block;
+            nint px = (nint)x.Ptr<T>(), pw = (nint)w.Ptr<T>(), po = (nint)o.Ptr<T>();
+            Parallelism.For(blocks, (long)block * kc * cout, (s, e) =>
             {
-                g.Im2Col(x.Ptr<T>(), first, count, col);
-                // out[rows, cout] = col[rows, kc] @ w^T, w being (cout, kc) row-major.
-                Gemm.Run(rows, cout, kc, col, kc, 1, w.Ptr<T>(), 1, kc, o.Ptr<T>() + first * g.OutputPerImage * cout, cout, T.One, T.Zero);
+                T* col = (T*)NativeMemory.AlignedAlloc((nuint)((long)block * kc * sizeof(T)), 64);
+                try
+                {
+                    for (long b = s; b < e; b++)
+                    {
+                        long row0 = b * block;
+                        int rows = (int)Math.Min(block, total - row0);
+                        g.Im2ColRows((T*)px, row0, rows, col);
+                        // out[rows, cout] = col[rows, kc] @ w^T, w being (cout, kc) row-major.
+                        Gemm.Run(rows, cout, kc, col, kc, 1, (T*)pw, 1, kc, (T*)po + row0 * cout, cout, T.One, T.Zero, 1);
+                    }
+                }
+                finally
+                {
+                    NativeMemory.AlignedFree(col);
+                }
             });
         }
     }

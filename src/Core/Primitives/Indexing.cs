@@ -467,6 +467,16 @@ internal sealed unsafe class AlongAxisPrimitive : Primitive
             case DType.Float64: o.Ptr<double>()[dstOff] += u.Ptr<double>()[e]; break;
             case DType.Int32: o.Ptr<int>()[dstOff] += u.Ptr<int>()[e]; break;
             case DType.Int64: o.Ptr<long>()[dstOff] += u.Ptr<long>()[e]; break;
+            // Half types add in float32 and round once, as their elementwise add does.
+            case DType.Float16: o.Ptr<Half>()[dstOff] = (Half)((float)o.Ptr<Half>()[dstOff] + (float)u.Ptr<Half>()[e]); break;
+            case DType.BFloat16: o.Ptr<BFloat16>()[dstOff] = (BFloat16)((float)o.Ptr<BFloat16>()[dstOff] + (float)u.Ptr<BFloat16>()[e]); break;
+            case DType.Int8: o.Ptr<sbyte>()[dstOff] += u.Ptr<sbyte>()[e]; break;
+            case DType.Int16: o.Ptr<short>()[dstOff] += u.Ptr<short>()[e]; break;
+            case DType.UInt8: o.Ptr<byte>()[dstOff] += u.Ptr<byte>()[e]; break;
+            case DType.UInt16: o.Ptr<ushort>()[dstOff] += u.Ptr<ushort>()[e]; break;
+            case DType.UInt32: o.Ptr<uint>()[dstOff] += u.Ptr<uint>()[e]; break;
+            case DType.UInt64: o.Ptr<ulong>()[dstOff] += u.Ptr<ulong>()[e]; break;
+            case DType.Complex64: o.Ptr<Complex64>()[dstOff] = new Complex64(o.Ptr<Complex64>()[dstOff].Real + u.Ptr<Complex64>()[e].Real, o.Ptr<Complex64>()[dstOff].Imag + u.Ptr<Complex64>()[e].Imag); break;
             default: throw new NotSupportedException($"put_along_axis with add is not supported for {o.DType.Name()}.");
         }
     }

@@ -1,10 +1,9 @@
-using System.Numerics;
-using System.Numerics.Tensors;
-using Mlx.Kernels;
-
 namespace Mlx;
 
-/// <summary>Softmax along one axis in one pass per row (max, exp-sum, scale), rows split across cores.</summary>
+/// <summary>
+/// Softmax along one axis. float16/bfloat16 are computed in float32 (accumulation included). A row-contiguous input
+/// with the axis last is read in place; any other layout is first gathered axis-last into the output's buffer.
+/// </summary>
 internal sealed unsafe class SoftmaxPrimitive : Primitive
 {
     public SoftmaxPrimitive(int axis) => Axis = axis;
@@ -17,12 +16,23 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
+        var x = inputs[0];
         var o = outputs[0];
-        var scratch = AxisLast.Gather(inputs[0], Axis, o.DType);
+        if (o.DType is DType.Float16 or DType.BFloat16)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
         long n = o.ShapeRef[Axis];
         long rows = n == 0 ? 0 : o.Size / n;
-        var v = new Kernel { X = scratch, Rows = rows, N = n };
-        Dispatch.Float(o.DType, ref v);
+        if (Axis == o.NDim - 1 && x.IsRowContiguous && x.DType == o.DType)
+        {
+            o.AllocateData();
+            Run(x, o, rows, n);
+            return;
+        }
+        var scratch = AxisLast.Gather(x, Axis, o.DType);
+        Run(scratch, scratch, rows, n);
         AxisLast.Restore(scratch, o, Axis);
     }
 
@@ -41,27 +51,19 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
         src.Release();
     }
 
-    private struct Kernel : IFloatVisitor
+    private static void Run(MxArray x, MxArray y, long rows, long n)
     {
-        public MxArray X;
-        public long Rows, N;
-
-        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+        if (y.DType == DType.Float32)
         {
-            nint px = (nint)X.Ptr<T>();
-            long n = N;
-            Parallelism.For(Rows, n * 8, (s, e) =>
-            {
-                for (long r = s; r < e; r++)
-                {
-                    var row = new Span<T>((T*)px + r * n, (int)n);
-                    T max = TensorPrimitives.Max<T>(row);
-                    TensorPrimitives.Subtract(row, max, row);
-                    TensorPrimitives.Exp<T>(row, row);
-                    T sum = TensorPrimitives.Sum<T>(row);
-                    TensorPrimitives.Divide(row, sum, row);
-                }
-            });
+            Kernels.Softmax.Rows(x.Ptr<float>(), y.Ptr<float>(), rows, (int)n);
+        }
+        else if (y.DType == DType.Float64)
+        {
+            Kernels.Softmax.Rows(x.Ptr<double>(), y.Ptr<double>(), rows, (int)n);
+        }
+        else
+        {
+            throw new NotSupportedException($"No softmax kernel for {y.DType.Name()}.");
         }
     }
 

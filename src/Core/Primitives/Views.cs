@@ -151,7 +151,25 @@ internal sealed class TransposePrimitive : Primitive
         {
             inverse[Axes[i]] = i;
         }
-        return new[] { Mx.Transpose(cotangents[0], inverse) };
+        var g = cotangents[0];
+        int nd = Axes.Length;
+        if (nd >= 2 && g.PendingNode is { Primitive: MatmulPrimitive } product && SwapsLastTwo(Axes))
+        {
+            // (A B)^T as B^T A^T: a contiguous result instead of a transposed view of one. This is the weight
+            // gradient of x @ W.T (Linear), which the optimizer would otherwise read with a stride.
+            return new[] { Mx.Matmul(Mx.SwapAxes(product.Inputs[1], -1, -2), Mx.SwapAxes(product.Inputs[0], -1, -2)) };
+        }
+        return new[] { Mx.Transpose(g, inverse) };
+    }
+
+    private static bool SwapsLastTwo(int[] axes)
+    {
+        int nd = axes.Length;
+        for (int i = 0; i < nd - 2; i++)
+        {
+            if (axes[i] != i) return false;
+        }
+        return axes[nd - 2] == nd - 1 && axes[nd - 1] == nd - 2;
     }
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) => new[] { Mx.Transpose(tangents[0], Axes) };

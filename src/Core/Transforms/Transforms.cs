@@ -161,6 +161,41 @@ public static partial class Mx
         };
     }
 
+    /// <summary>
+    /// <see cref="ValueAndGrad(Func{MxArray[], MxArray[]}, int[])"/> over trees of arrays, as MLX's pytrees: each argument
+    /// is an <see cref="MxArray"/>, a dictionary of trees by name or a list of trees; the gradient of an argument has its
+    /// shape (dictionaries as <c>Dictionary&lt;string, object&gt;</c>, lists as <c>List&lt;object&gt;</c>).
+    /// </summary>
+    public static Func<object[], (MxArray[] Values, object[] Grads)> TreeValueAndGrad(Func<object[], MxArray[]> fun, int[]? argnums = null)
+    {
+        return args =>
+        {
+            var nums = argnums ?? new[] { 0 };
+            var leaves = nums.Select(i => Mlx.Nn.Tree.Flatten(args[i]).Select(l => l.Value).ToArray()).ToArray();
+            var offsets = new int[nums.Length + 1];
+            for (int k = 0; k < nums.Length; k++) offsets[k + 1] = offsets[k] + leaves[k].Length;
+            var vg = ValueAndGrad(flat =>
+            {
+                var call = (object[])args.Clone();
+                for (int k = 0; k < nums.Length; k++)
+                {
+                    call[nums[k]] = Mlx.Nn.Tree.Rebuild(args[nums[k]], new Queue<MxArray>(flat[offsets[k]..offsets[k + 1]]));
+                }
+                return fun(call);
+            }, Enumerable.Range(0, offsets[^1]).ToArray());
+            var (values, grads) = vg(leaves.SelectMany(l => l).ToArray());
+            var trees = nums.Select((n, k) => Mlx.Nn.Tree.Rebuild(args[n], new Queue<MxArray>(grads[offsets[k]..offsets[k + 1]]))).ToArray();
+            return (values, trees);
+        };
+    }
+
+    /// <summary>Gradients over trees of arrays (see <see cref="TreeValueAndGrad"/>); the first output of <paramref name="fun"/> is the scalar loss.</summary>
+    public static Func<object[], object[]> TreeGrad(Func<object[], MxArray> fun, int[]? argnums = null)
+    {
+        var vg = TreeValueAndGrad(args => new[] { fun(args) }, argnums);
+        return args => vg(args).Grads;
+    }
+
     public static Func<MxArray[], MxArray[]> Grad(Func<MxArray[], MxArray> fun, int[]? argnums = null)
     {
         var vg = ValueAndGrad(args => new[] { fun(args) }, argnums);

@@ -222,6 +222,14 @@ public sealed partial class GpuDevice : IDisposable
     /// <summary>Kernels compiled so far (each once per device, whatever the number of launches).</summary>
     public int CompiledKernels => _kernels.Count;
 
+    /// <summary>The kernel methods loaded so far, with their type arguments (for compiling them for other devices).</summary>
+    public IEnumerable<System.Reflection.MethodInfo> LoadedKernelMethods => _kernels.Values.Select(KernelOf).OfType<Kernel>().Select(k => k.CompiledKernel.SourceMethod);
+
+    // A stream-kernel delegate of ILGPU closes over the launcher delegate, whose target is the loaded kernel.
+    private static Kernel? KernelOf(Delegate d) => d.Target as Kernel
+        ?? d.Target?.GetType().GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic)
+            .Select(f => f.GetValue(d.Target)).OfType<Delegate>().Select(inner => inner.Target).OfType<Kernel>().FirstOrDefault();
+
     /// <summary>A kernel compiled once per device and cached; <paramref name="name"/> and the delegate type identify it.</summary>
     internal TDelegate Kernel<TDelegate>(string name, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
     {

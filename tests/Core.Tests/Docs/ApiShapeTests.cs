@@ -10,7 +10,7 @@ public class ApiShapeTests
     {
         var exempt = new HashSet<string> { "Eval", "AsyncEval", "Synchronize", "NewStream", "DefaultStream", "SetDefaultDevice", "Load", "LoadArray",
             "LoadSharded", "LoadModel", "Save", "Savez", "SavezCompressed", "SaveSafetensors", "SaveGguf", "Array", "AsArray", "FromBytes",
-            "Grad", "ValueAndGrad", "Vjp", "Jvp", "Vmap", "Compile", "CustomFunction", "Checkpoint", "BroadcastShapes", "ResultType",
+            "Grad", "ValueAndGrad", "TreeGrad", "TreeValueAndGrad", "Vjp", "Jvp", "Vmap", "Compile", "CustomFunction", "Checkpoint", "BroadcastShapes", "ResultType",
             "CanCast", "IsSubDType", "Key", "Seed", "Unary", "Binary",
             // C# params arrays must come last, so these two take no stream.
             "Einsum", "BroadcastArrays" };

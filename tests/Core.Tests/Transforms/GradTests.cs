@@ -187,6 +187,38 @@ public class GradTests
     }
 
     [Fact]
+    public void GradientsOverTreesOfArrays()
+    {
+        // loss = sum(w * x) + sum(b^2) + sum(layers[0] * layers[1]) with the parameters as a nested tree.
+        var w = Mx.Array(new double[] { 1, 2, 3 });
+        var b = Mx.Array(new double[] { 0.5, -1 });
+        var l0 = Mx.Array(new double[] { 2, 4 });
+        var l1 = Mx.Array(new double[] { -3, 5 });
+        var x = Mx.Array(new double[] { 7, 8, 9 });
+        var tree = new Dictionary<string, object> { ["w"] = w, ["b"] = b, ["layers"] = new List<object> { l0, l1 } };
+        var (values, grads) = Mx.TreeValueAndGrad(args =>
+        {
+            var p = (IDictionary<string, object>)args[0];
+            var layers = (IList<object>)p["layers"];
+            var input = (MxArray)args[1];
+            var loss = Mx.Add(Mx.Add(Mx.Sum(Mx.Multiply((MxArray)p["w"], input)), Mx.Sum(Mx.Square((MxArray)p["b"]))),
+                Mx.Sum(Mx.Multiply((MxArray)layers[0], (MxArray)layers[1])));
+            return new[] { loss, Mx.Multiply(loss, 2.0) };
+        }, new[] { 0, 1 })(new object[] { tree, x });
+        Assert.Equal(50 + 1.25 + 14, values[0].Item<double>(), 12);
+        Assert.Equal(2 * (50 + 1.25 + 14), values[1].Item<double>(), 12);
+        var g = (Dictionary<string, object>)grads[0];
+        Assert.Equal(new double[] { 7, 8, 9 }, ((MxArray)g["w"]).ToArray<double>());
+        Assert.Equal(new double[] { 1, -2 }, ((MxArray)g["b"]).ToArray<double>());
+        var gl = (List<object>)g["layers"];
+        Assert.Equal(new double[] { -3, 5 }, ((MxArray)gl[0]).ToArray<double>());
+        Assert.Equal(new double[] { 2, 4 }, ((MxArray)gl[1]).ToArray<double>());
+        Assert.Equal(new double[] { 1, 2, 3 }, ((MxArray)grads[1]).ToArray<double>());
+        var onlyX = Mx.TreeGrad(args => Mx.Sum(Mx.Multiply((MxArray)((IDictionary<string, object>)args[0])["w"], (MxArray)args[1])), new[] { 1 })(new object[] { tree, x });
+        Assert.Equal(new double[] { 1, 2, 3 }, ((MxArray)onlyX[0]).ToArray<double>());
+    }
+
+    [Fact]
     public void StopGradientBlocksTheFlow()
     {
         var g = Mx.Grad(x => Mx.Sum(Mx.Multiply(x, Mx.StopGradient(x))))(Mx.Array(new double[] { 1, 2 }));

@@ -1,0 +1,32 @@
+using System.Reflection;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+
+namespace Mlx.Kernels.Gpu;
+
+/// <summary>
+/// Compiles kernels to NVIDIA PTX without a GPU, so that a kernel ILGPU's CUDA backend cannot compile (an unsupported
+/// construct the CPU accelerator accepts) shows up in the tests here rather than on the first real GPU.
+/// </summary>
+public static class PtxCheck
+{
+    /// <summary>The PTX of each kernel, compiled for <paramref name="architecture"/> (default sm_80).</summary>
+    public static IReadOnlyList<(MethodInfo Kernel, string Ptx)> Compile(IEnumerable<MethodInfo> kernels, CudaArchitecture? architecture = null)
+    {
+        var arch = architecture ?? CudaArchitecture.SM_80;
+        using var context = Context.Create(b => b.EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_80, null);
+        var result = new List<(MethodInfo, string)>();
+        foreach (var kernel in kernels)
+        {
+            var entry = EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
+            var compiled = (PTXCompiledKernel)backend.Compile(entry, default(KernelSpecialization));
+            result.Add((kernel, compiled.PTXAssembly));
+        }
+        return result;
+    }
+}

@@ -1,0 +1,154 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Mlx.Kernels;
+
+/// <summary>
+/// Softmax of contiguous rows: max, then exp(x - max) written to the output while summing, then a scale by 1/sum.
+/// A row is read once from memory; the second and third passes find it in cache.
+/// </summary>
+public static unsafe class Softmax
+{
+    /// <summary>y[r, :] = softmax(x[r, :]) for rows of length n; x and y may be the same memory.</summary>
+    public static void Rows(float* x, float* y, long rows, int n)
+    {
+        if (rows == 0 || n == 0)
+        {
+            return;
+        }
+        nint px = (nint)x, py = (nint)y;
+        Parallelism.For(rows, (long)n * 8, (s, e) =>
+        {
+            for (long r = s; r < e; r++)
+            {
+                Row((float*)px + r * n, (float*)py + r * n, n);
+            }
+        });
+    }
+
+    /// <summary>The double version: TensorPrimitives passes over the row (all but the first hit cache).</summary>
+    public static void Rows(double* x, double* y, long rows, int n)
+    {
+        if (rows == 0 || n == 0)
+        {
+            return;
+        }
+        nint px = (nint)x, py = (nint)y;
+        Parallelism.For(rows, (long)n * 8, (s, e) =>
+        {
+            for (long r = s; r < e; r++)
+            {
+                var src = new ReadOnlySpan<double>((double*)px + r * n, n);
+                var dst = new Span<double>((double*)py + r * n, n);
+                double max = TensorPrimitives.Max(src);
+                if (!double.IsFinite(max))
+                {
+                    // NaN, +inf or an all -inf row: inf - inf makes every output NaN, as the formula does.
+                    dst.Fill(double.NaN);
+                    continue;
+                }
+                TensorPrimitives.Subtract(src, max, dst);
+                TensorPrimitives.Exp(dst, dst);
+                TensorPrimitives.Multiply(dst, 1.0 / TensorPrimitives.Sum<double>(dst), dst);
+            }
+        });
+    }
+
+    private static void Row(float* x, float* y, int n)
+    {
+        float max = TensorPrimitives.Max(new ReadOnlySpan<float>(x, n));
+        if (!float.IsFinite(max))
+        {
+            new Span<float>(y, n).Fill(float.NaN);
+            return;
+        }
+        // From here every x - max is in [-inf, 0] (no NaN: Max propagates it).
+        float sum = 0;
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated && n >= 16)
+        {
+            var vm = Vector512.Create(max);
+            var acc0 = Vector512<float>.Zero;
+            var acc1 = Vector512<float>.Zero;
+            for (; i <= n - 32; i += 32)
+            {
+                var e0 = Exp(Vector512.Load(x + i) - vm);
+                var e1 = Exp(Vector512.Load(x + i + 16) - vm);
+                e0.Store(y + i);
+                e1.Store(y + i + 16);
+                acc0 += e0;
+                acc1 += e1;
+            }
+            for (; i <= n - 16; i += 16)
+            {
+                var e0 = Exp(Vector512.Load(x + i) - vm);
+                e0.Store(y + i);
+                acc0 += e0;
+            }
+            sum = Vector512.Sum(acc0 + acc1);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var vm = Vector256.Create(max);
+            var acc = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8)
+            {
+                var e0 = Exp(Vector256.Load(x + i) - vm);
+                e0.Store(y + i);
+                acc += e0;
+            }
+            sum = Vector256.Sum(acc);
+        }
+        for (; i < n; i++)
+        {
+            float e0 = MathF.Exp(x[i] - max);
+            y[i] = e0;
+            sum += e0;
+        }
+        TensorPrimitives.Multiply(new ReadOnlySpan<float>(y, n), 1f / sum, new Span<float>(y, n));
+    }
+
+    // exp(t) for t <= 0 (Cephes expf: t = k ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r, about 1 ulp).
+    // t is clamped at -88 where k = -127 gives a zero scale, so -inf and deep underflow give exactly 0.
+    private const float Log2E = 1.44269504f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f, RoundMagic = 12582912f;
+    private const float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f,
+        P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Exp(Vector512<float> t)
+    {
+        t = Vector512.MaxNative(t, Vector512.Create(-88f));
+        var kr = Vector512.FusedMultiplyAdd(t, Vector512.Create(Log2E), Vector512.Create(RoundMagic));
+        var k = kr - Vector512.Create(RoundMagic);
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Hi), t);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Lo), r);
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(P0), r, Vector512.Create(P1));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P5));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
+        // The low bits of kr hold k (as an integer, offset by the magic); k + 127 shifted into the exponent is 2^k.
+        var scale = ((kr.AsInt32() - Vector512.Create(BitConverter.SingleToInt32Bits(RoundMagic)) + Vector512.Create(127)) << 23).AsSingle();
+        return p * scale;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Exp(Vector256<float> t)
+    {
+        t = Vector256.MaxNative(t, Vector256.Create(-88f));
+        var kr = Vector256.FusedMultiplyAdd(t, Vector256.Create(Log2E), Vector256.Create(RoundMagic));
+        var k = kr - Vector256.Create(RoundMagic);
+        var r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-Ln2Hi), t);
+        r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-Ln2Lo), r);
+        var p = Vector256.FusedMultiplyAdd(Vector256.Create(P0), r, Vector256.Create(P1));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P2));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P3));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P4));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P5));
+        p = Vector256.FusedMultiplyAdd(p, r * r, r + Vector256<float>.One);
+        var scale = ((kr.AsInt32() - Vector256.Create(BitConverter.SingleToInt32Bits(RoundMagic)) + Vector256.Create(127)) << 23).AsSingle();
+        return p * scale;
+    }
+}

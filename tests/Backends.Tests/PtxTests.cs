@@ -1,0 +1,56 @@
+using Mlx.Kernels.Gpu;
+
+namespace Mlx.Backends.Tests;
+
+/// <summary>
+/// Every kernel the GPU backend loads must also compile for CUDA: run one op of each family on the GPU (ILGPU's CPU
+/// accelerator here), then compile every loaded kernel, with its type arguments, to PTX for sm_80.
+/// </summary>
+[Collection(nameof(SerialCollection))]
+public sealed class PtxTests
+{
+    private static readonly Device Gpu = Backends.Gpu;
+
+    private static void RunEveryFamily()
+    {
+        var x = Mx.Random.Normal(new[] { 3, 40, 40 }, key: Mx.Random.Key(1));
+        var h = Mx.AsType(x, DType.Float16);
+        var i = Mx.AsType(Mx.Multiply(x, 10.0), DType.Int32);
+        var outputs = new List<MxArray>
+        {
+            Mx.Exp(x, Gpu), Mx.Erfinv(Mx.Tanh(x), Gpu), Mx.Add(h, h, Gpu), Mx.Multiply(x, 2.0, Gpu), Mx.Less(x, 0.5, Gpu),
+            Mx.Where(Mx.Greater(x, 0, Gpu), x, Mx.Negative(x), Gpu), Mx.AsType(x, DType.BFloat16, Gpu), Mx.IsNaN(x, Gpu),
+            Mx.Remainder(i, Mx.Array(7), Gpu), Mx.Abs(Mx.AsType(i, DType.Int64), Gpu), Mx.LeftShift(Mx.AsType(i, DType.UInt32), Mx.Array(2u), Gpu),
+            Mx.Sum(x, axis: 1, stream: Gpu), Mx.Max(x, stream: Gpu), Mx.Prod(i, axis: 0, stream: Gpu), Mx.All(Mx.Greater(x, -9), stream: Gpu),
+            Mx.ArgMax(x, axis: 2, stream: Gpu), Mx.Cumsum(x, axis: 1, stream: Gpu), Mx.Logcumsumexp(x, axis: 2, stream: Gpu),
+            Mx.Softmax(x, axis: -1, stream: Gpu), Mx.Logsumexp(x, axis: 1, stream: Gpu),
+            Mx.Matmul(x, Mx.SwapAxes(x, 1, 2), Gpu), Mx.Matmul(Mx.Reshape(x, new[] { 120, 40 }), Mx.Reshape(x, new[] { 40, 120 }), Gpu),
+            Mx.Conv2d(Mx.Reshape(x, new[] { 1, 40, 40, 3 }), Mx.Ones(new[] { 4, 3, 3, 3 }), 1, 1, stream: Gpu),
+            Mx.Take(x, Mx.Array(new[] { 2, 0 }), 1, Gpu), Mx.TakeAlongAxis(x, Mx.Zeros(new[] { 3, 1, 40 }, DType.Int32), 1, Gpu),
+            Mx.PutAlongAxis(x, Mx.Zeros(new[] { 3, 1, 40 }, DType.Int32), Mx.Ones(new[] { 3, 1, 40 }), 1, Gpu),
+            Mx.Concatenate(new[] { x, x }, 0, Gpu), Mx.Sort(x, 2, Gpu), Mx.ArgSort(i, 1, Gpu),
+            Mx.Random.Uniform(new[] { 33 }, key: Mx.Random.Key(3), stream: Gpu), Mx.Random.Normal(new[] { 33 }, key: Mx.Random.Key(4), stream: Gpu),
+        };
+        var g = Mx.Grad(a => Mx.Sum(Mx.Conv2d(a, Mx.Ones(new[] { 2, 3, 3, 3 }), 1, 1)));
+        using (Mx.StreamScope(Gpu))
+        {
+            outputs.Add(g(Mx.Reshape(x, new[] { 1, 40, 40, 3 })));
+            var fused = Mx.Compile(a => new[] { Mx.Add(Mx.Multiply(Mx.Exp(a[0]), a[1]), 1.0) });
+            outputs.Add(fused(new[] { x, x })[0]);
+            var s = Mx.Zeros(new[] { 10, 4 });
+            outputs.Add(Mx.ScatterAdd(s, Mx.Array(new[] { 1, 1, 3 }), Mx.Ones(new[] { 3, 4 }), 0));
+            outputs.Add(Mx.SliceUpdate(s, Mx.Ones(new[] { 2, 4 }), new[] { 2, 0 }, new[] { 4, 4 }));
+        }
+        Mx.Eval(outputs);
+    }
+
+    [Fact]
+    public void EveryLoadedKernelCompilesToPtx()
+    {
+        RunEveryFamily();
+        var kernels = GpuRuntime.Device.LoadedKernelMethods.Distinct().ToArray();
+        Assert.True(kernels.Length >= 40, $"only {kernels.Length} kernels were loaded");
+        var compiled = PtxCheck.Compile(kernels);
+        Assert.All(compiled, k => Assert.Contains(".entry", k.Ptx));
+    }
+}

@@ -1,0 +1,103 @@
+namespace Mlx.Kernels.Tests;
+
+/// <summary>Gemm.Run against a scalar double triple loop: edge tiles, k blocks, layouts, alpha/beta, threads.</summary>
+public unsafe class GemmTests
+{
+    private static double[] Random(int count, int seed)
+    {
+        var rng = new System.Random(seed);
+        return Enumerable.Range(0, count).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+    }
+
+    // A (M x K) and B (K x N) are stored row-major or transposed (column-major), each with a leading dimension padded by 3.
+    private static void Check<T>(int M, int N, int K, bool ta, bool tb, double alpha, double beta, int threads, double tol)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        long ldA = (ta ? M : K) + 3, ldB = (tb ? K : N) + 3, ldc = N + 5;
+        var a = Random((int)(ldA * (ta ? K : M)), M * 31 + K);
+        var b = Random((int)(ldB * (tb ? N : K)), N * 17 + K);
+        var c0 = Random((int)(ldc * M), M + N);
+        var at = a.Select(T.CreateTruncating).ToArray();
+        var bt = b.Select(T.CreateTruncating).ToArray();
+        var ct = c0.Select(T.CreateTruncating).ToArray();
+        if (beta == 0)
+        {
+            Array.Fill(ct, T.NaN); // beta = 0 must ignore C, NaN included
+        }
+        long rsA = ta ? 1 : ldA, csA = ta ? ldA : 1, rsB = tb ? 1 : ldB, csB = tb ? ldB : 1;
+        fixed (T* pa = at, pb = bt, pc = ct)
+        {
+            Gemm.Run(M, N, K, pa, rsA, csA, pb, rsB, csB, pc, ldc, T.CreateTruncating(alpha), T.CreateTruncating(beta), threads);
+        }
+        for (int i = 0; i < M; i++)
+        {
+            for (int j = 0; j < N; j++)
+            {
+                double s = 0, sabs = 0;
+                for (int k = 0; k < K; k++)
+                {
+                    double p = double.CreateTruncating(at[i * rsA + k * csA]) * double.CreateTruncating(bt[k * rsB + j * csB]);
+                    s += p;
+                    sabs += Math.Abs(p);
+                }
+                double old = beta == 0 ? 0 : double.CreateTruncating(T.CreateTruncating(c0[i * ldc + j]));
+                double expected = alpha * s + beta * old;
+                double got = double.CreateTruncating(ct[i * ldc + j]);
+                Assert.True(Math.Abs(got - expected) <= tol * (Math.Abs(alpha) * sabs + Math.Abs(beta * old) + 1),
+                    $"({i},{j}) of {M}x{N}x{K}: {got} vs {expected}");
+            }
+            // Padding past N is untouched.
+            for (long j = N; j < ldc && beta != 0; j++)
+            {
+                Assert.Equal(T.CreateTruncating(c0[i * ldc + j]), ct[i * ldc + j]);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(7, 17, 33)]
+    [InlineData(17, 33, 7)]
+    [InlineData(33, 7, 1023)]
+    [InlineData(13, 1100, 5)]     // N over one column block
+    [InlineData(100, 300, 50)]    // large enough to run on several threads
+    [InlineData(301, 65, 800)]    // three k blocks
+    [InlineData(5, 400, 300)]     // few rows: threads take column slices
+    public void FloatAllLayouts(int M, int N, int K)
+    {
+        foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
+        {
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                Check<float>(M, N, K, ta, tb, 1, 0, threads, 1e-5);
+            }
+        }
+        Check<float>(M, N, K, false, true, -0.5, 1, 2, 1e-5);
+        Check<float>(M, N, K, true, false, 2, 0.25, 2, 1e-5);
+    }
+
+    [Theory]
+    [InlineData(7, 17, 33)]
+    [InlineData(100, 300, 50)]
+    public void Double(int M, int N, int K)
+    {
+        Check<double>(M, N, K, false, false, 1, 0, 2, 1e-13);
+        Check<double>(M, N, K, true, true, 0.5, 2, 2, 1e-13);
+    }
+
+    [Fact]
+    public void EmptyAndZeroK()
+    {
+        var c = new float[] { 1, 2, 3, 4 };
+        fixed (float* pc = c)
+        {
+            Gemm.Run<float>(0, 2, 3, null, 3, 1, null, 2, 1, pc, 2, 1f, 0f);
+            Gemm.Run<float>(2, 0, 3, null, 3, 1, null, 2, 1, pc, 2, 1f, 0f);
+            Assert.Equal(new float[] { 1, 2, 3, 4 }, c);
+            Gemm.Run<float>(2, 2, 0, null, 0, 1, null, 2, 1, pc, 2, 1f, 2f);
+            Assert.Equal(new float[] { 2, 4, 6, 8 }, c);
+            Gemm.Run<float>(2, 2, 0, null, 0, 1, null, 2, 1, pc, 2, 1f, 0f);
+            Assert.Equal(new float[4], c);
+        }
+    }
+}
