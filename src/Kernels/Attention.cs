@@ -17,9 +17,9 @@ public static unsafe class Attention
 {
     private const int MR = 6;
 
-    // Columns per panel: two SIMD vectors.
+    // Columns per panel: four AVX-512 vectors (24 accumulators), else two AVX vectors (12 of 16 registers).
     private static int NR<T>() where T : unmanaged =>
-        2 * (Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256.IsHardwareAccelerated ? Vector256<T>.Count : 4);
+        Vector512.IsHardwareAccelerated ? 4 * Vector512<T>.Count : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count : 8;
 
     /// <summary>
     /// O (batch, heads, lq, dv), row-major, from Q (batch, heads, lq, d), K (batch, kvHeads, lkv, d) and
@@ -82,7 +82,9 @@ public static unsafe class Attention
                         T* qh = (T*)pq + b * qs[0] + h * qs[1] + i0 * qs[2];
                         for (int r = 0; r < m; r++)
                         {
-                            for (int c = 0; c < d; c++) qb[r * d + c] = qh[r * qs[2] + c * qs[3]] * scale;
+                            var dst = new Span<T>(qb + r * d, d);
+                            if (qs[3] == 1) TensorPrimitives.Multiply(new ReadOnlySpan<T>(qh + r * qs[2], d), scale, dst);
+                            else for (int c = 0; c < d; c++) dst[c] = qh[r * qs[2] + c * qs[3]] * scale;
                         }
                         for (int p = 0; p * nr < n; p++)
                         {
@@ -99,7 +101,7 @@ public static unsafe class Attention
                                 continue;
                             }
                             var live = row[..seen];
-                            inv[r] = T.One / ExpSum(live, TensorPrimitives.Max<T>(live));
+                            inv[r] = T.One / ExpSum(live);
                             row[seen..].Clear();
                         }
                         T* orow = (T*)po + (bh * lq + i0) * dv;
@@ -126,27 +128,38 @@ public static unsafe class Attention
         }
     }
 
-    /// <summary>x = exp(x - max) in place, returning the sum (x &lt;= max: scores minus their row maximum).</summary>
-    private static T ExpSum<T>(Span<T> x, T max) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>x = exp(x - max(x)) in place, returning the sum.</summary>
+    private static T ExpSum<T>(Span<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
         {
-            return (T)(object)ExpSum(MemoryMarshal.Cast<T, float>(x), (float)(object)max);
+            return (T)(object)ExpSum(MemoryMarshal.Cast<T, float>(x));
         }
-        TensorPrimitives.Subtract(x, max, x);
+        TensorPrimitives.Subtract(x, TensorPrimitives.Max<T>(x), x);
         TensorPrimitives.Exp<T>(x, x);
         return TensorPrimitives.Sum<T>(x);
     }
 
     // TensorPrimitives.Exp computes float exp in double (half the lanes); Cephes' expf polynomial (about 1 ulp,
-    // as accurate as float's rounding) runs 16 lanes at a time and sums in the same pass.
-    private static float ExpSum(Span<float> x, float max)
+    // as accurate as float's rounding) runs 16 lanes at a time and sums in the same pass. The maximum uses the plain
+    // instruction: a NaN it may skip still turns its own exp, and so the sum and the whole row, into NaN.
+    private static float ExpSum(Span<float> x)
     {
         ref float x0 = ref MemoryMarshal.GetReference(x);
-        int n = x.Length, i = 0;
+        int n = x.Length, i = 0, w = Vector512<float>.Count;
+        float max = float.NegativeInfinity;
+        if (n >= w)
+        {
+            var m = Vector512.LoadUnsafe(ref x0);
+            for (i = w; i + w <= n; i += w) m = Vector512.MaxNative(m, Vector512.LoadUnsafe(ref x0, (nuint)i));
+            m = Vector512.MaxNative(m, Vector512.LoadUnsafe(ref x0, (nuint)(n - w))); // the tail, overlapping
+            for (int lane = 0; lane < w; lane++) max = MathF.Max(max, m.GetElement(lane));
+            i = n;
+        }
+        for (; i < n; i++) max = MathF.Max(max, x[i]);
         var acc = Vector512<float>.Zero;
         var shift = Vector512.Create(max);
-        for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
+        for (i = 0; i + w <= n; i += w)
         {
             var e = Exp(Vector512.LoadUnsafe(ref x0, (nuint)i) - shift);
             e.StoreUnsafe(ref x0, (nuint)i);
@@ -190,7 +203,8 @@ public static unsafe class Attention
             {
                 T* from = src + kk * kStride + (long)p * nr * jStride;
                 T* to = dst + ((long)p * kc + kk) * nr;
-                for (int j = 0; j < w; j++) to[j] = from[j * jStride];
+                if (jStride == 1) new ReadOnlySpan<T>(from, w).CopyTo(new Span<T>(to, w));
+                else for (int j = 0; j < w; j++) to[j] = from[j * jStride];
                 for (int j = w; j < nr; j++) to[j] = T.Zero;
             }
         }
@@ -207,31 +221,35 @@ public static unsafe class Attention
         if (Vector512.IsHardwareAccelerated)
         {
             int w = Vector512<T>.Count;
-            Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-            Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default;
+            Vector512<T> c10 = default, c11 = default, c12 = default, c13 = default;
+            Vector512<T> c20 = default, c21 = default, c22 = default, c23 = default;
+            Vector512<T> c30 = default, c31 = default, c32 = default, c33 = default;
+            Vector512<T> c40 = default, c41 = default, c42 = default, c43 = default;
+            Vector512<T> c50 = default, c51 = default, c52 = default, c53 = default;
             for (int kk = 0; kk < kc; kk++)
             {
-                Vector512<T> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + w);
+                Vector512<T> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + w), b2 = Vector512.Load(bp + 2 * w), b3 = Vector512.Load(bp + 3 * w);
                 Vector512<T> x = Vector512.Create(a0[kk]);
-                c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+                c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01); c02 = Fma(x, b2, c02); c03 = Fma(x, b3, c03);
                 x = Vector512.Create(a1[kk]);
-                c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+                c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11); c12 = Fma(x, b2, c12); c13 = Fma(x, b3, c13);
                 x = Vector512.Create(a2[kk]);
-                c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+                c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21); c22 = Fma(x, b2, c22); c23 = Fma(x, b3, c23);
                 x = Vector512.Create(a3[kk]);
-                c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+                c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31); c32 = Fma(x, b2, c32); c33 = Fma(x, b3, c33);
                 x = Vector512.Create(a4[kk]);
-                c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
+                c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41); c42 = Fma(x, b2, c42); c43 = Fma(x, b3, c43);
                 x = Vector512.Create(a5[kk]);
-                c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
+                c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51); c52 = Fma(x, b2, c52); c53 = Fma(x, b3, c53);
                 bp += nr;
             }
-            c00.Store(c); c01.Store(c + w);
-            if (m > 1) { c10.Store(c + ldc); c11.Store(c + ldc + w); }
-            if (m > 2) { c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + w); }
-            if (m > 3) { c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + w); }
-            if (m > 4) { c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + w); }
-            if (m > 5) { c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + w); }
+            c00.Store(c); c01.Store(c + w); c02.Store(c + 2 * w); c03.Store(c + 3 * w);
+            if (m > 1) { c += ldc; c10.Store(c); c11.Store(c + w); c12.Store(c + 2 * w); c13.Store(c + 3 * w); }
+            if (m > 2) { c += ldc; c20.Store(c); c21.Store(c + w); c22.Store(c + 2 * w); c23.Store(c + 3 * w); }
+            if (m > 3) { c += ldc; c30.Store(c); c31.Store(c + w); c32.Store(c + 2 * w); c33.Store(c + 3 * w); }
+            if (m > 4) { c += ldc; c40.Store(c); c41.Store(c + w); c42.Store(c + 2 * w); c43.Store(c + 3 * w); }
+            if (m > 5) { c += ldc; c50.Store(c); c51.Store(c + w); c52.Store(c + 2 * w); c53.Store(c + 3 * w); }
         }
         else if (Vector256.IsHardwareAccelerated)
         {

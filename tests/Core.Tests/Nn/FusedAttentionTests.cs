@@ -79,10 +79,11 @@ public class FusedAttentionTests
         var v = H.Rand(b * h * lk * dv, 603);
         foreach (var dtype in new[] { DType.Float64, DType.Float32 })
         {
-            // Q stored (B, L, H, D), K stored (B, H, D, L), V stored (H, B, L, D_v): each read through a transposed view.
-            var qv = Mx.Transpose(Mx.Contiguous(Mx.Transpose(Mx.Array(q, new[] { b, h, lq, d }, dtype), new[] { 0, 2, 1, 3 })), new[] { 0, 2, 1, 3 });
+            // Q stored (B, D, L, H), K stored (B, H, D, L), V stored (H, B, D_v, L): each read through a transposed view.
+            var qv = Mx.SwapAxes(Mx.Contiguous(Mx.SwapAxes(Mx.Array(q, new[] { b, h, lq, d }, dtype), 1, 3)), 1, 3);
             var kv = Mx.SwapAxes(Mx.Contiguous(Mx.SwapAxes(Mx.Array(k, new[] { b, h, lk, d }, dtype), 2, 3)), 2, 3);
-            var vv = Mx.SwapAxes(Mx.Contiguous(Mx.SwapAxes(Mx.Array(v, new[] { b, h, lk, dv }, dtype), 0, 1)), 0, 1);
+            var swap = new[] { 1, 0, 3, 2 };
+            var vv = Mx.Transpose(Mx.Contiguous(Mx.Transpose(Mx.Array(v, new[] { b, h, lk, dv }, dtype), swap)), swap);
             Mx.Eval(qv, kv, vv);
             Assert.False(qv.IsRowContiguous);
             Assert.False(kv.IsRowContiguous);
