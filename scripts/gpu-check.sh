@@ -41,9 +41,9 @@ EOF
   du -sh "$bundle"
 }
 
-# Names of the GPU-bound test classes (Gpu* bindings, the device tests).
+# Names of the GPU-bound test classes (Gpu* bindings, the device and training tests).
 gpu_classes() {
-  grep -rhoE 'public sealed class (Gpu[A-Za-z]+|DeviceTests)\b' tests/Backends.Tests/*.cs | awk '{print $4}' | sort -u
+  grep -rhoE 'public sealed class (Gpu[A-Za-z]+|DeviceTests|TrainingTests)\b' tests/Backends.Tests/*.cs | awk '{print $4}' | sort -u
 }
 
 run_checks() {
@@ -77,7 +77,7 @@ run_checks() {
     mkdir -p "$rt" && tar -C "$rt" -xJf "$bundle/dotnet.tar.xz"
     export DOTNET_ROOT=$rt DOTNET_ROLL_FORWARD=Major DOTNET_CLI_TELEMETRY_OPTOUT=1
     local classes=(); for c in $(gpu_classes); do classes+=(-class "Mlx.Backends.Tests.$c"); done
-    tests_cmd=("$rt/dotnet" "$bundle/xunit/xunit.console.dll" "$bundle/tests/Mlx.Backends.Tests.dll" "${classes[@]}" -noshadow -parallel none)
+    tests_cmd=("$rt/dotnet" "$bundle/xunit/xunit.console.dll" "$bundle/tests/Mlx.Backends.Tests.dll" "${classes[@]}" -noshadow -nocolor -parallel none)
     dotnet_cmd=("$rt/dotnet" "$bundle/bench/GpuBench.dll")
   fi
   local t0=$SECONDS
