@@ -21,6 +21,9 @@ public static unsafe class Gemm
     /// <summary>Below this many multiply-adds a product stays on one thread (a fork costs more than it saves).</summary>
     private const long ParallelFlops = 1L << 19;
 
+    /// <summary>From this many multiply-adds (about 1 ms on two cores) row slices share one packed B.</summary>
+    private const long SharedBFlops = 1L << 27;
+
     // Columns per micro-tile: 4 vectors with AVX-512 (24 accumulators of 32 registers), 2 with AVX2 (12 of 16).
     private static int PanelWidth<T>() where T : unmanaged =>
         Vector512.IsHardwareAccelerated ? 4 * Vector512<T>.Count : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count : 8;
@@ -72,10 +75,11 @@ public static unsafe class Gemm
         }
         // Row slices share one packed copy of each B block: the threads pack a part of it each, meet at a barrier, then
         // multiply their rows against all of it. Two buffers alternate, so one barrier per block suffices (a buffer is
-        // repacked only after every thread has arrived at the next block, i.e. finished using it).
+        // repacked only after every thread has arrived at the next block, i.e. finished using it). Small products
+        // skip it: the barrier would make the caller wait out a pool thread's wake-up, tens of microseconds.
         T* shared = null;
         Gate? gate = null;
-        if (splitRows)
+        if (splitRows && (long)M * N * K >= SharedBFlops)
         {
             shared = (T*)SharedB.Take(2 * job.BlockBytes(0, N));
             gate = new Gate();
