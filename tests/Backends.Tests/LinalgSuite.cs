@@ -290,6 +290,27 @@ public abstract class LinalgSuite
     }
 
     [Fact]
+    public void FusedAttentionMatchesTheCpuKernel()
+    {
+        // On the GPU stream the fused op runs the composed matmul and softmax kernels; its output stays on the device.
+        foreach (var t in new[] { DType.Float32, DType.Float64 })
+        {
+            var q = Mx.Array(Values(4 * 5 * 3, 51, t), new[] { 1, 4, 5, 3 }, t);
+            var k = Mx.Array(Values(2 * 7 * 3, 52, t), new[] { 1, 2, 7, 3 }, t);
+            var v = Mx.Array(Values(2 * 7 * 2, 53, t), new[] { 1, 2, 7, 2 }, t);
+            foreach (var mode in new[] { null, "causal" })
+            {
+                var expected = Mlx.Nn.Nn.ScaledDotProductAttention(q, k, v, 0.5, maskMode: mode).ToArray<double>();
+                MxArray r;
+                using (Mx.StreamScope(Device)) r = Mlx.Nn.Nn.ScaledDotProductAttention(q, k, v, 0.5, maskMode: mode);
+                AssertOnDevice(r);
+                var (rtol, atol) = Tol(t);
+                H.Close(expected, r, rtol, atol, $"{t.Name()} {mode}");
+            }
+        }
+    }
+
+    [Fact]
     public void IntegerDataGivesTheSameBitsOnBothBackends()
     {
         // Small integers: every product and partial sum is exact in float32, so any summation order gives the same bits.

@@ -6,14 +6,14 @@ namespace Mlx.Backends.Tests;
 /// <summary>A whole training loop on the GPU stream (forward, gradients, optimizer) follows the CPU's step for step.</summary>
 public sealed class TrainingTests
 {
-    private static (double[] Losses, float[] Weights) Train(Device device, DType dtype)
+    private static (double[] Losses, float[] Weights) Train(Device device, DType dtype, string optimizerName)
     {
         Mx.Random.Seed(7);
         var model = new Sequential(new Linear(12, 16), new ReLU(), new Linear(16, 16), new GELU(), new Linear(16, 5));
         model.SetDType(dtype);
         var x = Mx.AsType(Mx.Random.Normal(new[] { 33, 12 }, key: Mx.Random.Key(1)), dtype);
         var y = Mx.Random.Randint(0, 5, new[] { 33 }, key: Mx.Random.Key(2));
-        var optimizer = new Adam(0.01);
+        Optimizer optimizer = optimizerName == "adam" ? new Adam(0.01) : new SGD(0.1);
         var losses = new List<double>();
         using (Mx.StreamScope(device))
         {
@@ -30,12 +30,14 @@ public sealed class TrainingTests
     }
 
     [Theory]
-    [InlineData(DType.Float32, 1e-5)]
-    [InlineData(DType.BFloat16, 2e-2)]
-    public void MlpTrainingOnTheGpuFollowsTheCpu(DType dtype, double tol)
+    [InlineData(DType.Float32, 1e-5, "adam")]
+    [InlineData(DType.Float32, 1e-5, "sgd")]
+    [InlineData(DType.Float64, 1e-12, "sgd")]
+    [InlineData(DType.BFloat16, 2e-2, "adam")]
+    public void MlpTrainingOnTheGpuFollowsTheCpu(DType dtype, double tol, string optimizer)
     {
-        var (cpuLosses, cpuWeights) = Train(Device.Cpu, dtype);
-        var (gpuLosses, gpuWeights) = Train(Backends.Gpu, dtype);
+        var (cpuLosses, cpuWeights) = Train(Device.Cpu, dtype, optimizer);
+        var (gpuLosses, gpuWeights) = Train(Backends.Gpu, dtype, optimizer);
         Assert.True(cpuLosses[^1] < cpuLosses[0], "the loss falls");
         H.Close(cpuLosses, gpuLosses, tol, tol, "losses");
         H.Close(cpuWeights.Select(v => (double)v).ToArray(), gpuWeights.Select(v => (double)v).ToArray(), tol * 10, tol * 10, "first layer");

@@ -23,6 +23,15 @@ internal static class GpuOps
         _ => throw new NotSupportedException($"{t.Name()} arrays have no GPU kernels."),
     };
 
+    /// <summary>An unsigned type of <paramref name="itemSize"/> bytes, for moving elements of any dtype (complex64 too) as bits.</summary>
+    public static GpuType BitsType(int itemSize) => itemSize switch
+    {
+        1 => GpuType.UInt8,
+        2 => GpuType.UInt16,
+        4 => GpuType.UInt32,
+        _ => GpuType.UInt64,
+    };
+
     /// <summary>
     /// Whether GPU kernels handle <paramref name="t"/> (complex64 runs on the host); float64 on a device without it is
     /// an error, as in MLX.

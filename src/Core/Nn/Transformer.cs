@@ -8,6 +8,7 @@ public static partial class Nn
     /// attention). <paramref name="mask"/> is additive, or boolean (true = attend; false positions get the dtype's
     /// lowest value); <paramref name="maskMode"/> "causal" masks key j > query i + (L_kv - L_q) instead.
     /// <paramref name="sinks"/> (H_q,) are extra logits that join each softmax and are dropped after it.
+    /// Float32/float64 without a mask array or sinks run as one fused op (<see cref="ScaledDotProductAttentionPrimitive"/>).
     /// </summary>
     public static MxArray ScaledDotProductAttention(MxArray queries, MxArray keys, MxArray values, double scale, MxArray? mask = null,
         string? maskMode = null, MxArray? sinks = null)
@@ -25,6 +26,19 @@ public static partial class Nn
         if (nq % nkv != 0) throw new ArgumentException($"[scaled_dot_product_attention] n_heads must be a multiple of n_kv_heads, found n_heads {nq} for n_kv_heads {nkv}.");
         var dt = Mx.ResultType(queries, keys, values);
         if (!dt.IsFloating()) throw new ArgumentException($"[scaled_dot_product_attention] Received unsupported type {dt.Name()}.");
+        if (mask is null && sinks is null && Dispatch.IsComputeFloat(dt))
+        {
+            var (q, k, v) = (Mx.AsType(queries, dt), Mx.AsType(keys, dt), Mx.AsType(values, dt));
+            if (ScaledDotProductAttentionPrimitive.Supports(q, k, v)) return ScaledDotProductAttentionPrimitive.Create(q, k, v, scale, causal);
+        }
+        return ComposedAttention(queries, keys, values, scale, mask, causal, sinks);
+    }
+
+    /// <summary>Attention by matmul, mask, softmax and matmul ops: the fused op's GPU path and every case it does not take.</summary>
+    internal static MxArray ComposedAttention(MxArray queries, MxArray keys, MxArray values, double scale, MxArray? mask, bool causal, MxArray? sinks)
+    {
+        int nq = queries.ShapeRef[^3], nkv = keys.ShapeRef[^3];
+        var dt = Mx.ResultType(queries, keys, values);
         var q = Mx.Multiply(Mx.AsType(queries, dt), Mx.Array(scale, dt));
         var k = Mx.AsType(keys, dt);
         var v = Mx.AsType(values, dt);
@@ -41,9 +55,7 @@ public static partial class Nn
             MxArray m;
             if (causal)
             {
-                int kl = k.ShapeRef[^2], ql = q.ShapeRef[^2];
-                int offset = kl - ql;
-                m = Mx.GreaterEqual(Mx.ExpandDims(Mx.Arange(offset, ql + offset), 1), Mx.ExpandDims(Mx.Arange(0, kl), 0));
+                m = ScaledDotProductAttentionPrimitive.CausalMask(q.ShapeRef[^2], k.ShapeRef[^2]);
             }
             else
             {

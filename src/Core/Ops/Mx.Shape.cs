@@ -377,6 +377,22 @@ internal sealed class ViewPrimitive : Primitive
 {
     public override string Name => "View";
 
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var x = inputs[0];
+        if (x.Offset * x.ItemSize % outputs[0].ItemSize != 0)
+        {
+            // As on the CPU, a misaligned start is reinterpreted from a fresh copy, made on the device.
+            var copy = GpuRuntime.NewArray(x.ShapeRef, x.DType);
+            var bits = GpuOps.BitsType(x.ItemSize);
+            GpuRuntime.Device.Copy(bits, new Mlx.Kernels.Gpu.GpuOperand(GpuRuntime.Memory(x), x.Offset, x.ShapeRef, x.Strides), bits, GpuRuntime.Memory(copy));
+            x = copy;
+        }
+        outputs[0].SetData(x.Buffer, MxArray.RowMajorStrides(outputs[0].ShapeRef), x.Offset * x.ItemSize / outputs[0].ItemSize);
+    }
+
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
         var x = inputs[0];

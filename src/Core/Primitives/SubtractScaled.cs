@@ -50,6 +50,31 @@ internal sealed unsafe class SubtractScaledPrimitive : Primitive
         }
     }
 
+    public override bool HasGpuKernel => true;
+
+    /// <summary>The same two roundings on the GPU: s * g into scratch, then p minus it.</summary>
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (!GpuOps.Supports(o.DType))
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var device = GpuRuntime.Device;
+        var type = GpuOps.TypeOf(o.DType);
+        var p = GpuOps.Operand(inputs[0], o.DType);
+        var g = GpuOps.Operand(inputs[1], o.DType);
+        var scale = GpuOps.Constant(o.DType, Scale);
+        var product = GpuRuntime.Scratch(o.NBytes);
+        device.Binary(BinaryOp.Multiply, type, g.Memory, g.Scalar, scale, true, product, o.Size);
+        device.Binary(BinaryOp.Subtract, type, p.Memory, p.Scalar, product, g.Scalar, GpuRuntime.AllocateOutput(o), o.Size);
+        GpuRuntime.Free(product);
+        GpuRuntime.Free(scale);
+        GpuOps.Release(p);
+        GpuOps.Release(g);
+    }
+
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
         argnums.Select(k => k == 0 ? cotangents[0] : Mx.Multiply(cotangents[0], Mx.Array(-Scale, cotangents[0].DType))).ToArray();
 
