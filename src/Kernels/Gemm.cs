@@ -21,6 +21,9 @@ public static unsafe class Gemm
     /// <summary>Below this many multiply-adds a product stays on one thread (a fork costs more than it saves).</summary>
     private const long ParallelFlops = 1L << 19;
 
+    /// <summary>From this many multiply-adds (about 1 ms on two cores) row slices share one packed B.</summary>
+    private const long SharedBFlops = 1L << 27;
+
     // Columns per micro-tile: 4 vectors with AVX-512 (24 accumulators of 32 registers), 2 with AVX2 (12 of 16).
     private static int PanelWidth<T>() where T : unmanaged =>
         Vector512.IsHardwareAccelerated ? 4 * Vector512<T>.Count : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count : 8;
@@ -70,20 +73,81 @@ public static unsafe class Gemm
             job.Slice(0, M, 0, N);
             return;
         }
-        System.Threading.Tasks.Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        // Row slices share one packed copy of each B block: the threads pack a part of it each, meet at a barrier, then
+        // multiply their rows against all of it. Two buffers alternate, so one barrier per block suffices (a buffer is
+        // repacked only after every thread has arrived at the next block, i.e. finished using it). Small products
+        // skip it: the barrier would make the caller wait out a pool thread's wake-up, tens of microseconds.
+        T* shared = null;
+        Gate? gate = null;
+        if (splitRows && (long)M * N * K >= SharedBFlops)
         {
-            // Whole panels per thread, as even as they can be (a partial panel only at the very end).
-            if (splitRows)
+            shared = (T*)SharedB.Take(2 * job.BlockBytes(0, N));
+            gate = new Gate();
+        }
+        try
+        {
+            System.Threading.Tasks.Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
             {
-                int i0 = (int)((long)mPanels * t / threads) * MR, i1 = Math.Min(M, (int)((long)mPanels * (t + 1) / threads) * MR);
-                job.Slice(i0, i1, 0, N);
-            }
-            else
+                // Whole panels per thread, as even as they can be (a partial panel only at the very end).
+                if (splitRows)
+                {
+                    int i0 = (int)((long)mPanels * t / threads) * MR, i1 = Math.Min(M, (int)((long)mPanels * (t + 1) / threads) * MR);
+                    job.Slice(i0, i1, 0, N, shared, gate, t, threads);
+                }
+                else
+                {
+                    int j0 = (int)((long)nPanels * t / threads) * nr, j1 = Math.Min(N, (int)((long)nPanels * (t + 1) / threads) * nr);
+                    job.Slice(0, M, j0, j1);
+                }
+            });
+        }
+        finally
+        {
+            if (shared != null)
             {
-                int j0 = (int)((long)nPanels * t / threads) * nr, j1 = Math.Min(N, (int)((long)nPanels * (t + 1) / threads) * nr);
-                job.Slice(0, M, j0, j1);
+                SharedB.Give(shared);
             }
-        });
+        }
+    }
+
+    /// <summary>Arrivals at the per-block barrier of a shared-B product (monotone: block b waits for threads * (b + 1)).</summary>
+    private sealed class Gate
+    {
+        public int Arrived;
+
+        public void Wait(int block, int threads)
+        {
+            Interlocked.Increment(ref Arrived);
+            var spin = new SpinWait();
+            while (Volatile.Read(ref Arrived) < threads * (block + 1))
+            {
+                spin.SpinOnce(-1);
+            }
+        }
+    }
+
+    /// <summary>One cached shared-B buffer (held by one product at a time; a concurrent product allocates its own). Its size sits in the cache line before it.</summary>
+    private static class SharedB
+    {
+        private static nint s_cached;
+
+        public static void* Take(long bytes)
+        {
+            byte* p = (byte*)Interlocked.Exchange(ref s_cached, 0);
+            if (p != null && *(long*)p >= bytes)
+            {
+                return p + 64;
+            }
+            NativeMemory.AlignedFree(p);
+            p = (byte*)NativeMemory.AlignedAlloc((nuint)(bytes + 64), 64);
+            *(long*)p = bytes;
+            return p + 64;
+        }
+
+        public static void Give(void* buffer)
+        {
+            NativeMemory.AlignedFree((void*)Interlocked.Exchange(ref s_cached, (nint)((byte*)buffer - 64)));
+        }
     }
 
     private readonly struct Job<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -104,7 +168,17 @@ public static unsafe class Gemm
         public int Nr { get; init; }
 
         /// <summary>C[i0:i1, j0:j1] on the calling thread: k blocks of even size, B block packed, then A blocks of MC rows.</summary>
-        public void Slice(int i0, int i1, int j0, int j1)
+        public void Slice(int i0, int i1, int j0, int j1) => Slice(i0, i1, j0, j1, null, null, 0, 1);
+
+        /// <summary>Bytes of one packed B block for columns j0..j1, rounded to whole cache lines.</summary>
+        public long BlockBytes(int j0, int j1)
+        {
+            int kBlocks = (K + KC - 1) / KC;
+            return ((long)(Math.Min(NC, j1 - j0) + Nr) * ((K + kBlocks - 1) / kBlocks) * sizeof(T) + 63) & ~63L;
+        }
+
+        /// <summary>With <paramref name="shared"/>, thread <paramref name="t"/> of <paramref name="threads"/> packs its share of each B block there.</summary>
+        public void Slice(int i0, int i1, int j0, int j1, T* shared, Gate? gate, int t, int threads)
         {
             if (i0 >= i1 || j0 >= j1)
             {
@@ -113,8 +187,9 @@ public static unsafe class Gemm
             int nr = Nr;
             int kBlocks = (K + KC - 1) / KC;
             int kcMax = (K + kBlocks - 1) / kBlocks;
-            int ncMax = Math.Min(NC, j1 - j0);
-            T* bPack = (T*)Scratch.Get(0, (long)(ncMax + nr) * kcMax * sizeof(T));
+            long blockBytes = BlockBytes(j0, j1);
+            T* bPack = shared != null ? shared : (T*)Scratch.Get(0, blockBytes);
+            int block = 0;
             T* aPack = (T*)Scratch.Get(1, (long)(MC + MR) * kcMax * sizeof(T));
             // A row-major A needs no packing: the micro-kernel reads its MR rows in place (only a partial panel,
             // whose missing rows must read as zeros, is packed). Packing would cost about one cycle per element,
@@ -129,10 +204,18 @@ public static unsafe class Gemm
                 {
                     int kc = Math.Min(kcMax, K - pc);
                     T betaBlock = pc == 0 ? Beta : T.One;
-                    for (int p = 0; p < nPanels; p++)
+                    int p0 = 0, p1 = nPanels;
+                    if (gate != null)
+                    {
+                        bPack = (T*)((byte*)shared + (block & 1) * blockBytes);
+                        p0 = nPanels * t / threads;
+                        p1 = nPanels * (t + 1) / threads;
+                    }
+                    for (int p = p0; p < p1; p++)
                     {
                         PackB(B + pc * RsB + (jc + p * nr) * CsB, RsB, CsB, kc, Math.Min(nr, nc - p * nr), nr, bPack + p * nr * kc);
                     }
+                    gate?.Wait(block++, threads);
                     for (int ic = i0; ic < i1; ic += MC)
                     {
                         int mc = Math.Min(MC, i1 - ic);

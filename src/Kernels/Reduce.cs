@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Mlx.Kernels;
 
@@ -66,24 +67,28 @@ public static unsafe class Reduction
         {
             if (A == 1)
             {
-                // One long reduction: partial results per thread, then combine.
-                int threads = (int)Math.Clamp(K / (1 << 18), 1, Parallelism.MaxThreads);
-                var partial = new T[threads];
-                long chunk = (K + threads - 1) / threads;
-                Parallelism.For(threads, 1 << 20, (s, e) =>
+                // One long reduction: partial results per 1 MB block, combined in block order (so the result does
+                // not depend on the thread count or on which thread took which block).
+                long blocks = (K + Block - 1) / Block;
+                var partial = new T[blocks];
+                ForBlocks(blocks, Block, b =>
                 {
-                    for (long t = s; t < e; t++)
-                    {
-                        long start = t * chunk, end = Math.Min(K, start + chunk);
-                        partial[t] = end > start ? TOp.Reduce(new ReadOnlySpan<T>((T*)px + start, (int)(end - start))) : TOp.Identity;
-                    }
+                    long start = b * Block, n = Math.Min(K, start + Block) - start;
+                    partial[b] = IsFloatSum<T, TOp>() ? (T)(object)FloatSum.Contiguous((float*)px + start, n)
+                        : TOp.Reduce(new ReadOnlySpan<T>((T*)px + start, (int)n));
                 });
                 T acc = partial[0];
-                for (int t = 1; t < threads; t++)
+                for (long b = 1; b < blocks; b++)
                 {
-                    acc = TOp.Combine(acc, partial[t]);
+                    acc = TOp.Combine(acc, partial[b]);
                 }
                 *o = acc;
+                return;
+            }
+            if (IsFloatSum<T, TOp>())
+            {
+                long rows = Math.Max(4, Block / K / 4 * 4);
+                ForBlocks((A + rows - 1) / rows, rows * K, b => FloatSum.Rows((float*)px + b * rows * K, Math.Min(rows, A - b * rows), K, K, (float*)po + b * rows));
                 return;
             }
             Parallelism.For(A, K, (s, e) =>
@@ -108,6 +113,28 @@ public static unsafe class Reduction
             }
         });
     }
+
+    /// <summary>Elements per block of a bandwidth-bound reduction handed to a thread at a time.</summary>
+    private const long Block = 1 << 18;
+
+    // Blocks are handed out as threads ask, so a pool thread that wakes up late does not leave the other thread
+    // idle at the end, as a static split into one half per thread would.
+    private static void ForBlocks(long count, long workPerBlock, Action<long> body)
+    {
+        int threads = (int)Math.Min(Math.Min(Parallelism.MaxThreads, count), Math.Max(1, count * workPerBlock / Parallelism.ElementwiseThreshold));
+        if (threads <= 1)
+        {
+            for (long b = 0; b < count; b++)
+            {
+                body(b);
+            }
+            return;
+        }
+        System.Threading.Tasks.Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
+    }
+
+    // A JIT-time constant: float sums take FloatSum's multi-stream kernel.
+    private static bool IsFloatSum<T, TOp>() => typeof(T) == typeof(float) && typeof(TOp) == typeof(SumReduce<float>) && Vector512.IsHardwareAccelerated;
 
     // acc[0..n) = reduce_k x[k*stride + 0..n)
     private static void Rows<T, TOp>(T* x, long K, long stride, T* acc, long n) where T : unmanaged where TOp : IReduceOp<T>
@@ -152,5 +179,69 @@ public static unsafe class Reduction
                 ((uint*)po)[ab] = bi;
             }
         });
+    }
+}
+
+/// <summary>
+/// Float32 sums that keep several memory streams in flight (four rows, or four quarters of one range, at a time, each
+/// with two Vector512 accumulators): one stream per core leaves read bandwidth unused. Accumulation stays float32.
+/// </summary>
+internal static unsafe class FloatSum
+{
+    /// <summary>o[r] = sum of x[r*ld .. r*ld + len) for r in [0, rows).</summary>
+    public static void Rows(float* x, long rows, long len, long ld, float* o)
+    {
+        long r = 0;
+        for (; r + 4 <= rows; r += 4)
+        {
+            Four(x + r * ld, ld, len, o + r);
+        }
+        for (; r < rows; r++)
+        {
+            o[r] = TensorPrimitives.Sum(new ReadOnlySpan<float>(x + r * ld, (int)len));
+        }
+    }
+
+    /// <summary>Sum of x[0..n), read as four quarters side by side plus a tail.</summary>
+    public static float Contiguous(float* x, long n)
+    {
+        long q = n / 4 / Vector512<float>.Count * Vector512<float>.Count;
+        if (q == 0)
+        {
+            return TensorPrimitives.Sum(new ReadOnlySpan<float>(x, (int)n));
+        }
+        float* s = stackalloc float[4];
+        Four(x, q, q, s);
+        return (s[0] + s[1]) + (s[2] + s[3]) + TensorPrimitives.Sum(new ReadOnlySpan<float>(x + 4 * q, (int)(n - 4 * q)));
+    }
+
+    // o[0..4) = sums of the four rows x + r*ld, each len long.
+    private static void Four(float* x, long ld, long len, float* o)
+    {
+        const int W = 16;
+        float* x0 = x, x1 = x + ld, x2 = x + 2 * ld, x3 = x + 3 * ld;
+        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+        long i = 0;
+        for (; i + 2 * W <= len; i += 2 * W)
+        {
+            a0 += Vector512.Load(x0 + i); b0 += Vector512.Load(x0 + i + W);
+            a1 += Vector512.Load(x1 + i); b1 += Vector512.Load(x1 + i + W);
+            a2 += Vector512.Load(x2 + i); b2 += Vector512.Load(x2 + i + W);
+            a3 += Vector512.Load(x3 + i); b3 += Vector512.Load(x3 + i + W);
+        }
+        if (i + W <= len)
+        {
+            a0 += Vector512.Load(x0 + i); a1 += Vector512.Load(x1 + i); a2 += Vector512.Load(x2 + i); a3 += Vector512.Load(x3 + i);
+            i += W;
+        }
+        float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+        for (; i < len; i++)
+        {
+            t0 += x0[i]; t1 += x1[i]; t2 += x2[i]; t3 += x3[i];
+        }
+        o[0] = Vector512.Sum(a0 + b0) + t0;
+        o[1] = Vector512.Sum(a1 + b1) + t1;
+        o[2] = Vector512.Sum(a2 + b2) + t2;
+        o[3] = Vector512.Sum(a3 + b3) + t3;
     }
 }

@@ -63,6 +63,7 @@ public unsafe class GemmTests
     [InlineData(100, 300, 50)]    // large enough to run on several threads
     [InlineData(301, 65, 800)]    // three k blocks
     [InlineData(5, 400, 300)]     // few rows: threads take column slices
+    [InlineData(311, 1088, 400)]  // row slices sharing packed B: two column blocks, two k blocks (double buffer)
     public void FloatAllLayouts(int M, int N, int K)
     {
         foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })

@@ -1,0 +1,111 @@
+namespace Mlx.Kernels.Tests;
+
+[CollectionDefinition("Parallelism.MaxThreads", DisableParallelization = true)]
+public sealed class MaxThreadsCollection;
+
+/// <summary>Float sums (multi-stream kernel, dynamic blocks) against a double-precision scalar reference, 1-3 threads.</summary>
+[Collection("Parallelism.MaxThreads")]
+public unsafe class ReduceTests
+{
+    private static float[] Data(long n, int seed)
+    {
+        var rng = new System.Random(seed);
+        var x = new float[n];
+        for (long i = 0; i < n; i++)
+        {
+            x[i] = (float)(rng.NextDouble() * 2 - 1);
+        }
+        return x;
+    }
+
+    private static void WithThreads(int threads, Action body)
+    {
+        int saved = Parallelism.MaxThreads;
+        Parallelism.MaxThreads = threads;
+        try
+        {
+            body();
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(17)]
+    [InlineData(33)]
+    [InlineData(64)]
+    [InlineData(1023)]
+    [InlineData((1 << 20) + 17)]
+    [InlineData((3 << 18) + 5)]
+    public void FullSumMatchesDouble(int n)
+    {
+        var x = Data(n, n);
+        double exact = 0, abs = 0;
+        foreach (var v in x)
+        {
+            exact += v;
+            abs += Math.Abs(v);
+        }
+        for (int threads = 1; threads <= 3; threads++)
+        {
+            float got = 0;
+            WithThreads(threads, () =>
+            {
+                fixed (float* px = x)
+                {
+                    float o;
+                    Reduction.Run<float, SumReduce<float>>(px, 1, n, 1, &o);
+                    got = o;
+                }
+            });
+            Assert.True(Math.Abs(got - exact) <= 1e-6 * abs + 1e-6, $"n={n} threads={threads}: {got} vs {exact}");
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(7, 17)]
+    [InlineData(17, 33)]
+    [InlineData(33, 1023)]
+    [InlineData(1023, 7)]
+    [InlineData(5, 1)]
+    [InlineData(130, 4096)]
+    [InlineData(4, 0)]
+    public void RowSumsMatchDouble(int rows, int len)
+    {
+        var x = Data((long)rows * len, rows * 31 + len);
+        for (int threads = 1; threads <= 3; threads++)
+        {
+            var o = new float[rows];
+            WithThreads(threads, () =>
+            {
+                fixed (float* px = x, po = o)
+                {
+                    Reduction.Run<float, SumReduce<float>>(px, rows, len, 1, po);
+                }
+            });
+            for (int r = 0; r < rows; r++)
+            {
+                double exact = 0, abs = 0;
+                for (int k = 0; k < len; k++)
+                {
+                    exact += x[(long)r * len + k];
+                    abs += Math.Abs(x[(long)r * len + k]);
+                }
+                Assert.True(Math.Abs(o[r] - exact) <= 1e-6 * abs + 1e-6, $"rows={rows} len={len} threads={threads} row {r}: {o[r]} vs {exact}");
+            }
+        }
+    }
+
+    [Fact]
+    public void EmptySumIsZero()
+    {
+        float o = 1;
+        Reduction.Run<float, SumReduce<float>>(null, 1, 0, 1, &o);
+        Assert.Equal(0f, o);
+    }
+}
