@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -15,11 +14,8 @@ namespace Mlx.Kernels;
 /// </summary>
 public static unsafe class Attention
 {
-    private const int MR = 6;
-
-    // Columns per panel: four AVX-512 vectors (24 accumulators), else two AVX vectors (12 of 16 registers).
-    private static int NR<T>() where T : unmanaged =>
-        Vector512.IsHardwareAccelerated ? 4 * Vector512<T>.Count : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count : 8;
+    // Query rows per group and columns per panel: GEMM's micro-tile, whose kernel computes the scores and the output.
+    private const int MR = Gemm.MR;
 
     /// <summary>
     /// O (batch, heads, lq, dv), row-major, from Q (batch, heads, lq, d), K (batch, kvHeads, lkv, d) and
@@ -35,7 +31,7 @@ public static unsafe class Attention
         {
             return;
         }
-        int nr = NR<T>();
+        int nr = Gemm.PanelWidth<T>();
         int group = heads / kvHeads;
         long diagonal = (long)lkv - lq;
         int kPanels = (lkv + nr - 1) / nr, vPanels = (dv + nr - 1) / nr;
@@ -88,7 +84,7 @@ public static unsafe class Attention
                         }
                         for (int p = 0; p * nr < n; p++)
                         {
-                            Micro(d, qb, d, kp + (long)p * d * nr, scores + p * nr, ldS, m, nr);
+                            Gemm.MicroKernel(d, qb, d, 1, kp + (long)p * d * nr, scores + p * nr, ldS, m, nr, nr, T.One, T.Zero);
                         }
                         for (int r = 0; r < m; r++)
                         {
@@ -107,7 +103,7 @@ public static unsafe class Attention
                         T* orow = (T*)po + (bh * lq + i0) * dv;
                         for (int p = 0; p < vPanels; p++)
                         {
-                            Micro(n, scores, ldS, vp + (long)p * lkv * nr, tile, nr, m, nr);
+                            Gemm.MicroKernel(n, scores, ldS, 1, vp + (long)p * lkv * nr, tile, nr, m, nr, nr, T.One, T.Zero);
                             int cols = Math.Min(nr, dv - p * nr);
                             for (int i = 0; i < m; i++)
                             {
@@ -198,112 +194,7 @@ public static unsafe class Attention
     {
         for (int p = 0; p * nr < cols; p++)
         {
-            int w = Math.Min(nr, cols - p * nr);
-            for (int kk = 0; kk < kc; kk++)
-            {
-                T* from = src + kk * kStride + (long)p * nr * jStride;
-                T* to = dst + ((long)p * kc + kk) * nr;
-                if (jStride == 1) new ReadOnlySpan<T>(from, w).CopyTo(new Span<T>(to, w));
-                else for (int j = 0; j < w; j++) to[j] = from[j * jStride];
-                for (int j = w; j < nr; j++) to[j] = T.Zero;
-            }
+            Gemm.PackB(src + (long)p * nr * jStride, kStride, jStride, kc, Math.Min(nr, cols - p * nr), nr, dst + (long)p * kc * nr);
         }
     }
-
-    /// <summary>
-    /// C[m x nr] = A[m x kc] Bp[kc x nr]: A row-major with row stride lda, Bp one packed panel, C rows ldc apart
-    /// (all nr columns written). Rows past m repeat row m - 1 and are not stored.
-    /// </summary>
-    private static void Micro<T>(int kc, T* a, long lda, T* bp, T* c, long ldc, int m, int nr) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        T* a0 = a, a1 = a + Math.Min(1, m - 1) * lda, a2 = a + Math.Min(2, m - 1) * lda;
-        T* a3 = a + Math.Min(3, m - 1) * lda, a4 = a + Math.Min(4, m - 1) * lda, a5 = a + Math.Min(5, m - 1) * lda;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            int w = Vector512<T>.Count;
-            Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default;
-            Vector512<T> c10 = default, c11 = default, c12 = default, c13 = default;
-            Vector512<T> c20 = default, c21 = default, c22 = default, c23 = default;
-            Vector512<T> c30 = default, c31 = default, c32 = default, c33 = default;
-            Vector512<T> c40 = default, c41 = default, c42 = default, c43 = default;
-            Vector512<T> c50 = default, c51 = default, c52 = default, c53 = default;
-            for (int kk = 0; kk < kc; kk++)
-            {
-                Vector512<T> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + w), b2 = Vector512.Load(bp + 2 * w), b3 = Vector512.Load(bp + 3 * w);
-                Vector512<T> x = Vector512.Create(a0[kk]);
-                c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01); c02 = Fma(x, b2, c02); c03 = Fma(x, b3, c03);
-                x = Vector512.Create(a1[kk]);
-                c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11); c12 = Fma(x, b2, c12); c13 = Fma(x, b3, c13);
-                x = Vector512.Create(a2[kk]);
-                c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21); c22 = Fma(x, b2, c22); c23 = Fma(x, b3, c23);
-                x = Vector512.Create(a3[kk]);
-                c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31); c32 = Fma(x, b2, c32); c33 = Fma(x, b3, c33);
-                x = Vector512.Create(a4[kk]);
-                c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41); c42 = Fma(x, b2, c42); c43 = Fma(x, b3, c43);
-                x = Vector512.Create(a5[kk]);
-                c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51); c52 = Fma(x, b2, c52); c53 = Fma(x, b3, c53);
-                bp += nr;
-            }
-            c00.Store(c); c01.Store(c + w); c02.Store(c + 2 * w); c03.Store(c + 3 * w);
-            if (m > 1) { c += ldc; c10.Store(c); c11.Store(c + w); c12.Store(c + 2 * w); c13.Store(c + 3 * w); }
-            if (m > 2) { c += ldc; c20.Store(c); c21.Store(c + w); c22.Store(c + 2 * w); c23.Store(c + 3 * w); }
-            if (m > 3) { c += ldc; c30.Store(c); c31.Store(c + w); c32.Store(c + 2 * w); c33.Store(c + 3 * w); }
-            if (m > 4) { c += ldc; c40.Store(c); c41.Store(c + w); c42.Store(c + 2 * w); c43.Store(c + 3 * w); }
-            if (m > 5) { c += ldc; c50.Store(c); c51.Store(c + w); c52.Store(c + 2 * w); c53.Store(c + 3 * w); }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            int w = Vector256<T>.Count;
-            Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-            Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-            for (int kk = 0; kk < kc; kk++)
-            {
-                Vector256<T> b0 = Vector256.Load(bp), b1 = Vector256.Load(bp + w);
-                Vector256<T> x = Vector256.Create(a0[kk]);
-                c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
-                x = Vector256.Create(a1[kk]);
-                c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
-                x = Vector256.Create(a2[kk]);
-                c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
-                x = Vector256.Create(a3[kk]);
-                c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
-                x = Vector256.Create(a4[kk]);
-                c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
-                x = Vector256.Create(a5[kk]);
-                c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
-                bp += nr;
-            }
-            c00.Store(c); c01.Store(c + w);
-            if (m > 1) { c10.Store(c + ldc); c11.Store(c + ldc + w); }
-            if (m > 2) { c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + w); }
-            if (m > 3) { c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + w); }
-            if (m > 4) { c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + w); }
-            if (m > 5) { c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + w); }
-        }
-        else
-        {
-            for (int i = 0; i < m; i++)
-            {
-                T* ai = a + i * lda;
-                for (int j = 0; j < nr; j++)
-                {
-                    T acc = T.Zero;
-                    for (int kk = 0; kk < kc; kk++) acc += ai[kk] * bp[kk * nr + j];
-                    c[i * ldc + j] = acc;
-                }
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c) where T : unmanaged =>
-        typeof(T) == typeof(float)
-            ? Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>()
-            : Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> Fma<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c) where T : unmanaged =>
-        typeof(T) == typeof(float)
-            ? Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>()
-            : Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
 }

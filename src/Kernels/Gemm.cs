@@ -13,7 +13,7 @@ namespace Mlx.Kernels;
 /// </summary>
 public static unsafe class Gemm
 {
-    private const int MR = 6;
+    internal const int MR = 6;
     private const int KC = 384;
     private const int MC = MR * 16;
     private const int NC = 1024;
@@ -25,7 +25,7 @@ public static unsafe class Gemm
     private const long SharedBFlops = 1L << 27;
 
     // Columns per micro-tile: 4 vectors with AVX-512 (24 accumulators of 32 registers), 2 with AVX2 (12 of 16).
-    private static int PanelWidth<T>() where T : unmanaged =>
+    internal static int PanelWidth<T>() where T : unmanaged =>
         Vector512.IsHardwareAccelerated ? 4 * Vector512<T>.Count : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count : 8;
 
     /// <summary>
@@ -289,7 +289,7 @@ public static unsafe class Gemm
     }
 
     // Bp[k*nr + j] = B[k, j], columns past n zero-filled.
-    private static void PackB<T>(T* b, long rs, long cs, int kc, int n, int nr, T* bp) where T : unmanaged, INumberBase<T>
+    internal static void PackB<T>(T* b, long rs, long cs, int kc, int n, int nr, T* bp) where T : unmanaged, INumberBase<T>
     {
         if (rs == 1 && typeof(T) == typeof(float) && Avx2.IsSupported && n == nr && nr % 8 == 0 && (long)cs * nr <= int.MaxValue)
         {
@@ -347,7 +347,7 @@ public static unsafe class Gemm
     }
 
     // A micro-panel element (i, k) is ap[i * ars + k * acs]: packed (1, MR) or rows read in place (lda, 1).
-    private static void MicroKernel<T>(int kc, T* ap, long ars, long acs, T* bp, T* c, long ldc, int m, int n, int nr, T alpha, T beta)
+    internal static void MicroKernel<T>(int kc, T* ap, long ars, long acs, T* bp, T* c, long ldc, int m, int n, int nr, T alpha, T beta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         // Full tiles with plain accumulation keep C in registers: loaded (beta = 1) or zeroed (beta = 0), then stored.
