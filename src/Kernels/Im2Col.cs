@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
 namespace Mlx.Kernels;
 
 /// <summary>
@@ -118,6 +121,132 @@ public sealed class ConvGeometry
                 }
             }
         });
+    }
+
+    /// <summary>
+    /// The forward convolution as an implicit GEMM, out[rows, cout] = patches(x) @ w^T with w (cout, Cols) row-major,
+    /// without a column matrix: the weight is packed once into the GEMM's panels and shared by the threads, and each
+    /// tile of <see cref="Gemm.MR"/> output positions feeds the micro-kernel straight from x wherever its patches are
+    /// runs of contiguous channels (one run per outer kernel offset, the last kernel axis included when undilated).
+    /// Tiles at the borders or across output rows gather their patches into a small buffer instead. Returns false,
+    /// doing nothing, when one packed weight panel would not stay in L2; the caller then goes through im2col.
+    /// </summary>
+    public unsafe bool TryForward<T>(T* x, T* w, int cout, T* o) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int nr = Gemm.PanelWidth<T>(), mr = Gemm.MR;
+        int kt = (int)Cols, c = Channels, d = Spatial.Length, last = d - 1;
+        if ((long)kt * nr * sizeof(T) > (512 << 10))
+        {
+            return false;
+        }
+        long total = Batch * OutputPerImage;
+        if (total == 0 || cout == 0)
+        {
+            return true;
+        }
+        int runDims = Dilation[last] == 1 ? last : d;
+        int runLen = runDims == last ? Kernel[last] * c : c;
+        int runs = kt / runLen;
+        // Shorter runs would spend more on the micro-kernel's loads and stores of C than gathering costs.
+        bool direct = runLen >= 32;
+        // Element strides of the spatial axes in x, and per run its offset from the patch origin and its kernel shifts.
+        var sp = new long[d];
+        sp[last] = c;
+        for (int i = last - 1; i >= 0; i--) sp[i] = sp[i + 1] * Spatial[i + 1];
+        var runDelta = new long[runs];
+        var runShift = new int[runs * d];
+        for (int r = 0; r < runs; r++)
+        {
+            for (int i = runDims - 1, rest = r; i >= 0; i--)
+            {
+                int shift = rest % Kernel[i] * Dilation[i];
+                rest /= Kernel[i];
+                runShift[r * d + i] = shift;
+                runDelta[r] += shift * sp[i];
+            }
+        }
+        int panels = (cout + nr - 1) / nr;
+        T* packed = (T*)NativeMemory.AlignedAlloc((nuint)((long)panels * nr * kt * sizeof(T)), 64);
+        try
+        {
+            for (int p = 0; p < panels; p++)
+            {
+                Gemm.PackB(w + (long)p * nr * kt, 1, kt, kt, Math.Min(nr, cout - p * nr), nr, packed + (long)p * nr * kt);
+            }
+            _ = Offsets;
+            nint px = (nint)x, pb = (nint)packed, po = (nint)o;
+            long tiles = (total + mr - 1) / mr;
+            int wo = Output[last], sLast = Stride[last], spanLast = Dilation[last] * (Kernel[last] - 1);
+            Parallelism.For(tiles, (long)mr * kt * cout, (s, e) =>
+            {
+                T* col = (T*)NativeMemory.AlignedAlloc((nuint)((long)mr * kt * sizeof(T)), 64);
+                int[] valid = new int[runs];
+                int[] pos = new int[d];
+                try
+                {
+                    for (long t = s; t < e; t++)
+                    {
+                        long p0 = t * mr;
+                        int m = (int)Math.Min(mr, total - p0);
+                        long n = Math.DivRem(p0, OutputPerImage, out long q);
+                        long rowIndex = Math.DivRem(q, wo, out long ow);
+                        int nValid = 0;
+                        long origin = 0;
+                        if (direct && m == mr && ow + mr <= wo && ow * sLast - PadLow[last] >= 0 && (ow + mr - 1) * sLast - PadLow[last] + spanLast < Spatial[last])
+                        {
+                            // All MR positions share one output row and read inside x along the last axis.
+                            origin = n * InputPerImage + (ow * sLast - PadLow[last]) * c;
+                            for (int i = last - 1; i >= 0; i--)
+                            {
+                                rowIndex = Math.DivRem(rowIndex, Output[i], out long oi);
+                                pos[i] = (int)oi * Stride[i] - PadLow[i];
+                                origin += pos[i] * sp[i];
+                            }
+                            for (int r = 0; r < runs; r++)
+                            {
+                                bool inside = true;
+                                for (int i = 0; i < last && inside; i++)
+                                {
+                                    int at = pos[i] + runShift[r * d + i];
+                                    inside = at >= 0 && at < Spatial[i];
+                                }
+                                if (inside) valid[nValid++] = r;
+                            }
+                        }
+                        T* xs = (T*)px;
+                        if (nValid == 0)
+                        {
+                            Im2ColRows(xs, p0, m, col);
+                        }
+                        for (int jp = 0; jp < panels; jp++)
+                        {
+                            int nb = Math.Min(nr, cout - jp * nr);
+                            T* bp = (T*)pb + (long)jp * nr * kt;
+                            T* ct = (T*)po + p0 * cout + jp * nr;
+                            if (nValid == 0)
+                            {
+                                Gemm.MicroKernel(kt, col, kt, 1, bp, ct, cout, m, nb, nr, T.One, T.Zero);
+                                continue;
+                            }
+                            for (int v = 0; v < nValid; v++)
+                            {
+                                int r = valid[v];
+                                Gemm.MicroKernel(runLen, xs + origin + runDelta[r], (long)sLast * c, 1, bp + (long)r * runLen * nr, ct, cout, mr, nb, nr, T.One, v == 0 ? T.Zero : T.One);
+                            }
+                        }
+                    }
+                }
+                finally
+                {
+                    NativeMemory.AlignedFree(col);
+                }
+            });
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(packed);
+        }
+        return true;
     }
 
     /// <summary>Fills col with rows [row0, row0 + rows) of the whole column matrix (all images) from contiguous x, on this thread.</summary>

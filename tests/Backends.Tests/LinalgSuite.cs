@@ -229,6 +229,10 @@ public abstract class LinalgSuite
         // No images; an input smaller than the kernel (no output positions).
         new(new[] { 0, 5, 5, 2 }, new[] { 3, 3, 3, 2 }, new[] { 1, 1 }, new[] { 0, 0 }, new[] { 1, 1 }),
         new(new[] { 2, 2, 3, 2 }, new[] { 3, 3, 3, 2 }, new[] { 1, 1 }, new[] { 0, 0 }, new[] { 1, 1 }),
+        // Channels enough for the forward's implicit GEMM to read patches from x in place (runs of >= 32 elements).
+        new(new[] { 3, 20, 40 }, new[] { 10, 3, 40 }, new[] { 1 }, new[] { 1 }, new[] { 1 }),
+        new(new[] { 1, 9, 11, 33 }, new[] { 17, 3, 3, 33 }, new[] { 2, 1 }, new[] { 2, 2 }, new[] { 1, 2 }),
+        new(new[] { 1, 4, 5, 9, 36 }, new[] { 5, 3, 3, 3, 36 }, new[] { 1, 1, 1 }, new[] { 1, 1, 1 }, new[] { 1, 1, 1 }),
     };
 
     public static IEnumerable<object[]> ConvTypeCases()

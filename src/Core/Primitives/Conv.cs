@@ -120,6 +120,10 @@ internal sealed unsafe class ConvPrimitive : Primitive
             MxArray x = X, w = W, o = O;
             int cout = w.ShapeRef[0];
             int kc = (int)g.Cols;
+            if (g.TryForward(x.Ptr<T>(), w.Ptr<T>(), cout, o.Ptr<T>()))
+            {
+                return;
+            }
             // Each thread takes blocks of output rows whose column matrix (about 1 MB) stays in its L2 between
             // im2col writing it and GEMM reading it; one large im2col would go through memory twice.
             long total = g.Batch * g.OutputPerImage;
