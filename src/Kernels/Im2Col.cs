@@ -177,14 +177,19 @@ public sealed class ConvGeometry
             nint px = (nint)x, pb = (nint)packed, po = (nint)o;
             long tiles = (total + mr - 1) / mr;
             int wo = Output[last], sLast = Stride[last], spanLast = Dilation[last] * (Kernel[last] - 1);
-            Parallelism.For(tiles, (long)mr * kt * cout, (s, e) =>
+            // Threads take chunks of tiles on demand rather than fixed halves, so a core slowed by other work takes fewer.
+            const int Grain = 16;
+            long chunks = (tiles + Grain - 1) / Grain, next = 0;
+            int threads = total * kt * cout < (1L << 19) ? 1 : (int)Math.Min(Parallelism.MaxThreads, chunks);
+            System.Threading.Tasks.Parallel.For(0, threads, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
             {
                 T* col = (T*)NativeMemory.AlignedAlloc((nuint)((long)mr * kt * sizeof(T)), 64);
                 int[] valid = new int[runs];
                 int[] pos = new int[d];
                 try
                 {
-                    for (long t = s; t < e; t++)
+                    for (long chunk; (chunk = Interlocked.Increment(ref next) - 1) < chunks;)
+                    for (long t = chunk * Grain, end = Math.Min(tiles, t + Grain); t < end; t++)
                     {
                         long p0 = t * mr;
                         int m = (int)Math.Min(mr, total - p0);
