@@ -173,7 +173,7 @@ public sealed class ConvGeometry
             {
                 Gemm.PackB(w + (long)p * nr * kt, 1, kt, kt, Math.Min(nr, cout - p * nr), nr, packed + (long)p * nr * kt);
             }
-            _ = Offsets;
+            _ = Offsets; // built here once rather than by each thread's first gathered tile
             nint px = (nint)x, pb = (nint)packed, po = (nint)o;
             long tiles = (total + mr - 1) / mr;
             int wo = Output[last], sLast = Stride[last], spanLast = Dilation[last] * (Kernel[last] - 1);

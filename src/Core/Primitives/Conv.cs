@@ -8,8 +8,9 @@ namespace Mlx;
 internal unsafe delegate void ConvChunk<T>(int first, int count, int rows, T* col) where T : unmanaged;
 
 /// <summary>
-/// Channels-last convolution (groups = 1): im2col over batches of images into a bounded scratch matrix, then one
-/// GEMM per chunk. Its gradients are the two primitives below, which reuse the same patch geometry.
+/// Channels-last convolution (groups = 1): the forward is an implicit GEMM (<see cref="ConvGeometry.TryForward"/>), or
+/// for weights too large for it, im2col blocks into the GEMM. Its gradients are the two primitives below, which reuse
+/// the same patch geometry with im2col over batches of images into a bounded scratch matrix, then one GEMM per chunk.
 /// </summary>
 internal sealed unsafe class ConvPrimitive : Primitive
 {
