@@ -112,6 +112,8 @@ public sealed class GpuSerialTests
         {
             Mx.Memory.SetMemoryLimit(0);
         }
+        // Both stay alive through the limit check (its own collection must not free them and make room).
+        GC.KeepAlive(x);
         GC.KeepAlive(y);
     }
 }
