@@ -42,6 +42,14 @@ public sealed class DeviceTests
         Assert.Equal(Device.Cpu, Mx.DefaultDevice);
     }
 
+}
+
+/// <summary>Tests of process-wide state (the memory limit, transfer counters): they run alone, no other test working meanwhile.</summary>
+[Collection(nameof(SerialCollection))]
+public sealed class GpuSerialTests
+{
+    private static readonly Device Gpu = Backends.Gpu;
+
     [Fact]
     public void KernelsCompileOncePerProcess()
     {
@@ -55,13 +63,6 @@ public sealed class DeviceTests
         Mx.Eval(Mx.Tanh(Mx.Array(H.RandF(7, 6)), Gpu));
         Assert.InRange(GpuRuntime.Device.CompiledKernels, compiled, compiled + 1);
     }
-}
-
-/// <summary>Tests of process-wide state (the memory limit, transfer counters): they run alone, no other test working meanwhile.</summary>
-[Collection(nameof(SerialCollection))]
-public sealed class GpuSerialTests
-{
-    private static readonly Device Gpu = Backends.Gpu;
 
     [Fact]
     public void DataMovesLazilyAndOnce()
@@ -112,6 +113,8 @@ public sealed class GpuSerialTests
         {
             Mx.Memory.SetMemoryLimit(0);
         }
+        // Both stay alive through the limit check (its own collection must not free them and make room).
+        GC.KeepAlive(x);
         GC.KeepAlive(y);
     }
 }

@@ -3,7 +3,11 @@ using Mlx.Optimizers;
 
 namespace Mlx.Backends.Tests;
 
-/// <summary>A whole training loop on the GPU stream (forward, gradients, optimizer) follows the CPU's step for step.</summary>
+/// <summary>
+/// A whole training loop on the GPU stream (forward, gradients, optimizer) follows the CPU's step for step. It seeds the
+/// global random state, so it runs alone: no other test draws from it in between.
+/// </summary>
+[Collection(nameof(SerialCollection))]
 public sealed class TrainingTests
 {
     private static (double[] Losses, float[] Weights) Train(Device device, DType dtype, string optimizerName)

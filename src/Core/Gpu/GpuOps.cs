@@ -129,3 +129,34 @@ internal static class GpuOps
         GpuRuntime.Free(tmp);
     }
 }
+
+/// <summary>An input of a GPU row kernel in a compute type: its own memory and strides when the dtype matches, else a converted copy.</summary>
+internal readonly record struct GpuDeviceOperand(GpuOperand Operand, GpuMemory? Scratch)
+{
+    public static GpuDeviceOperand Of(MxArray a, DType type)
+    {
+        if (a.DType == type)
+        {
+            return new GpuDeviceOperand(new GpuOperand(GpuRuntime.Memory(a), a.Offset, a.ShapeRef, a.Strides), null);
+        }
+        var copy = GpuOps.Operand(a, type, allowScalar: false);
+        return new GpuDeviceOperand(new GpuOperand(copy.Memory, 0, a.ShapeRef, MxArray.RowMajorStrides(a.ShapeRef)), copy.Scratch ? copy.Memory : null);
+    }
+
+    /// <summary>Through canonical bools (0 or 1) first, then <paramref name="type"/>.</summary>
+    public static GpuDeviceOperand ViaBool(MxArray a, DType type)
+    {
+        var bools = GpuOps.Operand(a, DType.Bool, allowScalar: false);
+        var wide = GpuOps.Convert(bools.Memory, a.ShapeRef, DType.Bool, type);
+        GpuOps.Release(bools);
+        return new GpuDeviceOperand(new GpuOperand(wide, 0, a.ShapeRef, MxArray.RowMajorStrides(a.ShapeRef)), wide);
+    }
+
+    public void Release()
+    {
+        if (Scratch is { } m)
+        {
+            GpuRuntime.Free(m);
+        }
+    }
+}

@@ -83,12 +83,10 @@ internal sealed unsafe class UnaryPrimitive : Primitive
         if (Op == UnaryOp.LogicalNot)
         {
             // Through bool first (any nonzero, NaN included, is true), then flip the low bit.
-            var asBool = GpuOps.Operand(x, DType.Bool, allowScalar: false);
-            var wide = GpuOps.Convert(asBool.Memory, x.ShapeRef, DType.Bool, DType.UInt32);
+            var wide = GpuDeviceOperand.ViaBool(x, DType.UInt32);
             var one = GpuOps.Constant(DType.UInt32, 1);
-            GpuOps.IntoOutput(o, DType.UInt32, m => device.Binary(BinaryOp.BitwiseXor, Mlx.Kernels.Gpu.GpuType.UInt32, wide, false, one, true, m, n));
-            GpuOps.Release(asBool);
-            GpuRuntime.Free(wide);
+            GpuOps.IntoOutput(o, DType.UInt32, m => device.Binary(BinaryOp.BitwiseXor, Mlx.Kernels.Gpu.GpuType.UInt32, wide.Operand.Memory, false, one, true, m, n));
+            wide.Release();
             GpuRuntime.Free(one);
             return;
         }

@@ -226,6 +226,8 @@ public sealed partial class GpuDevice : IDisposable
     public IEnumerable<System.Reflection.MethodInfo> LoadedKernelMethods => _kernels.Values.Select(KernelOf).OfType<Kernel>().Select(k => k.CompiledKernel.SourceMethod);
 
     // A stream-kernel delegate of ILGPU closes over the launcher delegate, whose target is the loaded kernel.
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2075",
+        Justification = "ILGPU emits code at run time: this assembly never runs trimmed or under NativeAOT (Core's GPU switch is off there).")]
     private static Kernel? KernelOf(Delegate d) => d.Target as Kernel
         ?? d.Target?.GetType().GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic)
             .Select(f => f.GetValue(d.Target)).OfType<Delegate>().Select(inner => inner.Target).OfType<Kernel>().FirstOrDefault();
