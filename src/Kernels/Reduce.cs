@@ -130,7 +130,16 @@ public static unsafe class Reduction
             }
             return;
         }
-        System.Threading.Tasks.Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
+        // One worker per thread claiming the next block; a Parallel.For over the blocks themselves cost more to schedule.
+        var next = new System.Runtime.CompilerServices.StrongBox<long>(-1);
+        Parallelism.For(threads, count * workPerBlock, (s, e) =>
+        {
+            long b;
+            while ((b = Interlocked.Increment(ref next.Value)) < count)
+            {
+                body(b);
+            }
+        });
     }
 
     // A JIT-time constant: float sums take FloatSum's multi-stream kernel.
