@@ -427,6 +427,63 @@ public abstract class ElementwiseSuite
         }
     }
 
+    private static Complex64[] RandC(int n, int seed)
+    {
+        var v = H.Rand(2 * n, seed, -2, 2);
+        return Enumerable.Range(0, n).Select(i => new Complex64((float)v[2 * i], (float)v[2 * i + 1])).ToArray();
+    }
+
+    private static void CloseC(System.Numerics.Complex[] expected, MxArray actual, double tol, string what)
+    {
+        var got = actual.ToArray<Complex64>();
+        Assert.Equal(expected.Length, got.Length);
+        for (int i = 0; i < got.Length; i++)
+        {
+            double scale = 1 + System.Numerics.Complex.Abs(expected[i]);
+            Assert.True(Math.Abs(got[i].Real - expected[i].Real) <= tol * scale && Math.Abs(got[i].Imag - expected[i].Imaginary) <= tol * scale,
+                $"{what} element {i}: expected {expected[i]}, got ({got[i].Real}, {got[i].Imag})");
+        }
+    }
+
+    [Fact]
+    public void Complex64Arithmetic()
+    {
+        static System.Numerics.Complex Z(Complex64 c) => new(c.Real, c.Imag);
+        foreach (int n in Sizes)
+        {
+            var a = RandC(n, n + 1);
+            var b = RandC(n, n + 2);
+            var x = Mx.Array(a);
+            var y = Mx.Array(b);
+            CloseC(a.Zip(b, (p, q) => Z(p) + Z(q)).ToArray(), Mx.Add(x, y, Device), 1e-6, $"add n={n}");
+            CloseC(a.Zip(b, (p, q) => Z(p) - Z(q)).ToArray(), Mx.Subtract(x, y, Device), 1e-6, $"subtract n={n}");
+            CloseC(a.Zip(b, (p, q) => Z(p) * Z(q)).ToArray(), Mx.Multiply(x, y, Device), 1e-6, $"multiply n={n}");
+            CloseC(a.Zip(b, (p, q) => Z(p) / Z(q)).ToArray(), Mx.Divide(x, y, Device), 1e-5, $"divide n={n}");
+            Assert.Equal(a.Zip(b, (p, q) => p.Equals(q)).ToArray(), Mx.Equal(x, y, Device).ToArray<bool>());
+            Assert.Equal(new bool[n].Select(_ => true).ToArray(), Mx.Equal(x, x, Device).ToArray<bool>());
+            Assert.Equal(new bool[n], Mx.NotEqual(x, x, Device).ToArray<bool>());
+            CloseC(a.Select(p => -Z(p)).ToArray(), Mx.Negative(x, Device), 1e-7, "negative");
+            CloseC(a.Select(p => System.Numerics.Complex.Conjugate(Z(p))).ToArray(), Mx.Conjugate(x, Device), 1e-7, "conjugate");
+            CloseC(a.Select(p => Z(p) * Z(p)).ToArray(), Mx.Square(x, Device), 1e-6, "square");
+            CloseC(a.Select(p => System.Numerics.Complex.Exp(Z(p))).ToArray(), Mx.Exp(x, Device), 1e-6, "exp");
+            CloseC(a.Select(p => System.Numerics.Complex.Log(Z(p))).ToArray(), Mx.Log(x, Device), 1e-6, "log");
+            CloseC(a.Select(p => System.Numerics.Complex.Sqrt(Z(p))).ToArray(), Mx.Sqrt(x, Device), 1e-6, "sqrt");
+            CloseC(a.Select(p => 1 / Z(p)).ToArray(), Mx.Reciprocal(x, Device), 1e-5, "reciprocal");
+            H.Close(a.Select(p => System.Numerics.Complex.Abs(Z(p))).ToArray(), Mx.Abs(x, Device), 1e-6, 1e-7, "abs");
+            H.Close(a.Select(p => (double)p.Real).ToArray(), Mx.Real(x, Device), 0, 0, "real");
+            H.Close(a.Select(p => (double)p.Imag).ToArray(), Mx.Imag(x, Device), 0, 0, "imag");
+        }
+        // Broadcast against a scalar, a reversed view, and where over complex values.
+        var col = RandC(5, 30);
+        var s = new Complex64(0.5f, -1.5f);
+        CloseC(col.Select(p => Z(p) * Z(s)).ToArray(), Mx.Multiply(Mx.Array(col), Mx.Array(new[] { s }, Array.Empty<int>()), Device), 1e-6, "scalar");
+        var reversed = Mx.Array(col.Reverse().ToArray())[Idx.Slice(null, null, -1)];
+        CloseC(col.Select(p => Z(p) + Z(p)).ToArray(), Mx.Add(reversed, Mx.Array(col), Device), 1e-6, "reversed");
+        var mask = Mx.Array(new[] { true, false, true, false, true });
+        var w = Mx.Where(mask, Mx.Array(col), Mx.Array(new[] { s }, Array.Empty<int>()), Device).ToArray<Complex64>();
+        Assert.Equal(col.Select((p, i) => i % 2 == 0 ? p : s).ToArray(), w);
+    }
+
     [Fact]
     public void HalfRoundingMatchesSystemHalf()
     {

@@ -16,6 +16,7 @@ public sealed class PtxTests
         var x = Mx.Random.Normal(new[] { 3, 40, 40 }, key: Mx.Random.Key(1));
         var h = Mx.AsType(x, DType.Float16);
         var i = Mx.AsType(Mx.Multiply(x, 10.0), DType.Int32);
+        var z = Mx.Array(new[] { new Complex64(1, 2), new Complex64(-0.5f, 3) });
         var outputs = new List<MxArray>
         {
             Mx.Exp(x, Gpu), Mx.Erfinv(Mx.Tanh(x), Gpu), Mx.Add(h, h, Gpu), Mx.Multiply(x, 2.0, Gpu), Mx.Less(x, 0.5, Gpu),
@@ -29,6 +30,7 @@ public sealed class PtxTests
             Mx.Take(x, Mx.Array(new[] { 2, 0 }), 1, Gpu), Mx.TakeAlongAxis(x, Mx.Zeros(new[] { 3, 1, 40 }, DType.Int32), 1, Gpu),
             Mx.PutAlongAxis(x, Mx.Zeros(new[] { 3, 1, 40 }, DType.Int32), Mx.Ones(new[] { 3, 1, 40 }), 1, Gpu),
             Mx.Concatenate(new[] { x, x }, 0, Gpu), Mx.Sort(x, 2, Gpu), Mx.ArgSort(i, 1, Gpu),
+            Mx.Divide(z, z, Gpu), Mx.Sqrt(z, Gpu), Mx.NotEqual(z, z, Gpu),
             Mx.Random.Uniform(new[] { 33 }, key: Mx.Random.Key(3), stream: Gpu), Mx.Random.Normal(new[] { 33 }, key: Mx.Random.Key(4), stream: Gpu),
         };
         var g = Mx.Grad(a => Mx.Sum(Mx.Conv2d(a, Mx.Ones(new[] { 2, 3, 3, 3 }), 1, 1)));

@@ -32,6 +32,8 @@ internal static class GpuOps
         _ => GpuType.UInt64,
     };
 
+    private static GpuType CopyType(DType t) => t == DType.Complex64 ? BitsType(8) : TypeOf(t);
+
     /// <summary>
     /// Whether GPU kernels handle <paramref name="t"/> (complex64 runs on the host); float64 on a device without it is
     /// an error, as in MLX.
@@ -72,7 +74,8 @@ internal static class GpuOps
         var strides = scalar ? Array.Empty<long>() : a.Strides;
         long n = scalar ? 1 : a.Size;
         var copy = GpuRuntime.Scratch(n * type.Size());
-        device.Copy(TypeOf(a.DType), new GpuOperand(memory, a.Offset, shape, strides), TypeOf(type), copy);
+        // complex64 moves as 8-byte bits (there is no conversion to or from it on the GPU).
+        device.Copy(CopyType(a.DType), new GpuOperand(memory, a.Offset, shape, strides), CopyType(type), copy);
         return (copy, scalar, true);
     }
 

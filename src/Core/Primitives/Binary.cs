@@ -72,6 +72,15 @@ internal sealed unsafe class BinaryPrimitive : Primitive
         var b = inputs[1];
         var o = outputs[0];
         DType t = a.DType;
+        if (t == DType.Complex64 && Mlx.Kernels.Gpu.GpuDevice.HasComplexKernel(Op))
+        {
+            var ca = GpuOps.Operand(a, t);
+            var cb = GpuOps.Operand(b, t);
+            GpuRuntime.Device.ComplexBinary(Op, ca.Memory, ca.Scalar, cb.Memory, cb.Scalar, GpuRuntime.AllocateOutput(o), o.Size);
+            GpuOps.Release(ca);
+            GpuOps.Release(cb);
+            return;
+        }
         if (!GpuOps.Supports(t))
         {
             EvalCpu(inputs, outputs);

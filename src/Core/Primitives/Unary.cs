@@ -73,6 +73,13 @@ internal sealed unsafe class UnaryPrimitive : Primitive
     {
         var x = inputs[0];
         var o = outputs[0];
+        if (x.DType == DType.Complex64 && Mlx.Kernels.Gpu.GpuDevice.HasComplexKernel(Op))
+        {
+            var z = GpuOps.Operand(x, DType.Complex64, allowScalar: false);
+            GpuRuntime.Device.ComplexUnary(Op, z.Memory, GpuRuntime.AllocateOutput(o), o.Size);
+            GpuOps.Release(z);
+            return;
+        }
         if (!GpuOps.Supports(x.DType))
         {
             EvalCpu(inputs, outputs);

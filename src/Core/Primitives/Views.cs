@@ -463,7 +463,8 @@ internal sealed unsafe class SelectPrimitive : Primitive
     public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
     {
         var o = outputs[0];
-        if (!GpuOps.Supports(o.DType))
+        // Selection moves bits: complex64 works as any 8-byte type.
+        if (o.DType != DType.Complex64 && !GpuOps.Supports(o.DType))
         {
             EvalCpu(inputs, outputs);
             return;
