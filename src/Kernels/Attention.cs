@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace Mlx.Kernels;
 
@@ -124,69 +123,19 @@ public static unsafe class Attention
         }
     }
 
-    /// <summary>x = exp(x - max(x)) in place, returning the sum.</summary>
+    /// <summary>x = exp(x - max(x)) in place, returning the sum (float32 through the softmax kernel's vectorized exp).</summary>
     private static T ExpSum<T>(Span<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
+        if (typeof(T) == typeof(float))
         {
-            return (T)(object)ExpSum(MemoryMarshal.Cast<T, float>(x));
+            fixed (T* p = x)
+            {
+                return (T)(object)Softmax.ExpSum((float*)p, (float*)p, x.Length);
+            }
         }
         TensorPrimitives.Subtract(x, TensorPrimitives.Max<T>(x), x);
         TensorPrimitives.Exp<T>(x, x);
         return TensorPrimitives.Sum<T>(x);
-    }
-
-    // TensorPrimitives.Exp computes float exp in double (half the lanes); Cephes' expf polynomial (about 1 ulp,
-    // as accurate as float's rounding) runs 16 lanes at a time and sums in the same pass. The maximum uses the plain
-    // instruction: a NaN it may skip still turns its own exp, and so the sum and the whole row, into NaN.
-    private static float ExpSum(Span<float> x)
-    {
-        ref float x0 = ref MemoryMarshal.GetReference(x);
-        int n = x.Length, i = 0, w = Vector512<float>.Count;
-        float max = float.NegativeInfinity;
-        if (n >= w)
-        {
-            var m = Vector512.LoadUnsafe(ref x0);
-            for (i = w; i + w <= n; i += w) m = Vector512.MaxNative(m, Vector512.LoadUnsafe(ref x0, (nuint)i));
-            m = Vector512.MaxNative(m, Vector512.LoadUnsafe(ref x0, (nuint)(n - w))); // the tail, overlapping
-            for (int lane = 0; lane < w; lane++) max = MathF.Max(max, m.GetElement(lane));
-            i = n;
-        }
-        for (; i < n; i++) max = MathF.Max(max, x[i]);
-        var acc = Vector512<float>.Zero;
-        var shift = Vector512.Create(max);
-        for (i = 0; i + w <= n; i += w)
-        {
-            var e = Exp(Vector512.LoadUnsafe(ref x0, (nuint)i) - shift);
-            e.StoreUnsafe(ref x0, (nuint)i);
-            acc += e;
-        }
-        float sum = Vector512.Sum(acc);
-        for (; i < n; i++)
-        {
-            x[i] = MathF.Exp(x[i] - max);
-            sum += x[i];
-        }
-        return sum;
-    }
-
-    // exp(x) for x <= 0: x = k ln2 + r with |r| <= ln2 / 2, exp(r) by polynomial, 2^k through the exponent bits.
-    // Below -87.3 (k < -126) it returns about 1e-38 instead of 0 or a subnormal; NaN stays NaN.
-    private static Vector512<float> Exp(Vector512<float> x)
-    {
-        var lo = Vector512.Create(-87.33654f);
-        x = Vector512.ConditionalSelect(Vector512.LessThan(x, lo), lo, x);
-        var k = Vector512.Round(x * 1.44269504f);
-        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-0.693359375f), x);
-        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(2.12194440e-4f), r);
-        var p = Vector512.FusedMultiplyAdd(Vector512.Create(1.9875691500e-4f), r, Vector512.Create(1.3981999507e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
-        var pow2 = Vector512.ShiftLeft(Vector512.ConvertToInt32(k) + Vector512.Create(127), 23).AsSingle();
-        return p * pow2;
     }
 
     // dst[p][k][j] = src[k * kStride + (p * nr + j) * jStride] for k < kc, j < cols, zero past cols.

@@ -57,11 +57,21 @@ public static unsafe class Softmax
 
     private static void Row(float* x, float* y, int n)
     {
+        float sum = ExpSum(x, y, n);
+        TensorPrimitives.Multiply(new ReadOnlySpan<float>(y, n), 1f / sum, new Span<float>(y, n));
+    }
+
+    /// <summary>
+    /// y = exp(x - max(x)) over one row (x and y may be the same memory), returning the sum: softmax without its
+    /// final scale. A row whose max is not finite (NaN, +inf, all -inf) becomes NaN, as the formula gives.
+    /// </summary>
+    internal static float ExpSum(float* x, float* y, int n)
+    {
         float max = TensorPrimitives.Max(new ReadOnlySpan<float>(x, n));
         if (!float.IsFinite(max))
         {
             new Span<float>(y, n).Fill(float.NaN);
-            return;
+            return float.NaN;
         }
         // From here every x - max is in [-inf, 0] (no NaN: Max propagates it).
         float sum = 0;
@@ -106,7 +116,7 @@ public static unsafe class Softmax
             y[i] = e0;
             sum += e0;
         }
-        TensorPrimitives.Multiply(new ReadOnlySpan<float>(y, n), 1f / sum, new Span<float>(y, n));
+        return sum;
     }
 
     // exp(t) for t <= 0 (Cephes expf: t = k ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r, about 1 ulp).

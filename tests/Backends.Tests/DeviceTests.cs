@@ -105,6 +105,16 @@ public sealed class GpuSerialTests
             // Garbage awaiting finalization would be freed by the limit check itself: free it first.
             GC.Collect();
             GC.WaitForPendingFinalizers();
+            // Freed device blocks sit in the GPU's cache, counted in CacheBytes until cleared.
+            var scratch = Mx.Multiply(y, 3, Gpu);
+            Mx.Eval(scratch);
+            long cachedBefore = Mx.Memory.CacheBytes;
+            scratch = null;
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            Assert.True(Mx.Memory.CacheBytes > cachedBefore, "the freed device block is cached");
+            Mx.Memory.ClearCache();
+            Assert.Equal(0, GpuRuntime.CachedBytes);
             Mx.Memory.SetMemoryLimit(Mx.Memory.ActiveBytes + (1L << 20));
             var big = Mx.Multiply(y, 2, Gpu);
             Assert.Throws<MemoryLimitExceededException>(() => Mx.Eval(big));

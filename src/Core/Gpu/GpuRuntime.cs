@@ -111,6 +111,33 @@ internal static class GpuRuntime
         return new DeviceInfo(device, backend, d.Name, d.MemoryBytes, d.SupportsFloat64);
     }
 
+    /// <summary>Bytes of freed device memory kept for reuse.</summary>
+    public static long CachedBytes
+    {
+        get
+        {
+            if (s_device is not { } d)
+            {
+                return 0;
+            }
+            lock (Evaluator.Lock)
+            {
+                return d.CachedBytes;
+            }
+        }
+    }
+
+    public static void ClearCache()
+    {
+        if (s_device is { } d)
+        {
+            lock (Evaluator.Lock)
+            {
+                d.ClearCache();
+            }
+        }
+    }
+
     public static void Synchronize()
     {
         if (s_device is { } d)

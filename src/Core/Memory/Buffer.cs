@@ -335,15 +335,22 @@ public sealed class MemoryInfo
     /// <summary>The largest <see cref="ActiveBytes"/> seen since the start or the last <see cref="ResetPeak"/>.</summary>
     public long PeakBytes => Allocator.Peak;
 
-    /// <summary>Bytes kept in the buffer cache for reuse.</summary>
-    public long CacheBytes => Allocator.Cached;
+    /// <summary>Bytes kept in the buffer caches for reuse (host, and the GPU's once one is open).</summary>
+    public long CacheBytes => Allocator.Cached + (Mx.GpuUsed ? GpuRuntime.CachedBytes : 0);
 
     /// <summary>The active-memory limit (long.MaxValue when none is set).</summary>
     public long MemoryLimit => Allocator.Limit;
 
     public void ResetPeak() => Allocator.ResetPeak();
 
-    public void ClearCache() => Allocator.ClearCache();
+    public void ClearCache()
+    {
+        Allocator.ClearCache();
+        if (Mx.GpuUsed)
+        {
+            GpuRuntime.ClearCache();
+        }
+    }
 
     /// <summary>Caps active memory; an allocation past it throws <see cref="MemoryLimitExceededException"/>. 0 removes the cap.</summary>
     public void SetMemoryLimit(long bytes) => Allocator.SetLimit(bytes);

@@ -57,6 +57,9 @@ public static unsafe partial class Mx
 
     private static bool s_gpuUsed;
 
+    /// <summary>Whether a GPU was opened; until then nothing touches the GPU assemblies.</summary>
+    internal static bool GpuUsed => s_gpuUsed;
+
     private static readonly List<Task> s_pending = new();
 
     /// <summary>Opens the GPU when <paramref name="device"/> is one; a clear NotSupportedException when there is none.</summary>

@@ -179,45 +179,27 @@ public static partial class Mx
         return MxArray.Create(shape, outType, new BinaryPrimitive(op), a, b);
     }
 
-    public static MxArray Add(MxArray a, double b, StreamOrDevice? stream = null) =>
-        Add(a, Weak(b), stream: stream);
-    public static MxArray Subtract(MxArray a, double b, StreamOrDevice? stream = null) =>
-        Subtract(a, Weak(b), stream: stream);
-    public static MxArray Subtract(double a, MxArray b, StreamOrDevice? stream = null) =>
-        Subtract(Weak(a), b, stream: stream);
-    public static MxArray Multiply(MxArray a, double b, StreamOrDevice? stream = null) =>
-        Multiply(a, Weak(b), stream: stream);
-    public static MxArray Divide(MxArray a, double b, StreamOrDevice? stream = null) =>
-        Divide(a, Weak(b), stream: stream);
-    public static MxArray Power(MxArray a, double b, StreamOrDevice? stream = null) =>
-        Power(a, Weak(b), stream: stream);
+    public static MxArray Add(MxArray a, double b, StreamOrDevice? stream = null) => Add(a, Weak(b), stream: stream);
+    public static MxArray Subtract(MxArray a, double b, StreamOrDevice? stream = null) => Subtract(a, Weak(b), stream: stream);
+    public static MxArray Subtract(double a, MxArray b, StreamOrDevice? stream = null) => Subtract(Weak(a), b, stream: stream);
+    public static MxArray Multiply(MxArray a, double b, StreamOrDevice? stream = null) => Multiply(a, Weak(b), stream: stream);
+    public static MxArray Divide(MxArray a, double b, StreamOrDevice? stream = null) => Divide(a, Weak(b), stream: stream);
+    public static MxArray Power(MxArray a, double b, StreamOrDevice? stream = null) => Power(a, Weak(b), stream: stream);
 
     // Integer literals stay weak integers (mx.add(int_array, 1) is int32); without these they would bind to the
     // double overloads above and turn integer arrays into float32.
-    public static MxArray Add(MxArray a, int b, StreamOrDevice? stream = null) =>
-        Add(a, Weak((long)b), stream: stream);
-    public static MxArray Subtract(MxArray a, int b, StreamOrDevice? stream = null) =>
-        Subtract(a, Weak((long)b), stream: stream);
-    public static MxArray Subtract(int a, MxArray b, StreamOrDevice? stream = null) =>
-        Subtract(Weak((long)a), b, stream: stream);
-    public static MxArray Multiply(MxArray a, int b, StreamOrDevice? stream = null) =>
-        Multiply(a, Weak((long)b), stream: stream);
-    public static MxArray Divide(MxArray a, int b, StreamOrDevice? stream = null) =>
-        Divide(a, Weak((long)b), stream: stream);
-    public static MxArray Power(MxArray a, int b, StreamOrDevice? stream = null) =>
-        Power(a, Weak((long)b), stream: stream);
-    public static MxArray Add(MxArray a, long b, StreamOrDevice? stream = null) =>
-        Add(a, Weak(b), stream: stream);
-    public static MxArray Subtract(MxArray a, long b, StreamOrDevice? stream = null) =>
-        Subtract(a, Weak(b), stream: stream);
-    public static MxArray Subtract(long a, MxArray b, StreamOrDevice? stream = null) =>
-        Subtract(Weak(a), b, stream: stream);
-    public static MxArray Multiply(MxArray a, long b, StreamOrDevice? stream = null) =>
-        Multiply(a, Weak(b), stream: stream);
-    public static MxArray Divide(MxArray a, long b, StreamOrDevice? stream = null) =>
-        Divide(a, Weak(b), stream: stream);
-    public static MxArray Power(MxArray a, long b, StreamOrDevice? stream = null) =>
-        Power(a, Weak(b), stream: stream);
+    public static MxArray Add(MxArray a, int b, StreamOrDevice? stream = null) => Add(a, Weak((long)b), stream: stream);
+    public static MxArray Subtract(MxArray a, int b, StreamOrDevice? stream = null) => Subtract(a, Weak((long)b), stream: stream);
+    public static MxArray Subtract(int a, MxArray b, StreamOrDevice? stream = null) => Subtract(Weak((long)a), b, stream: stream);
+    public static MxArray Multiply(MxArray a, int b, StreamOrDevice? stream = null) => Multiply(a, Weak((long)b), stream: stream);
+    public static MxArray Divide(MxArray a, int b, StreamOrDevice? stream = null) => Divide(a, Weak((long)b), stream: stream);
+    public static MxArray Power(MxArray a, int b, StreamOrDevice? stream = null) => Power(a, Weak((long)b), stream: stream);
+    public static MxArray Add(MxArray a, long b, StreamOrDevice? stream = null) => Add(a, Weak(b), stream: stream);
+    public static MxArray Subtract(MxArray a, long b, StreamOrDevice? stream = null) => Subtract(a, Weak(b), stream: stream);
+    public static MxArray Subtract(long a, MxArray b, StreamOrDevice? stream = null) => Subtract(Weak(a), b, stream: stream);
+    public static MxArray Multiply(MxArray a, long b, StreamOrDevice? stream = null) => Multiply(a, Weak(b), stream: stream);
+    public static MxArray Divide(MxArray a, long b, StreamOrDevice? stream = null) => Divide(a, Weak(b), stream: stream);
+    public static MxArray Power(MxArray a, long b, StreamOrDevice? stream = null) => Power(a, Weak(b), stream: stream);
 
     /// <summary>Quotient and floored remainder: (FloorDivide(a, b), Remainder(a, b)).</summary>
     public static (MxArray Quotient, MxArray Remainder) DivMod(MxArray a, MxArray b, StreamOrDevice? stream = null) =>

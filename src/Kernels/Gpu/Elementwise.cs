@@ -91,9 +91,6 @@ public sealed partial class GpuDevice
         _ => 8,
     };
 
-    /// <summary>Whether unary and binary kernels compute in <paramref name="t"/> directly (others go through a wider type).</summary>
-    public static bool IsComputeType(GpuType t) => t is GpuType.Float32 or GpuType.Float64 or GpuType.Int32 or GpuType.Int64 or GpuType.UInt32 or GpuType.UInt64;
-
     private static StridedLayout Layout(GpuOperand src)
     {
         var (shape, strides) = Strided.Collapse(src.Shape, src.Strides);

@@ -90,8 +90,15 @@ public sealed partial class GpuDevice : IDisposable
 
     internal int MaxGroups { get; }
 
-    /// <summary>Bytes held by freed buffers kept for reuse.</summary>
-    public long CachedBytes => _cachedBytes;
+    /// <summary>Bytes held by freed buffers kept for reuse (those released since the last allocation included).</summary>
+    public long CachedBytes
+    {
+        get
+        {
+            DrainReleased();
+            return _cachedBytes;
+        }
+    }
 
     /// <summary>
     /// Opens the first CUDA device, else the first OpenCL GPU; with <paramref name="cpuAccelerator"/>, ILGPU's CPU

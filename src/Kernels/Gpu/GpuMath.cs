@@ -330,17 +330,8 @@ internal static class SignedMath
                     {
                         return a == 1 ? 1 : (a == -1 ? ((b & 1) == 0 ? 1 : a) : 0);
                     }
-                    long result = 1, bas = a;
-                    while (b > 0)
-                    {
-                        if ((b & 1) != 0)
-                        {
-                            result *= bas;
-                        }
-                        bas *= bas;
-                        b >>= 1;
-                    }
-                    return result;
+                    // Products wrap alike in two's complement: the unsigned loop gives the signed bits.
+                    return (long)UnsignedMath.Power((ulong)a, (ulong)b);
                 }
             case BinaryOp.Maximum: return a > b ? a : b;
             case BinaryOp.Minimum: return a < b ? a : b;
@@ -385,20 +376,7 @@ internal static class UnsignedMath
             case BinaryOp.Multiply: return a * b;
             case BinaryOp.FloorDivide: return b == 0 ? 0 : a / b;
             case BinaryOp.Remainder: return b == 0 ? 0 : a % b;
-            case BinaryOp.Power:
-                {
-                    ulong result = 1, bas = a;
-                    while (b > 0)
-                    {
-                        if ((b & 1) != 0)
-                        {
-                            result *= bas;
-                        }
-                        bas *= bas;
-                        b >>= 1;
-                    }
-                    return result;
-                }
+            case BinaryOp.Power: return Power(a, b);
             case BinaryOp.Maximum: return a > b ? a : b;
             case BinaryOp.Minimum: return a < b ? a : b;
             case BinaryOp.BitwiseAnd: return a & b;
@@ -408,6 +386,22 @@ internal static class UnsignedMath
             case BinaryOp.RightShift: return b >= (ulong)bits ? 0 : a >> (int)b;
             default: return 0;
         }
+    }
+
+    /// <summary>a^b by squaring, wrapping on overflow.</summary>
+    public static ulong Power(ulong a, ulong b)
+    {
+        ulong result = 1;
+        while (b > 0)
+        {
+            if ((b & 1) != 0)
+            {
+                result *= a;
+            }
+            a *= a;
+            b >>= 1;
+        }
+        return result;
     }
 
     public static bool Compare(int op, ulong a, ulong b) => (BinaryOp)op switch
