@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 7's check on a real NVIDIA GPU: the GPU bindings of the backend op suites (tests/Backends.Tests) run on
-# CUDA, then the GPU rows of the speed benchmark (perf/GpuBench: B1 with cuBLAS SGEMM as the peer, B2, B3, B4, B7);
-# everything lands in one results file, gpu-check.md. Well under 10 minutes on an H100.
+# CUDA, then the GPU rows of the speed benchmark (perf/GpuBench: B1 with cuBLAS SGEMM as the peer, B2, B3, B4, B7)
+# and the same rows in PyTorch on the same GPU (perf/GpuBench/torch_peer.py, where python3 has torch); everything
+# lands in one results file, gpu-check.md (the full test log in tests.log). About 7 minutes at most.
 #
 #   scripts/gpu-check.sh bundle          where the .NET SDK is (our dev machines): build and pack into .gpucheck/
 #                                        (git-ignored) what a GPU machine without .NET needs: the test assembly, the
@@ -46,6 +47,25 @@ gpu_classes() {
   grep -rhoE 'public sealed class (Gpu[A-Za-z]+|DeviceTests|TrainingTests)\b' tests/Backends.Tests/*.cs | awk '{print $4}' | sort -u
 }
 
+# ILGPU 1.5.3 loads the driver as libcuda.so and cuBLAS as libcublas.so.10/11/12. Driver mounts often carry only
+# libcuda.so.1, and a CUDA 13 image only libcublas.so.13 (its v2 entry points, the ones ILGPU calls, are unchanged):
+# link what is there under the names ILGPU asks for, in a folder of our own on LD_LIBRARY_PATH.
+link_cuda_libraries() {
+  local dir=/tmp/gpucheck-lib; mkdir -p "$dir"
+  local cuda; cuda=$(ldconfig -p 2>/dev/null | awk '/libcuda\.so\.1 /{print $NF; exit}')
+  [ -n "$cuda" ] || cuda=$(find /usr/local/nvidia /usr/lib/x86_64-linux-gnu /usr/lib64 -name 'libcuda.so.1' 2>/dev/null | grep -v stubs | head -1)
+  [ -n "$cuda" ] && ln -sf "$cuda" "$dir/libcuda.so"
+  local blas; blas=$(ldconfig -p 2>/dev/null | awk '/libcublas\.so\.1[0-9] /{print $NF}' | sort -V | tail -1)
+  [ -n "$blas" ] || blas=$(find /usr/local /usr/lib /opt -name 'libcublas.so.1[0-9]' -not -path '*/stubs/*' 2>/dev/null | sort -V | tail -1)
+  if [ -n "$blas" ]; then
+    ln -sf "$blas" "$dir/libcublas.so.12"
+    export LD_LIBRARY_PATH="$dir:$(dirname "$blas")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  else
+    export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
+  echo "libcuda: ${cuda:-not found}; cuBLAS: ${blas:-not found} (as libcublas.so.12)"
+}
+
 run_checks() {
   local out=$1 mode=$2
   mkdir -p "$out"
@@ -62,6 +82,7 @@ run_checks() {
     echo
     echo '```'
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || echo "no nvidia-smi"
+    [ "$mode" = smoke ] || link_cuda_libraries
     echo '```'
   } > "$report"
   local dotnet_cmd tests_cmd
@@ -83,16 +104,26 @@ run_checks() {
   local t0=$SECONDS
   {
     echo; echo "## Backend op suites on the GPU"; echo; echo '```'
-    timeout 420 "${tests_cmd[@]}" 2>&1 | grep -vE '^\s+(at |\[xUnit.net)' | tail -60
-    echo "exit status ${PIPESTATUS[0]}, $((SECONDS - t0)) s"
+    timeout 240 "${tests_cmd[@]}" > "$out/tests.log" 2>&1
+    local status=$?
+    grep -vE '^\s+(at |\[xUnit.net)' "$out/tests.log" | tail -60
+    echo "exit status $status, $((SECONDS - t0)) s (full log: tests.log)"
     echo '```'
   } >> "$report"
   t0=$SECONDS
   {
     echo; echo "## Benchmark (perf/GpuBench)"; echo
-    timeout 240 "${dotnet_cmd[@]}" "${bench_args[@]}" 2>&1 | tail -40
+    timeout 120 "${dotnet_cmd[@]}" "${bench_args[@]}" 2>&1 | tail -40
     echo; echo "(benchmark: $((SECONDS - t0)) s)"
   } >> "$report"
+  if [ "$mode" != smoke ] && command -v python3 > /dev/null; then
+    t0=$SECONDS
+    {
+      echo; echo "## Peer: PyTorch on the same GPU (perf/GpuBench/torch_peer.py)"; echo
+      timeout 90 python3 perf/GpuBench/torch_peer.py 2>&1 | tail -20
+      echo; echo "(peer: $((SECONDS - t0)) s)"
+    } >> "$report"
+  fi
   cat "$report"
 }
 

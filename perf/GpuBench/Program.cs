@@ -27,8 +27,16 @@ foreach (int n in cpuAccelerator ? new[] { 64, 128 } : new[] { 256, 1024, 2048, 
     string peer = "";
     if (info.Backend == "cuda" && n == 4096)
     {
-        double blas = CuBlas(n);
-        peer = $"cuBLAS {2.0 * n * n * n / (blas * 1e6):F0} GFLOP/s ({blas:F3} ms); ours/cuBLAS = {blas / ms:F2}";
+        try
+        {
+            double blas = CuBlas(n);
+            peer = $"cuBLAS {2.0 * n * n * n / (blas * 1e6):F0} GFLOP/s ({blas:F3} ms); ours/cuBLAS = {blas / ms:F2}";
+        }
+        catch (Exception e) when (e is DllNotFoundException or NotSupportedException or EntryPointNotFoundException or TypeInitializationException or ILGPU.Runtime.Cuda.CudaException)
+        {
+            // ILGPU 1.5.3 binds libcublas.so.10-12; a CUDA 13 machine may have only .so.13 (gpu-check.sh links it).
+            peer = $"cuBLAS through ILGPU unavailable: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}";
+        }
     }
     Row("B1", $"matmul fp32 N={n}", ms, $"{gflops:F0} GFLOP/s", peer);
 }
