@@ -10,6 +10,18 @@ bool cpuAccelerator = args.Contains("--cpu-accelerator");
 int reps = args.SkipWhile(a => a != "--reps").Skip(1).Select(int.Parse).FirstOrDefault(9);
 Mx.SetGpuBackend(cpuAccelerator ? GpuBackendPreference.CpuAccelerator : GpuBackendPreference.Auto);
 var gpu = Device.Gpu;
+if (args.SkipWhile(a => a != "--matmul").Skip(1).Select(int.Parse).FirstOrDefault() is int profileN and > 0)
+{
+    // A few products of one size and nothing else: the process to run under a profiler (ncu).
+    var pa = Ready(Mx.Random.Normal(new[] { profileN, profileN }, key: Mx.Random.Key(1)));
+    var pb = Ready(Mx.Random.Normal(new[] { profileN, profileN }, key: Mx.Random.Key(2)));
+    for (int i = 0; i < 4; i++)
+    {
+        Mx.Eval(Mx.Matmul(pa, pb, gpu));
+        Mx.Synchronize();
+    }
+    return;
+}
 var info = Mx.DeviceInfo(gpu);
 Console.WriteLine($"# device: {info.Backend} '{info.Name}', {info.MemoryBytes / (1 << 20)} MiB; reps {reps}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 Console.WriteLine("| row | case | median ms | rate | vs peer |");

@@ -195,7 +195,16 @@ internal static class GpuRuntime
         Allocator.ReserveDevice(capacity);
         try
         {
-            return device.Allocate(Math.Max(bytes, 1));
+            try
+            {
+                return device.Allocate(Math.Max(bytes, 1));
+            }
+            catch (GpuOutOfMemoryException)
+            {
+                // Unreachable arrays may still hold device memory until finalized: free them, then try once more.
+                Allocator.CollectGarbage(full: true);
+                return device.Allocate(Math.Max(bytes, 1));
+            }
         }
         catch
         {

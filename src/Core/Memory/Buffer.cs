@@ -235,6 +235,7 @@ internal static unsafe class Allocator
     internal static void ReserveDevice(long bytes)
     {
         CheckBudget(bytes);
+        CollectIfDeviceGrown(bytes);
         Interlocked.Add(ref s_deviceActive, bytes);
         long active = Interlocked.Add(ref s_active, bytes);
         long peak;
@@ -245,8 +246,50 @@ internal static unsafe class Allocator
 
     internal static void ReturnDevice(long bytes)
     {
-        Interlocked.Add(ref s_deviceActive, -bytes);
+        long active = Interlocked.Add(ref s_deviceActive, -bytes);
         Interlocked.Add(ref s_active, -bytes);
+        long target = active + Math.Max(DeviceCollectStep, active / 2), current;
+        while (target < (current = Interlocked.Read(ref s_deviceCollectAt)) && Interlocked.CompareExchange(ref s_deviceCollectAt, target, current) != current)
+        {
+        }
+    }
+
+    private const long DeviceCollectStep = 256L << 20;
+    private static long s_deviceCollectAt = DeviceCollectStep;
+
+    /// <summary>
+    /// Device memory, like host memory, returns to its cache when the GC finalizes the arrays that held it, and the
+    /// GC sees none of it. A loop of GPU ops would otherwise ask the driver for fresh memory each step (slow) until the
+    /// device is full: when device memory has grown by a step (256 MB, or half of what survived the last collection)
+    /// since the last collection, collect and run finalizers first.
+    /// </summary>
+    private static void CollectIfDeviceGrown(long bytes)
+    {
+        if (DeviceActive + bytes <= Interlocked.Read(ref s_deviceCollectAt))
+        {
+            return;
+        }
+        CollectGarbage(full: false);
+        if (DeviceActive + bytes > Interlocked.Read(ref s_deviceCollectAt))
+        {
+            CollectGarbage(full: true);
+        }
+        long after = DeviceActive + bytes;
+        Interlocked.Exchange(ref s_deviceCollectAt, after + Math.Max(DeviceCollectStep, after / 2));
+    }
+
+    /// <summary>Collects unreachable arrays and runs their finalizers, which hand their memory back.</summary>
+    internal static void CollectGarbage(bool full)
+    {
+        if (full)
+        {
+            GC.Collect();
+        }
+        else
+        {
+            GC.Collect(1, GCCollectionMode.Forced, blocking: true);
+        }
+        GC.WaitForPendingFinalizers();
     }
 
     private static long s_deviceActive;

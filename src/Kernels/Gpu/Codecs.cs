@@ -29,7 +29,9 @@ public interface ICodec<T> where T : unmanaged
 public struct BoolCodec : ICodec<byte>
 {
     public bool IsFloat => false;
-    public double ToDouble(byte x) => x != 0 ? 1 : 0;
+    // Not `x != 0 ? 1 : 0`: ILGPU 1.5.3 folds that select of int constants, converted to double, into a select of the
+    // constants' bit patterns (PTX `selp.b64 %fd, 0d0000000000000001, ...`), so true read as 5e-324 on CUDA.
+    public double ToDouble(byte x) => (double)ToLong(x);
     public long ToLong(byte x) => x != 0 ? 1 : 0;
     public byte FromDouble(double x) => x != 0 ? (byte)1 : (byte)0;
     public byte FromLong(long x) => x != 0 ? (byte)1 : (byte)0;

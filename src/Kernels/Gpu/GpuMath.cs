@@ -28,30 +28,24 @@ internal static class FloatMath
     {
         UnaryOp.Abs => XMath.Abs(x),
         UnaryOp.Negative => -x,
-        UnaryOp.Exp => XMath.Exp(x),
+        UnaryOp.Exp => Exact32.Exp(x),
         UnaryOp.Expm1 => (float)DoubleMath.Expm1(x),
-        UnaryOp.Log => XMath.Log(x),
-        UnaryOp.Log2 => XMath.Log2(x),
-        UnaryOp.Log10 => XMath.Log10(x),
+        UnaryOp.Log => Exact32.Log(x),
+        UnaryOp.Log2 => Exact32.Log2(x),
+        UnaryOp.Log10 => Exact32.Log10(x),
         UnaryOp.Log1p => (float)DoubleMath.Log1p(x),
-        UnaryOp.Sin => XMath.Sin(x),
-        UnaryOp.Cos => XMath.Cos(x),
-        UnaryOp.Tan => XMath.Tan(x),
-        UnaryOp.Arcsin => XMath.Asin(x),
-        UnaryOp.Arccos => XMath.Acos(x),
-        UnaryOp.Arctan => XMath.Atan(x),
-        UnaryOp.Sinh => XMath.Sinh(x),
-        UnaryOp.Cosh => XMath.Cosh(x),
-        UnaryOp.Tanh => XMath.Tanh(x),
-        UnaryOp.Arcsinh or UnaryOp.Arccosh or UnaryOp.Arctanh or UnaryOp.Cbrt or UnaryOp.Erf => (float)DoubleMath.Unary(op, x),
-        UnaryOp.Sigmoid => x < 0 ? XMath.Exp(x) / (1 + XMath.Exp(x)) : 1 / (1 + XMath.Exp(-x)),
+        // ILGPU maps float32 sin, cos, tanh (and exp2, log2) to PTX's .approx instructions (errors up to ~2^-11, worse
+        // outside [-pi, pi]); through double they are as accurate as the CPU's.
+        UnaryOp.Sin or UnaryOp.Cos or UnaryOp.Tan or UnaryOp.Arcsin or UnaryOp.Arccos or UnaryOp.Arctan or UnaryOp.Sinh or UnaryOp.Cosh
+            or UnaryOp.Tanh or UnaryOp.Arcsinh or UnaryOp.Arccosh or UnaryOp.Arctanh or UnaryOp.Cbrt or UnaryOp.Erf => (float)DoubleMath.Unary(op, x),
+        UnaryOp.Sigmoid => x < 0 ? Exact32.Exp(x) / (1 + Exact32.Exp(x)) : 1 / (1 + Exact32.Exp(-x)),
         UnaryOp.Sqrt => XMath.Sqrt(x),
         UnaryOp.Rsqrt => 1 / XMath.Sqrt(x),
         UnaryOp.Reciprocal => 1 / x,
         UnaryOp.Square => x * x,
         UnaryOp.Floor => XMath.Floor(x),
         UnaryOp.Ceil => XMath.Ceiling(x),
-        UnaryOp.Round => XMath.RoundToEven(x),
+        UnaryOp.Round => Exact32.RoundHalfEven(x),
         UnaryOp.Erfinv => Erfinv(x),
         UnaryOp.Sign => XMath.IsNaN(x) ? x : (x > 0 ? 1 : (x < 0 ? -1 : 0)),
         UnaryOp.Degrees => x * (float)(180.0 / Math.PI),
@@ -66,7 +60,7 @@ internal static class FloatMath
         {
             return x == 1 ? float.PositiveInfinity : (x == -1 ? float.NegativeInfinity : float.NaN);
         }
-        float w = -XMath.Log((1.0f - x) * (1.0f + x));
+        float w = -Exact32.Log((1.0f - x) * (1.0f + x));
         float p;
         if (w < 5.0f)
         {
@@ -97,7 +91,7 @@ internal static class FloatMath
         float y = p * x;
         // One Newton step on erf(y) = x tightens the last bits.
         float err = (float)DoubleMath.Erf(y) - x;
-        return y - err * SqrtPiOver2 * XMath.Exp(y * y);
+        return y - err * SqrtPiOver2 * Exact32.Exp(y * y);
     }
 
     // The basic arithmetic stays in float32 (as the CPU computes it: floor(a / b) must round a / b in float32 first);
@@ -146,7 +140,7 @@ internal static class DoubleMath
         UnaryOp.Square => x * x,
         UnaryOp.Floor => XMath.Floor(x),
         UnaryOp.Ceil => XMath.Ceiling(x),
-        UnaryOp.Round => XMath.RoundToEven(x),
+        UnaryOp.Round => Exact32.RoundHalfEven(x),
         UnaryOp.Cbrt => Cbrt(x),
         UnaryOp.Erf => Erf(x),
         UnaryOp.Erfinv => Erfinv(x),
@@ -461,4 +455,114 @@ public struct U64Ops : IGpuOps<ulong>
     public ulong Binary(int op, ulong a, ulong b) => UnsignedMath.Binary(op, a, b, 64);
     public bool Compare(int op, ulong a, ulong b) => UnsignedMath.Compare(op, a, b);
     public bool Classify(int op, ulong x) => false;
+}
+
+/// <summary>
+/// float32 exp and log with correctly rounded arithmetic only (about 1 ulp), and round-half-to-even. ILGPU 1.5.3 lowers
+/// XMath's float32 exp and log to PTX's ex2.approx/lg2.approx (exp loses ~|x| ulps in the argument scaling, log has
+/// absolute, not relative, error near 1) and its RoundToEven rounds 1.5 to 1; these stay exact on every backend.
+/// </summary>
+internal static class Exact32
+{
+    private const float Ln2Hi = 0.693145751953125f;       // ln 2 in 16 bits: k * Ln2Hi is exact for |k| < 2^8
+    private const float Ln2Lo = 1.42860677e-06f;          // ln 2 - Ln2Hi
+    private const float Log2E = 1.44269504f;
+
+    public static float Exp(float x)
+    {
+        if (!(x < 88.7228394f))
+        {
+            return x > 0 ? float.PositiveInfinity : x; // +inf for overflow and +inf, NaN stays NaN
+        }
+        if (x < -103.972084f)
+        {
+            return 0f;
+        }
+        // x = k ln2 + r with |r| <= ln2 / 2; e^r by its Taylor series to r^7 (error < 2^-26 on that range).
+        float k = XMath.Floor(x * Log2E + 0.5f);
+        float r = x - k * Ln2Hi - k * Ln2Lo;
+        float p = 1f / 5040f;
+        p = p * r + 1f / 720f;
+        p = p * r + 1f / 120f;
+        p = p * r + 1f / 24f;
+        p = p * r + 1f / 6f;
+        p = p * r + 0.5f;
+        p = p * r + 1f;
+        p = p * r + 1f;
+        // 2^k in two factors, so that results near the float range's ends (k from -150 to 128) neither over- nor underflow early.
+        int ki = (int)k;
+        int half = ki / 2;
+        return p * Pow2(half) * Pow2(ki - half);
+    }
+
+    /// <summary>2^k for k in [-126, 127] from its bits.</summary>
+    private static float Pow2(int k) => Interop.IntAsFloat((uint)(k + 127) << 23);
+
+    // e ln b + (ln m) log_b e, summed in double and rounded once: log2(8) = 3 and log10(1000) = 3 exactly.
+    public static float Log(float x)
+    {
+        float logm = LogMantissa(x, out int e, out float special);
+        return special == 0 ? (float)(e * 0.69314718055994531 + logm) : special;
+    }
+
+    public static float Log2(float x)
+    {
+        float logm = LogMantissa(x, out int e, out float special);
+        return special == 0 ? (float)(e + logm * 1.4426950408889634) : special;
+    }
+
+    public static float Log10(float x)
+    {
+        float logm = LogMantissa(x, out int e, out float special);
+        return special == 0 ? (float)(e * 0.30102999566398120 + logm * 0.43429448190325182) : special;
+    }
+
+    /// <summary>
+    /// Splits x = m 2^e with m in [sqrt(1/2), sqrt(2)) and returns ln m by the series in s = (m - 1) / (m + 1);
+    /// <paramref name="special"/> is nonzero (the answer itself) for zero, negative, infinite and NaN inputs.
+    /// </summary>
+    private static float LogMantissa(float x, out int e, out float special)
+    {
+        e = 0;
+        special = 0;
+        if (!(x > 0) || XMath.IsInfinity(x))
+        {
+            special = x == 0 ? float.NegativeInfinity : (x > 0 ? x : float.NaN);
+            return 0;
+        }
+        uint bits = Interop.FloatAsInt(x);
+        if (bits < 0x00800000u)
+        {
+            bits = Interop.FloatAsInt(x * 33554432f); // subnormal: scale by 2^25 first
+            e = -25;
+        }
+        // Shift the exponent so that mantissas from sqrt(1/2) up land in [sqrt(1/2), sqrt(2)).
+        bits += 0x3F800000u - 0x3F3504F3u;
+        e += (int)(bits >> 23) - 127;
+        float m = Interop.IntAsFloat((bits & 0x007FFFFFu) + 0x3F3504F3u);
+        float f = m - 1f;
+        float s = f / (2f + f);
+        float z = s * s, w = z * z;
+        // ln m = f - f^2/2 + s (f^2/2 + R(z)), R a minimax fit of the series in z (error below 2^-34 on the range).
+        float r = z * (0.666666627f + w * 0.284987867f) + w * (0.400009722f + w * 0.242790788f);
+        float hfsq = 0.5f * f * f;
+        return s * (hfsq + r) - hfsq + f;
+    }
+
+    /// <summary>Round half to even, as MLX and NumPy round (and as PTX's cvt.rni would).</summary>
+    public static float RoundHalfEven(float x)
+    {
+        float f = XMath.Floor(x);
+        float d = x - f; // exact: x and f share their exponent's range
+        float r = d > 0.5f || (d == 0.5f && f - 2f * XMath.Floor(f * 0.5f) != 0f) ? f + 1f : f;
+        return r == 0f ? x * 0f : r; // keeps the sign of zero (round(-0.4) = -0); NaN and infinities pass through
+    }
+
+    public static double RoundHalfEven(double x)
+    {
+        double f = XMath.Floor(x);
+        double d = x - f;
+        double r = d > 0.5 || (d == 0.5 && f - 2.0 * XMath.Floor(f * 0.5) != 0.0) ? f + 1.0 : f;
+        return r == 0.0 ? x * 0.0 : r;
+    }
 }

@@ -18,7 +18,7 @@ public static class PtxCheck
     public static IReadOnlyList<(MethodInfo Kernel, string Ptx)> Compile(IEnumerable<MethodInfo> kernels, CudaArchitecture? architecture = null)
     {
         var arch = architecture ?? CudaArchitecture.SM_80;
-        using var context = Context.Create(b => b.EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        using var context = Context.Create(b => b.EnableAlgorithms().Optimize(GpuDevice.Optimization));
         using var backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_80, null);
         var result = new List<(MethodInfo, string)>();
         foreach (var kernel in kernels)
