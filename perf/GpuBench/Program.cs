@@ -53,6 +53,11 @@ foreach (int n in cpuAccelerator ? new[] { 64, 128 } : new[] { 256, 1024, 2048, 
     Row("B1", $"matmul fp32 N={n}", ms, $"{gflops:F0} GFLOP/s", peer);
 }
 
+if (args.Contains("--only-b1"))
+{
+    return;
+}
+
 {
     int n = 16_777_216 / scale;
     var a = Ready(Mx.Random.Uniform(new[] { n }, key: Mx.Random.Key(3)));

@@ -252,15 +252,57 @@ public struct StridedLayout
 
     public readonly long Offset(long i)
     {
-        long off = Start;
-        if (NDim > 0) { off += (i % D0) * S0; i /= D0; }
-        if (NDim > 1) { off += (i % D1) * S1; i /= D1; }
-        if (NDim > 2) { off += (i % D2) * S2; i /= D2; }
-        if (NDim > 3) { off += (i % D3) * S3; i /= D3; }
-        if (NDim > 4) { off += (i % D4) * S4; i /= D4; }
-        if (NDim > 5) { off += (i % D5) * S5; i /= D5; }
-        if (NDim > 6) { off += (i % D6) * S6; i /= D6; }
-        if (NDim > 7) { off += (i % D7) * S7; }
-        return off;
+        // Nested, not sequential, ifs: ILGPU's if-conversion turns each small `if` into selects, which would run all
+        // eight 64-bit divisions for every element whatever NDim is (a contiguous sum ran at 54 GB/s on an H200).
+        if (NDim <= 1)
+        {
+            return NDim == 0 ? Start : Start + i * S0;
+        }
+        long q = i / D0;
+        long off = Start + (i - q * D0) * S0;
+        i = q;
+        if (NDim > 2)
+        {
+            q = i / D1;
+            off += (i - q * D1) * S1;
+            i = q;
+            if (NDim > 3)
+            {
+                q = i / D2;
+                off += (i - q * D2) * S2;
+                i = q;
+                if (NDim > 4)
+                {
+                    q = i / D3;
+                    off += (i - q * D3) * S3;
+                    i = q;
+                    if (NDim > 5)
+                    {
+                        q = i / D4;
+                        off += (i - q * D4) * S4;
+                        i = q;
+                        if (NDim > 6)
+                        {
+                            q = i / D5;
+                            off += (i - q * D5) * S5;
+                            i = q;
+                            if (NDim > 7)
+                            {
+                                q = i / D6;
+                                off += (i - q * D6) * S6;
+                                i = q;
+                                return off + i * S7;
+                            }
+                            return off + i * S6;
+                        }
+                        return off + i * S5;
+                    }
+                    return off + i * S4;
+                }
+                return off + i * S3;
+            }
+            return off + i * S2;
+        }
+        return off + i * S1;
     }
 }

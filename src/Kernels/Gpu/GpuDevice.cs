@@ -114,13 +114,15 @@ public sealed partial class GpuDevice : IDisposable
 
     /// <summary>
     /// Opens the first CUDA device, else the first OpenCL GPU; with <paramref name="cpuAccelerator"/>, ILGPU's CPU
-    /// accelerator (2 threads per group, one group per core).
+    /// accelerator (2 threads per group, one group per core; <paramref name="cpuGroupSize"/> threads per group
+    /// instead, in 32-thread warps, lets tests run the kernels written for a GPU's 256-thread groups).
     /// </summary>
-    public static GpuDevice Open(bool cpuAccelerator)
+    public static GpuDevice Open(bool cpuAccelerator, int cpuGroupSize = 2)
     {
         if (cpuAccelerator)
         {
-            var context = Context.Create(b => b.CPU(new CPUDevice(2, 1, Math.Max(1, Environment.ProcessorCount))).EnableAlgorithms().Optimize(Optimization));
+            var cpu = cpuGroupSize <= 2 ? new CPUDevice(2, 1, Math.Max(1, Environment.ProcessorCount)) : new CPUDevice(32, cpuGroupSize / 32, 1);
+            var context = Context.Create(b => b.CPU(cpu).EnableAlgorithms().Optimize(Optimization));
             return new GpuDevice(context, context.GetCPUDevice(0).CreateAccelerator(context), GpuBackendKind.CpuAccelerator);
         }
         Context? ctx = null;

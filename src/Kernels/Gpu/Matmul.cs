@@ -221,6 +221,161 @@ internal static class MatmulKernels
     }
 }
 
+/// <summary>Four floats read from or written to shared memory as one 128-bit access.</summary>
+public struct Float4
+{
+    public float X, Y, Z, W;
+}
+
+/// <summary>
+/// The float32 product for 256-thread groups (a GPU): 128 x 128 output blocks, each thread a 2 x 2 grid of 4 x 4
+/// register tiles at rows 4ty + {0..3} and 64 + 4ty + {0..3} (columns alike), so that every k step reads its a and b
+/// fragments as four 128-bit shared loads for 64 multiply-adds. The next k slice is fetched from global memory into
+/// registers while the current one is multiplied, into the other half of a double-buffered shared tile: one barrier
+/// per step. Each thread's four global loads per operand per step run along that operand's contiguous axis, their
+/// addresses computed once before the loop.
+/// </summary>
+internal static class Gemm128
+{
+    public const int Threads = 256, Tile = 128, Depth = 8, Ld = Tile + 4;
+
+    public static void Kernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> o, GemmShape s, int tilesM, int tilesN)
+    {
+        // Two stages of a (k-major, Depth x Ld) and b (Depth x Ld), as 128-bit units.
+        var shared = SharedMemory.Allocate<Float4>(2 * 2 * Depth * Ld / 4).AsAligned(16);
+        var flat = shared.Cast<float>();
+        int tid = Group.IdxX;
+        int g = Grid.IdxX;
+        int perBatch = tilesM * tilesN;
+        int bi = g / perBatch;
+        int rem = g - bi * perBatch;
+        int tm = rem / tilesN;
+        int row0 = tm * Tile, col0 = (rem - tm * tilesN) * Tile;
+        long aBase = s.ABatch.Offset(bi), bBase = s.BBatch.Offset(bi);
+
+        // Which (row-or-column, k) each of the thread's four loads covers: along k when k is the contiguous axis,
+        // else along rows (columns). The same mapping serves as the shared-memory store position.
+        bool aAlongK = s.ACol == 1 && s.ARow != 1, bAlongK = s.BRow == 1 && s.BCol != 1;
+        int aR = aAlongK ? tid >> 3 : tid & 127, aK = aAlongK ? tid & 7 : tid >> 7;
+        int aRStep = aAlongK ? 32 : 0, aKStep = aAlongK ? 0 : 2;
+        int bC = bAlongK ? tid >> 3 : tid & 127, bK = bAlongK ? tid & 7 : tid >> 7;
+        int bCStep = bAlongK ? 32 : 0, bKStep = bAlongK ? 0 : 2;
+
+        long pa0 = aBase + (long)(row0 + aR) * s.ARow + (long)aK * s.ACol;
+        long pa1 = pa0 + aRStep * s.ARow + aKStep * s.ACol, pa2 = pa1 + aRStep * s.ARow + aKStep * s.ACol, pa3 = pa2 + aRStep * s.ARow + aKStep * s.ACol;
+        long pb0 = bBase + (long)(col0 + bC) * s.BCol + (long)bK * s.BRow;
+        long pb1 = pb0 + bCStep * s.BCol + bKStep * s.BRow, pb2 = pb1 + bCStep * s.BCol + bKStep * s.BRow, pb3 = pb2 + bCStep * s.BCol + bKStep * s.BRow;
+        bool ra0 = row0 + aR < s.M, ra1 = row0 + aR + aRStep < s.M, ra2 = row0 + aR + 2 * aRStep < s.M, ra3 = row0 + aR + 3 * aRStep < s.M;
+        bool rb0 = col0 + bC < s.N, rb1 = col0 + bC + bCStep < s.N, rb2 = col0 + bC + 2 * bCStep < s.N, rb3 = col0 + bC + 3 * bCStep < s.N;
+        int sa0 = aK * Ld + aR, sStepA = aKStep * Ld + aRStep;
+        int sb0 = Depth * Ld + bK * Ld + bC, sStepB = bKStep * Ld + bCStep;
+        long aKAdvance = Depth * s.ACol, bKAdvance = Depth * s.BRow;
+
+        int tx = tid & 15, ty = tid >> 4;
+        Row8<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+
+        // Stage 0 from global memory.
+        int k = 0;
+        float va0 = ra0 && aK < s.K ? a[pa0] : 0f, va1 = ra1 && aK + aKStep < s.K ? a[pa1] : 0f;
+        float va2 = ra2 && aK + 2 * aKStep < s.K ? a[pa2] : 0f, va3 = ra3 && aK + 3 * aKStep < s.K ? a[pa3] : 0f;
+        float vb0 = rb0 && bK < s.K ? b[pb0] : 0f, vb1 = rb1 && bK + bKStep < s.K ? b[pb1] : 0f;
+        float vb2 = rb2 && bK + 2 * bKStep < s.K ? b[pb2] : 0f, vb3 = rb3 && bK + 3 * bKStep < s.K ? b[pb3] : 0f;
+        int stage = 0;
+        while (true)
+        {
+            int sbase = stage * 2 * Depth * Ld;
+            flat[sbase + sa0] = va0;
+            flat[sbase + sa0 + sStepA] = va1;
+            flat[sbase + sa0 + 2 * sStepA] = va2;
+            flat[sbase + sa0 + 3 * sStepA] = va3;
+            flat[sbase + sb0] = vb0;
+            flat[sbase + sb0 + sStepB] = vb1;
+            flat[sbase + sb0 + 2 * sStepB] = vb2;
+            flat[sbase + sb0 + 3 * sStepB] = vb3;
+            Group.Barrier();
+            int next = k + Depth;
+            if (next < s.K)
+            {
+                // Fetch the next slice while this one is multiplied.
+                pa0 += aKAdvance; pa1 += aKAdvance; pa2 += aKAdvance; pa3 += aKAdvance;
+                pb0 += bKAdvance; pb1 += bKAdvance; pb2 += bKAdvance; pb3 += bKAdvance;
+                va0 = ra0 && next + aK < s.K ? a[pa0] : 0f;
+                va1 = ra1 && next + aK + aKStep < s.K ? a[pa1] : 0f;
+                va2 = ra2 && next + aK + 2 * aKStep < s.K ? a[pa2] : 0f;
+                va3 = ra3 && next + aK + 3 * aKStep < s.K ? a[pa3] : 0f;
+                vb0 = rb0 && next + bK < s.K ? b[pb0] : 0f;
+                vb1 = rb1 && next + bK + bKStep < s.K ? b[pb1] : 0f;
+                vb2 = rb2 && next + bK + 2 * bKStep < s.K ? b[pb2] : 0f;
+                vb3 = rb3 && next + bK + 3 * bKStep < s.K ? b[pb3] : 0f;
+            }
+            int fa = sbase / 4 + ty, fb = (sbase + Depth * Ld) / 4 + tx;
+            for (int kk = 0; kk < Depth; kk++)
+            {
+                var a0 = shared[fa + kk * (Ld / 4)];
+                var a1 = shared[fa + kk * (Ld / 4) + 16];
+                var b0 = shared[fb + kk * (Ld / 4)];
+                var b1 = shared[fb + kk * (Ld / 4) + 16];
+                Row8<float> bv;
+                bv.C0 = b0.X; bv.C1 = b0.Y; bv.C2 = b0.Z; bv.C3 = b0.W;
+                bv.C4 = b1.X; bv.C5 = b1.Y; bv.C6 = b1.Z; bv.C7 = b1.W;
+                c0.MulAdd(default(F32Gemm), a0.X, bv);
+                c1.MulAdd(default(F32Gemm), a0.Y, bv);
+                c2.MulAdd(default(F32Gemm), a0.Z, bv);
+                c3.MulAdd(default(F32Gemm), a0.W, bv);
+                c4.MulAdd(default(F32Gemm), a1.X, bv);
+                c5.MulAdd(default(F32Gemm), a1.Y, bv);
+                c6.MulAdd(default(F32Gemm), a1.Z, bv);
+                c7.MulAdd(default(F32Gemm), a1.W, bv);
+            }
+            if (next >= s.K)
+            {
+                break;
+            }
+            k = next;
+            stage ^= 1;
+        }
+
+        long oBase = s.OStart + (long)bi * s.M * s.N;
+        bool acc = s.Accumulate != 0;
+        int r = row0 + 4 * ty, c = col0 + 4 * tx;
+        StoreRow(o, c0, oBase, r, c, s, acc);
+        StoreRow(o, c1, oBase, r + 1, c, s, acc);
+        StoreRow(o, c2, oBase, r + 2, c, s, acc);
+        StoreRow(o, c3, oBase, r + 3, c, s, acc);
+        StoreRow(o, c4, oBase, r + 64, c, s, acc);
+        StoreRow(o, c5, oBase, r + 65, c, s, acc);
+        StoreRow(o, c6, oBase, r + 66, c, s, acc);
+        StoreRow(o, c7, oBase, r + 67, c, s, acc);
+    }
+
+    /// <summary>A register row: columns c..c+3 and c+64..c+67 of output row r, those inside the output.</summary>
+    private static void StoreRow(ArrayView<float> o, Row8<float> v, long oBase, int r, int c, GemmShape s, bool acc)
+    {
+        if (r >= s.M)
+        {
+            return;
+        }
+        long start = oBase + (long)r * s.N;
+        Put(o, start, c, v.C0, s.N, acc);
+        Put(o, start, c + 1, v.C1, s.N, acc);
+        Put(o, start, c + 2, v.C2, s.N, acc);
+        Put(o, start, c + 3, v.C3, s.N, acc);
+        Put(o, start, c + 64, v.C4, s.N, acc);
+        Put(o, start, c + 65, v.C5, s.N, acc);
+        Put(o, start, c + 66, v.C6, s.N, acc);
+        Put(o, start, c + 67, v.C7, s.N, acc);
+    }
+
+    private static void Put(ArrayView<float> o, long start, int col, float v, int n, bool acc)
+    {
+        if (col < n)
+        {
+            long i = start + col;
+            o[i] = acc ? o[i] + v : v;
+        }
+    }
+}
+
 /// <summary>A matmul operand in device memory: element offset, row and column strides, and strides over the batch dims.</summary>
 public readonly record struct GemmOperand(GpuMemory Memory, long Offset, long RowStride, long ColStride, long[] BatchStrides);
 
@@ -230,6 +385,9 @@ public sealed partial class GpuDevice
     private const long TinyGemm = 1 << 16;
 
     private CuBlas? _cuBlas;
+
+    /// <summary>float32 products on 256-thread groups through <see cref="Gemm128"/> (MLX_GPU_GEMM=tiled picks the general kernel, for comparison).</summary>
+    public bool UseGemm128 { get; set; } = Environment.GetEnvironmentVariable("MLX_GPU_GEMM") != "tiled";
 
     /// <summary>
     /// o (+)= a @ b over the batch dims <paramref name="batchShape"/> in <paramref name="t"/> (float32 or float64):
@@ -277,6 +435,17 @@ public sealed partial class GpuDevice
             var simple = Kernel("matmul.simple", acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, long, TOps>(MatmulKernels.Simple));
             simple(GridFor(total), a.View<T>(), b.View<T>(), o.View<T>(), s, total, default);
             return;
+        }
+        if (typeof(T) == typeof(float) && GroupSize >= Gemm128.Threads && UseGemm128)
+        {
+            long blocks = batch * ((s.M + Gemm128.Tile - 1) / Gemm128.Tile) * ((s.N + Gemm128.Tile - 1) / Gemm128.Tile);
+            if (blocks <= int.MaxValue)
+            {
+                var gemm = Kernel("matmul.gemm128", acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int, int>(Gemm128.Kernel));
+                gemm(new KernelConfig((int)blocks, Gemm128.Threads), a.View<float>(), b.View<float>(), o.View<float>(), s,
+                    (s.M + Gemm128.Tile - 1) / Gemm128.Tile, (s.N + Gemm128.Tile - 1) / Gemm128.Tile);
+                return;
+            }
         }
         var tiled = Kernel("matmul.tiled", acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, int, int, int, TOps>(MatmulKernels.Tiled));
         tiled(new KernelConfig((int)groups, threads), a.View<T>(), b.View<T>(), o.View<T>(), s, tx, (int)tilesM, (int)tilesN, default);

@@ -14,6 +14,9 @@ namespace Mlx.Kernels.Gpu;
 /// </summary>
 public static class PtxCheck
 {
+    /// <summary>Kernels that only 256-thread groups (a GPU) load, so that the CPU accelerator's test runs never do.</summary>
+    public static IEnumerable<MethodInfo> GpuGroupKernels => new[] { typeof(Gemm128).GetMethod(nameof(Gemm128.Kernel))! };
+
     /// <summary>The PTX of each kernel, compiled for <paramref name="architecture"/> (default sm_80).</summary>
     public static IReadOnlyList<(MethodInfo Kernel, string Ptx)> Compile(IEnumerable<MethodInfo> kernels, CudaArchitecture? architecture = null)
     {
