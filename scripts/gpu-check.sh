@@ -39,6 +39,7 @@ EOF
   local dn; dn=$(dirname "$(readlink -f "$(command -v dotnet)")")
   local fx; fx=$(ls "$dn/shared/Microsoft.NETCore.App" | sort -V | tail -1)
   tar -C "$dn" -cJf "$bundle/dotnet.tar.xz" dotnet host "shared/Microsoft.NETCore.App/$fx"
+  git describe --always --dirty > "$bundle/commit" 2>/dev/null || true
   du -sh "$bundle"
 }
 
@@ -78,7 +79,9 @@ run_checks() {
     export MLX_GPU_TESTS=gpu
   fi
   {
-    echo "# gpu-check $(date -u '+%Y-%m-%d %H:%M') UTC, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), mode $mode"
+    # The bundle's own commit where there is one: the GPU machine's copy of .git may be older than its working tree.
+    local commit; commit=$(cat "$bundle/commit" 2>/dev/null || git describe --always --dirty 2>/dev/null || echo '?')
+    echo "# gpu-check $(date -u '+%Y-%m-%d %H:%M') UTC, commit $commit, mode $mode"
     echo
     echo '```'
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || echo "no nvidia-smi"
