@@ -86,7 +86,9 @@ public static unsafe class Gemm
         }
         try
         {
-            System.Threading.Tasks.Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+            // Threads sharing the packed B meet at a gate per block, so they must all run at once.
+            Action<int, Action<int>> run = gate != null ? Parallelism.RunGang : Parallelism.Run;
+            run(threads, t =>
             {
                 // Whole panels per thread, as even as they can be (a partial panel only at the very end).
                 if (splitRows)

@@ -181,7 +181,7 @@ public sealed class ConvGeometry
             const int Grain = 16;
             long chunks = (tiles + Grain - 1) / Grain, next = 0;
             int threads = total * kt * cout < (1L << 19) ? 1 : (int)Math.Min(Parallelism.MaxThreads, chunks);
-            System.Threading.Tasks.Parallel.For(0, threads, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
+            Parallelism.Run(threads, _ =>
             {
                 T* col = (T*)NativeMemory.AlignedAlloc((nuint)((long)mr * kt * sizeof(T)), 64);
                 int[] valid = new int[runs];

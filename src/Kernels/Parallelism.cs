@@ -1,12 +1,25 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+
 namespace Mlx.Kernels;
 
-/// <summary>Splits work across cores above a size threshold; below it, threads cost more than they save.</summary>
+/// <summary>
+/// Splits work across cores above a size threshold; below it, threads cost more than they save. The work runs on
+/// the calling thread and on <see cref="MaxThreads"/> - 1 workers of our own that keep spinning for a while
+/// (<see cref="SpinMicroseconds"/>) after each job before they sleep: a woken thread-pool thread starts tens to
+/// hundreds of microseconds late (more in a VM), a large share of a millisecond-long op, which is why OpenMP runtimes
+/// spin too.
+/// </summary>
 public static class Parallelism
 {
     /// <summary>Elements of simple elementwise work below which a kernel stays on one thread.</summary>
     public const long ElementwiseThreshold = 1 << 16;
 
     public static int MaxThreads { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>How long an idle worker spins for the next job before it sleeps (MLX_SPIN_US; 0 sleeps at once).</summary>
+    public static int SpinMicroseconds { get; set; } =
+        int.TryParse(Environment.GetEnvironmentVariable("MLX_SPIN_US"), out int us) && us >= 0 ? us : 2000;
 
     /// <summary>Runs <paramref name="body"/>(start, end) over [0, count) in contiguous chunks.</summary>
     public static void For(long count, long workPerItem, Action<long, long> body)
@@ -20,7 +33,7 @@ public static class Parallelism
             return;
         }
         long chunk = (count + threads - 1) / threads;
-        System.Threading.Tasks.Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        Run(threads, t =>
         {
             long start = t * chunk;
             long end = Math.Min(count, start + chunk);
@@ -29,5 +42,197 @@ public static class Parallelism
                 body(start, end);
             }
         });
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(i) for i in [0, n): the caller and the workers claim indices as they come free,
+    /// so a worker that starts late takes fewer (or none). The bodies must not wait for each other.
+    /// </summary>
+    public static void Run(int n, Action<int> body) => WorkerPool.Run(n, body, gang: false);
+
+    /// <summary>Like <see cref="Run"/>, but every index on its own thread, all at once: for bodies that synchronize.</summary>
+    public static void RunGang(int n, Action<int> body) => WorkerPool.Run(n, body, gang: true);
+}
+
+internal static class WorkerPool
+{
+    private sealed class Job(Action<int> body, int count, bool gang)
+    {
+        private int _next = gang ? 1 : 0; // a gang's index 0 belongs to the caller
+
+        /// <summary>Each worker takes one index (and the caller index 0).</summary>
+        public bool Gang => gang;
+        private int _done;
+        private ExceptionDispatchInfo? _error;
+
+        public bool IsDone => Volatile.Read(ref _done) == count;
+
+        public void RunIndex(int i)
+        {
+            try
+            {
+                body(i);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
+            }
+            Interlocked.Increment(ref _done);
+        }
+
+        /// <summary>Claims and runs indices until none are left (a gang member claims one).</summary>
+        public void Work(bool one)
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref _next) - 1) < count)
+            {
+                RunIndex(i);
+                if (one)
+                {
+                    return;
+                }
+            }
+        }
+
+        public void Rethrow() => _error?.Throw();
+    }
+
+    private static readonly object s_runLock = new();
+    private static readonly object s_sleepLock = new();
+    private static Thread[] s_workers = [];
+    private static Job? s_job;
+    private static long s_seq;
+    private static int s_sleepers;
+
+    [ThreadStatic]
+    private static bool t_busy;
+
+    public static void Run(int n, Action<int> body, bool gang)
+    {
+        if (n <= 1)
+        {
+            if (n == 1)
+            {
+                body(0);
+            }
+            return;
+        }
+        // Nested (a body that parallelizes again), or the workers busy with another caller's job.
+        if (t_busy || !Monitor.TryEnter(s_runLock))
+        {
+            if (gang)
+            {
+                Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = n }, body);
+            }
+            else
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    body(i);
+                }
+            }
+            return;
+        }
+        try
+        {
+            EnsureWorkers(n - 1);
+            var job = new Job(body, n, gang);
+            Volatile.Write(ref s_job, job);
+            Interlocked.Increment(ref s_seq);
+            if (Volatile.Read(ref s_sleepers) > 0)
+            {
+                lock (s_sleepLock)
+                {
+                    Monitor.PulseAll(s_sleepLock);
+                }
+            }
+            t_busy = true;
+            try
+            {
+                if (gang)
+                {
+                    job.RunIndex(0);
+                }
+                else
+                {
+                    job.Work(one: false);
+                }
+            }
+            finally
+            {
+                t_busy = false;
+            }
+            var spin = new SpinWait();
+            while (!job.IsDone)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+            Volatile.Write(ref s_job, null);
+            job.Rethrow();
+        }
+        finally
+        {
+            Monitor.Exit(s_runLock);
+        }
+    }
+
+    private static void EnsureWorkers(int count)
+    {
+        if (s_workers.Length >= count)
+        {
+            return;
+        }
+        var workers = new Thread[count];
+        Array.Copy(s_workers, workers, s_workers.Length);
+        for (int i = s_workers.Length; i < count; i++)
+        {
+            workers[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"Mlx worker {i + 1}" };
+            workers[i].Start();
+        }
+        s_workers = workers;
+    }
+
+    private static void WorkerLoop()
+    {
+        t_busy = true; // a body's own parallel loops run inline
+        long seen = Volatile.Read(ref s_seq);
+        while (true)
+        {
+            long spinUntil = Stopwatch.GetTimestamp() + Parallelism.SpinMicroseconds * Stopwatch.Frequency / 1_000_000;
+            int spins = 0;
+            while (Volatile.Read(ref s_seq) == seen)
+            {
+                if (Stopwatch.GetTimestamp() >= spinUntil)
+                {
+                    Sleep(seen);
+                    break;
+                }
+                // Pause instructions, and now and then the core to another ready thread (a 2-core machine runs tests beside us).
+                Thread.SpinWait(30);
+                if (++spins % 64 == 0)
+                {
+                    Thread.Yield();
+                }
+            }
+            seen = Volatile.Read(ref s_seq);
+            if (Volatile.Read(ref s_job) is { } job)
+            {
+                job.Work(one: job.Gang);
+            }
+        }
+    }
+
+    private static void Sleep(long seen)
+    {
+        lock (s_sleepLock)
+        {
+            // The increment is a full fence: a caller either sees us counted and pulses, or we see its new job here.
+            Interlocked.Increment(ref s_sleepers);
+            while (Volatile.Read(ref s_seq) == seen)
+            {
+                Monitor.Wait(s_sleepLock);
+            }
+            Interlocked.Decrement(ref s_sleepers);
+        }
     }
 }

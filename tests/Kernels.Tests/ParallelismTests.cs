@@ -1,0 +1,114 @@
+namespace Mlx.Kernels.Tests;
+
+/// <summary>The worker pool behind Parallelism: every index once, gangs all at once, errors and nesting.</summary>
+[Collection("Parallelism")]
+public sealed class ParallelismTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(17)]
+    public void RunCoversEveryIndexOnce(int n)
+    {
+        for (int round = 0; round < 50; round++)
+        {
+            var hits = new int[n];
+            Parallelism.Run(n, i => Interlocked.Increment(ref hits[i]));
+            Assert.All(hits, h => Assert.Equal(1, h));
+        }
+    }
+
+    [Fact]
+    public void ForCoversTheRangeInChunks()
+    {
+        const long count = 1_000_003;
+        var hits = new byte[count];
+        Parallelism.For(count, 1 << 10, (s, e) =>
+        {
+            for (long i = s; i < e; i++)
+            {
+                hits[i]++;
+            }
+        });
+        Assert.All(hits, h => Assert.Equal(1, h));
+    }
+
+    [Fact]
+    public async Task GangMembersRunAtOnce()
+    {
+        // Each member waits until all have arrived: only concurrent members get through (with one thread this hangs).
+        int n = Math.Max(2, Parallelism.MaxThreads);
+        for (int round = 0; round < 20; round++)
+        {
+            int arrived = 0;
+            var task = Task.Run(() => Parallelism.RunGang(n, _ =>
+            {
+                Interlocked.Increment(ref arrived);
+                var spin = new SpinWait();
+                while (Volatile.Read(ref arrived) < n)
+                {
+                    spin.SpinOnce();
+                }
+            }));
+            await task.WaitAsync(TimeSpan.FromSeconds(30)); // a TimeoutException if the members did not run concurrently
+        }
+    }
+
+    [Fact]
+    public async Task WorkersThatSleptWakeForTheNextJob()
+    {
+        int saved = Parallelism.SpinMicroseconds;
+        try
+        {
+            Parallelism.SpinMicroseconds = 0;
+            for (int round = 0; round < 20; round++)
+            {
+                Thread.Sleep(1); // the workers are asleep by now
+                int arrived = 0;
+                var task = Task.Run(() => Parallelism.RunGang(2, _ =>
+                {
+                    Interlocked.Increment(ref arrived);
+                    while (Volatile.Read(ref arrived) < 2)
+                    {
+                        Thread.SpinWait(10);
+                    }
+                }));
+                await task.WaitAsync(TimeSpan.FromSeconds(30)); // a TimeoutException if a sleeping worker was not woken
+            }
+        }
+        finally
+        {
+            Parallelism.SpinMicroseconds = saved;
+        }
+    }
+
+    [Fact]
+    public void AnExceptionInABodyReachesTheCaller()
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => Parallelism.Run(8, i =>
+        {
+            if (i == 5)
+            {
+                throw new InvalidOperationException("body 5");
+            }
+        }));
+        Assert.Equal("body 5", e.Message);
+        // The pool still works afterwards.
+        int sum = 0;
+        Parallelism.Run(4, i => Interlocked.Add(ref sum, i));
+        Assert.Equal(6, sum);
+    }
+
+    [Fact]
+    public void NestedAndConcurrentCallsComplete()
+    {
+        long total = 0;
+        Parallel.For(0, 4, _ =>
+        {
+            Parallelism.Run(3, i => Parallelism.Run(5, j => Interlocked.Add(ref total, i * 10 + j)));
+        });
+        // Each of the 4 callers adds sum over i<3, j<5 of (10i + j) = 5*10*3 + 3*10 = 180.
+        Assert.Equal(4 * 180, total);
+    }
+}
