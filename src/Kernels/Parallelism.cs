@@ -59,11 +59,11 @@ internal static class WorkerPool
     private sealed class Job(Action<int> body, int count, bool gang)
     {
         private int _next = gang ? 1 : 0; // a gang's index 0 belongs to the caller
+        private int _done;
+        private ExceptionDispatchInfo? _error;
 
         /// <summary>Each worker takes one index (and the caller index 0).</summary>
         public bool Gang => gang;
-        private int _done;
-        private ExceptionDispatchInfo? _error;
 
         public bool IsDone => Volatile.Read(ref _done) == count;
 

@@ -83,7 +83,7 @@ public struct Row8<T> where T : unmanaged
         Put(o, rowStart, col + 7 * step, n, C7, accumulate, ops);
     }
 
-    private static void Put<TOps>(ArrayView<T> o, long rowStart, int col, int n, T v, bool accumulate, TOps ops) where TOps : struct, IGemmOps<T>
+    internal static void Put<TOps>(ArrayView<T> o, long rowStart, int col, int n, T v, bool accumulate, TOps ops) where TOps : struct, IGemmOps<T>
     {
         if (col < n)
         {
@@ -356,23 +356,15 @@ internal static class Gemm128
             return;
         }
         long start = oBase + (long)r * s.N;
-        Put(o, start, c, v.C0, s.N, acc);
-        Put(o, start, c + 1, v.C1, s.N, acc);
-        Put(o, start, c + 2, v.C2, s.N, acc);
-        Put(o, start, c + 3, v.C3, s.N, acc);
-        Put(o, start, c + 64, v.C4, s.N, acc);
-        Put(o, start, c + 65, v.C5, s.N, acc);
-        Put(o, start, c + 66, v.C6, s.N, acc);
-        Put(o, start, c + 67, v.C7, s.N, acc);
-    }
-
-    private static void Put(ArrayView<float> o, long start, int col, float v, int n, bool acc)
-    {
-        if (col < n)
-        {
-            long i = start + col;
-            o[i] = acc ? o[i] + v : v;
-        }
+        var ops = default(F32Gemm);
+        Row8<float>.Put(o, start, c, s.N, v.C0, acc, ops);
+        Row8<float>.Put(o, start, c + 1, s.N, v.C1, acc, ops);
+        Row8<float>.Put(o, start, c + 2, s.N, v.C2, acc, ops);
+        Row8<float>.Put(o, start, c + 3, s.N, v.C3, acc, ops);
+        Row8<float>.Put(o, start, c + 64, s.N, v.C4, acc, ops);
+        Row8<float>.Put(o, start, c + 65, s.N, v.C5, acc, ops);
+        Row8<float>.Put(o, start, c + 66, s.N, v.C6, acc, ops);
+        Row8<float>.Put(o, start, c + 67, s.N, v.C7, acc, ops);
     }
 }
 
