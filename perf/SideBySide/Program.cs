@@ -73,6 +73,7 @@ static class Program
     static Impl I(string name, Action act, Func<double, string> rate) => new(name, act, rate);
 
     static int Retries = 2;
+    static int SettleMs = 0;
     static double ExtLimit = 0.3;
 
     /// <summary>
@@ -111,6 +112,12 @@ static class Program
                 for (int jj = 0; jj < impls.Length; jj++)
                 {
                     int j = (jj + r) % impls.Length;
+                    if (impls.Length > 1 && SettleMs > 0)
+                    {
+                        // Let the previous implementation's idle threads stop spinning (libgomp's and ours spin
+                        // for a few ms after each parallel region) so that they do not take cores from this one.
+                        Thread.Sleep(SettleMs);
+                    }
                     sw.Restart();
                     for (int i = 0; i < inner[j]; i++) impls[j].Act();
                     t[j][r] = sw.Elapsed.TotalMilliseconds / inner[j];
@@ -205,6 +212,8 @@ static class Program
                 case "--quiet-wait": QuietWaitS = double.Parse(rawArgs[++i], CultureInfo.InvariantCulture); break;
                 case "--torch-threads": torchThreads = int.Parse(rawArgs[++i]); break;
                 case "--retries": Retries = int.Parse(rawArgs[++i]); break;
+                case "--settle-ms": SettleMs = int.Parse(rawArgs[++i]); break;
+                case "--rep-ms": TargetMs = double.Parse(rawArgs[++i], CultureInfo.InvariantCulture); break;
                 case "--ext-limit": ExtLimit = double.Parse(rawArgs[++i], CultureInfo.InvariantCulture); break;
                 case "--": break;
                 default: args.Add(rawArgs[i].ToLowerInvariant()); break;
@@ -219,7 +228,7 @@ static class Program
         using (var t0 = torch.ones(4, 4)) { }
         Console.WriteLine($"# TorchSharp loaded in {sw.Elapsed.TotalMilliseconds:F0} ms; libtorch {torch.__version__}");
         if (torchThreads > 0) torch.set_num_threads(torchThreads);
-        Console.WriteLine($"# torch threads {torch.get_num_threads()}, ours Mlx.Kernels.Parallelism.MaxThreads {Mlx.Kernels.Parallelism.MaxThreads}; reps {Reps}, warm-up >= {WarmMs} ms, rep >= {TargetMs} ms, quiet-wait <= {QuietWaitS} s");
+        Console.WriteLine($"# torch threads {torch.get_num_threads()}, ours Mlx.Kernels.Parallelism.MaxThreads {Mlx.Kernels.Parallelism.MaxThreads} (spin {Mlx.Kernels.Parallelism.SpinMicroseconds} us); reps {Reps}, warm-up >= {WarmMs} ms, rep >= {TargetMs} ms, settle {SettleMs} ms, quiet-wait <= {QuietWaitS} s");
         Console.WriteLine($"# MLX_PROFILE={Environment.GetEnvironmentVariable("MLX_PROFILE") ?? "(unset)"}");
         torch.manual_seed(0);
         Mx.Random.Seed(0);
