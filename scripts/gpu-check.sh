@@ -2,7 +2,8 @@
 # Issue 7's check on a real NVIDIA GPU: the GPU bindings of the backend op suites (tests/Backends.Tests) run on
 # CUDA, then the GPU rows of the speed benchmark (perf/GpuBench: B1 with cuBLAS SGEMM as the peer, B2, B3, B4, B7)
 # and the same rows in PyTorch on the same GPU (perf/GpuBench/torch_peer.py, where python3 has torch); everything
-# lands in one results file, gpu-check.md (the full test log in tests.log). About 7 minutes at most.
+# lands in one results file, gpu-check.md (the full test log in tests.log). About 2.5 minutes on an H100 or H200
+# (at most 7.5 with its timeouts).
 #
 #   scripts/gpu-check.sh bundle          where the .NET SDK is (our dev machines): build and pack into .gpucheck/
 #                                        (git-ignored) what a GPU machine without .NET needs: the test assembly, the
