@@ -48,14 +48,20 @@ public static class Parallelism
     /// Runs <paramref name="body"/>(i) for i in [0, n): the caller and the workers claim indices as they come free,
     /// so a worker that starts late takes fewer (or none). The bodies must not wait for each other.
     /// </summary>
-    public static void Run(int n, Action<int> body) => WorkerPool.Run(n, body, gang: false);
+    public static void Run(int n, Action<int> body) => WorkerPool.Shared.Run(n, body, gang: false);
 
     /// <summary>Like <see cref="Run"/>, but every index on its own thread, all at once: for bodies that synchronize.</summary>
-    public static void RunGang(int n, Action<int> body) => WorkerPool.Run(n, body, gang: true);
+    public static void RunGang(int n, Action<int> body) => WorkerPool.Shared.Run(n, body, gang: true);
 }
 
-internal static class WorkerPool
+/// <summary>
+/// The caller plus worker threads of our own. One job at a time: a job posted while another runs, or from inside a
+/// job's body, runs on the calling thread (a gang through Parallel.For, so that its members still run at once).
+/// </summary>
+internal sealed class WorkerPool
 {
+    public static readonly WorkerPool Shared = new();
+
     private sealed class Job(Action<int> body, int count, bool gang)
     {
         private int _next = gang ? 1 : 0; // a gang's index 0 belongs to the caller
@@ -97,17 +103,20 @@ internal static class WorkerPool
         public void Rethrow() => _error?.Throw();
     }
 
-    private static readonly object s_runLock = new();
-    private static readonly object s_sleepLock = new();
-    private static Thread[] s_workers = [];
-    private static Job? s_job;
-    private static long s_seq;
-    private static int s_sleepers;
+    private readonly object _runLock = new();
+    private readonly object _sleepLock = new();
+    private Thread[] _workers = [];
+    private Job? _job;
+    private long _seq;
+    private int _sleepers;
 
+    // Workers and callers inside a job's body: their own parallel loops run inline.
     [ThreadStatic]
     private static bool t_busy;
 
-    public static void Run(int n, Action<int> body, bool gang)
+    public int Workers => _workers.Length;
+
+    public void Run(int n, Action<int> body, bool gang)
     {
         if (n <= 1)
         {
@@ -117,8 +126,7 @@ internal static class WorkerPool
             }
             return;
         }
-        // Nested (a body that parallelizes again), or the workers busy with another caller's job.
-        if (t_busy || !Monitor.TryEnter(s_runLock))
+        if (t_busy || !Monitor.TryEnter(_runLock))
         {
             if (gang)
             {
@@ -137,13 +145,13 @@ internal static class WorkerPool
         {
             EnsureWorkers(n - 1);
             var job = new Job(body, n, gang);
-            Volatile.Write(ref s_job, job);
-            Interlocked.Increment(ref s_seq);
-            if (Volatile.Read(ref s_sleepers) > 0)
+            Volatile.Write(ref _job, job);
+            Interlocked.Increment(ref _seq);
+            if (Volatile.Read(ref _sleepers) > 0)
             {
-                lock (s_sleepLock)
+                lock (_sleepLock)
                 {
-                    Monitor.PulseAll(s_sleepLock);
+                    Monitor.PulseAll(_sleepLock);
                 }
             }
             t_busy = true;
@@ -167,40 +175,42 @@ internal static class WorkerPool
             {
                 spin.SpinOnce(sleep1Threshold: -1);
             }
-            Volatile.Write(ref s_job, null);
+            Volatile.Write(ref _job, null);
             job.Rethrow();
         }
         finally
         {
-            Monitor.Exit(s_runLock);
+            Monitor.Exit(_runLock);
         }
     }
 
-    private static void EnsureWorkers(int count)
+    private void EnsureWorkers(int count)
     {
-        if (s_workers.Length >= count)
+        if (_workers.Length >= count)
         {
             return;
         }
         var workers = new Thread[count];
-        Array.Copy(s_workers, workers, s_workers.Length);
-        for (int i = s_workers.Length; i < count; i++)
+        Array.Copy(_workers, workers, _workers.Length);
+        // A new worker waits for the job after the current sequence number, read here, before the caller posts it:
+        // read on the new thread, it could already include the job being posted, and a gang would wait forever.
+        long seen = Volatile.Read(ref _seq);
+        for (int i = _workers.Length; i < count; i++)
         {
-            workers[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"Mlx worker {i + 1}" };
+            workers[i] = new Thread(() => WorkerLoop(seen)) { IsBackground = true, Name = $"Mlx worker {i + 1}" };
             workers[i].Start();
         }
-        s_workers = workers;
+        _workers = workers;
     }
 
-    private static void WorkerLoop()
+    private void WorkerLoop(long seen)
     {
-        t_busy = true; // a body's own parallel loops run inline
-        long seen = Volatile.Read(ref s_seq);
+        t_busy = true;
         while (true)
         {
             long spinUntil = Stopwatch.GetTimestamp() + Parallelism.SpinMicroseconds * Stopwatch.Frequency / 1_000_000;
             int spins = 0;
-            while (Volatile.Read(ref s_seq) == seen)
+            while (Volatile.Read(ref _seq) == seen)
             {
                 if (Stopwatch.GetTimestamp() >= spinUntil)
                 {
@@ -214,25 +224,25 @@ internal static class WorkerPool
                     Thread.Yield();
                 }
             }
-            seen = Volatile.Read(ref s_seq);
-            if (Volatile.Read(ref s_job) is { } job)
+            seen = Volatile.Read(ref _seq);
+            if (Volatile.Read(ref _job) is { } job)
             {
                 job.Work(one: job.Gang);
             }
         }
     }
 
-    private static void Sleep(long seen)
+    private void Sleep(long seen)
     {
-        lock (s_sleepLock)
+        lock (_sleepLock)
         {
             // The increment is a full fence: a caller either sees us counted and pulses, or we see its new job here.
-            Interlocked.Increment(ref s_sleepers);
-            while (Volatile.Read(ref s_seq) == seen)
+            Interlocked.Increment(ref _sleepers);
+            while (Volatile.Read(ref _seq) == seen)
             {
-                Monitor.Wait(s_sleepLock);
+                Monitor.Wait(_sleepLock);
             }
-            Interlocked.Decrement(ref s_sleepers);
+            Interlocked.Decrement(ref _sleepers);
         }
     }
 }

@@ -56,6 +56,28 @@ public sealed class ParallelismTests
     }
 
     [Fact]
+    public async Task AGangAsAPoolsFirstJobRuns()
+    {
+        // Regression: a worker read the job counter after it started, by then including the first job, and waited
+        // for the next one, so a gang posted first (a large product sharing its packed B) never finished.
+        for (int round = 0; round < 20; round++)
+        {
+            var pool = new WorkerPool();
+            int arrived = 0;
+            var task = Task.Run(() => pool.Run(2, _ =>
+            {
+                Interlocked.Increment(ref arrived);
+                while (Volatile.Read(ref arrived) < 2)
+                {
+                    Thread.SpinWait(10);
+                }
+            }, gang: true));
+            await task.WaitAsync(TimeSpan.FromSeconds(30)); // a TimeoutException if the new worker missed the job
+            Assert.Equal(1, pool.Workers);
+        }
+    }
+
+    [Fact]
     public async Task WorkersThatSleptWakeForTheNextJob()
     {
         int saved = Parallelism.SpinMicroseconds;
