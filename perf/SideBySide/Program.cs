@@ -116,7 +116,12 @@ static class Program
                     {
                         // Let the previous implementation's idle threads stop spinning (libgomp's and ours spin
                         // for a few ms after each parallel region) so that they do not take cores from this one.
-                        Thread.Sleep(SettleMs);
+                        // Busy, not asleep: this thread's core stays awake, as it would in a loop of work.
+                        var settle = Stopwatch.StartNew();
+                        while (settle.Elapsed.TotalMilliseconds < SettleMs)
+                        {
+                            Thread.SpinWait(100);
+                        }
                     }
                     sw.Restart();
                     for (int i = 0; i < inner[j]; i++) impls[j].Act();

@@ -14,8 +14,12 @@ namespace Mlx.Kernels;
 public static unsafe class Gemm
 {
     internal const int MR = 6;
-    private const int KC = 384;
-    private const int MC = MR * 16;
+
+    // k blocks of up to 1024: C is loaded and stored once per block, and a B micro-panel (1024 x 64 floats, 256 KB)
+    // plus an A block (48 x 1024, 192 KB) still share the 1 MB L2. Same-process runs against KC 384 / MC 96:
+    // N = 1024 and 2048 products 3-6% faster on 2 cores.
+    private const int KC = 1024;
+    private const int MC = MR * 8;
     private const int NC = 1024;
 
     /// <summary>Below this many multiply-adds a product stays on one thread (a fork costs more than it saves).</summary>
