@@ -143,7 +143,8 @@ internal sealed class WorkerPool
         }
         try
         {
-            EnsureWorkers(n - 1);
+            // A gang needs a thread per member; other jobs are claimed, so MaxThreads threads take any number of indices.
+            EnsureWorkers(gang ? n - 1 : Math.Min(n, Math.Max(1, Parallelism.MaxThreads)) - 1);
             var job = new Job(body, n, gang);
             Volatile.Write(ref _job, job);
             Interlocked.Increment(ref _seq);

@@ -130,9 +130,9 @@ public static unsafe class Reduction
             }
             return;
         }
-        // One worker per thread claiming the next block; a Parallel.For over the blocks themselves cost more to schedule.
+        // One body per thread claiming the next block (not an index per block: each index would wake a worker).
         var next = new System.Runtime.CompilerServices.StrongBox<long>(-1);
-        Parallelism.For(threads, count * workPerBlock, (s, e) =>
+        Parallelism.Run(threads, _ =>
         {
             long b;
             while ((b = Interlocked.Increment(ref next.Value)) < count)

@@ -1,3 +1,5 @@
+using static Mlx.Backends.Tests.IntegerTypes;
+
 namespace Mlx.Backends.Tests;
 
 /// <summary>
@@ -127,19 +129,6 @@ public abstract class ElementwiseSuite
                 want[i * 5 + j] = Reference(op, m[i * 5 + j]);
         H.Close(H.RoundTo(want, dtype), Mx.Unary(op, view, Device), rtol, atol, $"{op} {dtype.Name()} transposed");
     }
-
-    private static long Wrap(long v, DType t) => t switch
-    {
-        DType.Int8 => (sbyte)v,
-        DType.Int16 => (short)v,
-        DType.Int32 => (int)v,
-        DType.UInt8 => (byte)v,
-        DType.UInt16 => (ushort)v,
-        DType.UInt32 => (uint)v,
-        _ => v,
-    };
-
-    private static bool Signed(DType t) => t is DType.Int8 or DType.Int16 or DType.Int32 or DType.Int64;
 
     private static int Bits(DType t) => t.Size() * 8;
 

@@ -1,3 +1,5 @@
+using static Mlx.Backends.Tests.IntegerTypes;
+
 namespace Mlx.Backends.Tests;
 
 /// <summary>
@@ -101,17 +103,6 @@ public abstract class IndexingSuite
         ScatterMode.Prod => d * u,
         ScatterMode.Max => Math.Max(d, u),
         _ => Math.Min(d, u),
-    };
-
-    // Wraps like the dtype (integers), or 0/1 for bools.
-    private static long Wrap(long v, DType t) => t switch
-    {
-        DType.Bool => v != 0 ? 1 : 0,
-        DType.Int8 => (sbyte)v,
-        DType.Int16 => (short)v,
-        DType.Int32 => (int)v,
-        DType.UInt8 => (byte)v,
-        _ => v,
     };
 
     [Fact]

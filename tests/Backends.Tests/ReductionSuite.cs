@@ -1,3 +1,5 @@
+using static Mlx.Backends.Tests.IntegerTypes;
+
 namespace Mlx.Backends.Tests;
 
 /// <summary>
@@ -161,19 +163,6 @@ public abstract class ReductionSuite
     }
 
     // ------------------------------------------------------------------ reductions over integers and bools
-
-    private static bool Signed(DType t) => t is DType.Int8 or DType.Int16 or DType.Int32 or DType.Int64;
-
-    private static long Wrap(long v, DType t) => t switch
-    {
-        DType.Int8 => (sbyte)v,
-        DType.Int16 => (short)v,
-        DType.Int32 => (int)v,
-        DType.UInt8 => (byte)v,
-        DType.UInt16 => (ushort)v,
-        DType.UInt32 => (uint)v,
-        _ => v,
-    };
 
     private static DType SumType(DType t) => t switch
     {

@@ -155,8 +155,7 @@ internal static unsafe class Allocator
             return;
         }
         // Arrays the program no longer references may still await finalization: collect them before refusing.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
+        CollectGarbage(full: true);
         if (Active + bytes > s_limit)
         {
             throw new MemoryLimitExceededException(bytes, Active, s_limit);
@@ -177,12 +176,10 @@ internal static unsafe class Allocator
         {
             return;
         }
-        GC.Collect(1, GCCollectionMode.Forced, blocking: true);
-        GC.WaitForPendingFinalizers();
+        CollectGarbage(full: false);
         if (Active + bytes > Interlocked.Read(ref s_collectAt))
         {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
+            CollectGarbage(full: true);
         }
         long after = Active + bytes;
         Interlocked.Exchange(ref s_collectAt, after + Math.Max(CollectStep, after / 2));

@@ -106,6 +106,18 @@ internal static class ScanKernels
 public sealed partial class GpuDevice
 {
     /// <summary>
+    /// The rows along <paramref name="axis"/> of <paramref name="x"/> and of its row-major result: where each row
+    /// starts in either (the other dims collapsed), and the result's stride along the axis.
+    /// </summary>
+    internal static (StridedLayout X, StridedLayout O, long OAxisStride) AxisRows(GpuOperand x, int axis)
+    {
+        var rest = x.Shape.Where((_, i) => i != axis).ToArray();
+        var oStrides = Strided.RowMajor(x.Shape);
+        var (shape, strides) = Strided.Collapse(rest, x.Strides.Where((_, i) => i != axis).ToArray(), oStrides.Where((_, i) => i != axis).ToArray());
+        return (StridedLayout.From(shape, strides[0], x.Offset), StridedLayout.From(shape, strides[1], 0), oStrides[axis]);
+    }
+
+    /// <summary>
     /// Scans dim <paramref name="axis"/> of <paramref name="x"/> (compute type <paramref name="t"/>, any strides) with
     /// <paramref name="op"/> (Add, Multiply, Maximum, Minimum, LogAddExp) into row-major <paramref name="o"/> of the
     /// same shape. An exclusive scan starts from the op's identity in <paramref name="storage"/>, the type the result
@@ -119,12 +131,8 @@ public sealed partial class GpuDevice
         {
             return;
         }
-        var rest = x.Shape.Where((_, i) => i != axis).ToArray();
-        var oStrides = Strided.RowMajor(x.Shape);
-        var (shape, strides) = Strided.Collapse(rest, x.Strides.Where((_, i) => i != axis).ToArray(), oStrides.Where((_, i) => i != axis).ToArray());
-        var xRows = StridedLayout.From(shape, strides[0], x.Offset);
-        var oRows = StridedLayout.From(shape, strides[1], 0);
-        var g = new ScanGeometry(xRows, x.Strides[axis], oRows, oStrides[axis], total / n, n, (int)op, (reverse ? ScanKernels.Reverse : 0) | (inclusive ? ScanKernels.Inclusive : 0));
+        var (xRows, oRows, oAxisStride) = AxisRows(x, axis);
+        var g = new ScanGeometry(xRows, x.Strides[axis], oRows, oAxisStride, total / n, n, (int)op, (reverse ? ScanKernels.Reverse : 0) | (inclusive ? ScanKernels.Inclusive : 0));
         switch (t)
         {
             case GpuType.Float32: ScanImpl<float, F32Ops>(x.Memory, o, g, Identity<float>(op)); break;

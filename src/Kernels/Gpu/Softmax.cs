@@ -75,15 +75,11 @@ public sealed partial class GpuDevice
         {
             return;
         }
-        var rest = x.Shape.Where((_, i) => i != axis).ToArray();
-        var oStrides = Strided.RowMajor(x.Shape);
-        var (shape, strides) = Strided.Collapse(rest, x.Strides.Where((_, i) => i != axis).ToArray(), oStrides.Where((_, i) => i != axis).ToArray());
-        var xRows = StridedLayout.From(shape, strides[0], x.Offset);
-        var oRows = StridedLayout.From(shape, strides[1], 0);
+        var (xRows, oRows, oAxisStride) = AxisRows(x, axis);
         switch (t)
         {
-            case GpuType.Float32: SoftmaxImpl<float, F32Ops>(x.Memory, xRows, x.Strides[axis], o, oRows, oStrides[axis], total / n, n, float.NegativeInfinity, 0f); break;
-            case GpuType.Float64: SoftmaxImpl<double, F64Ops>(x.Memory, xRows, x.Strides[axis], o, oRows, oStrides[axis], total / n, n, double.NegativeInfinity, 0d); break;
+            case GpuType.Float32: SoftmaxImpl<float, F32Ops>(x.Memory, xRows, x.Strides[axis], o, oRows, oAxisStride, total / n, n, float.NegativeInfinity, 0f); break;
+            case GpuType.Float64: SoftmaxImpl<double, F64Ops>(x.Memory, xRows, x.Strides[axis], o, oRows, oAxisStride, total / n, n, double.NegativeInfinity, 0d); break;
             default: throw new ArgumentException($"Softmax computes in float32 or float64, not {t}.");
         }
     }
