@@ -32,6 +32,11 @@ public static unsafe class Gemm
     internal static int PanelWidth<T>() where T : unmanaged =>
         Vector512.IsHardwareAccelerated ? 4 * Vector512<T>.Count : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count : 8;
 
+    // A panel of at most one vector of columns (the last panel of most products, all of a product with few columns)
+    // is packed and multiplied one vector wide: the four-vector tile would spend 3/4 of its multiply-adds on padding.
+    internal static int NarrowWidth<T>() where T : unmanaged =>
+        Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256.IsHardwareAccelerated ? Vector256<T>.Count : 0;
+
     /// <summary>
     /// C[M,N] = alpha * A[M,K] B[K,N] + beta * C. A's element (i,k) is at A[i*rsA + k*csA]; likewise B; C is
     /// row-major with row stride ldc. beta = 0 ignores C's old contents (NaN included).
@@ -173,6 +178,8 @@ public static unsafe class Gemm
         public T Beta { get; init; }
         public int Nr { get; init; }
 
+        private int PackedWidth(int columns) => columns <= NarrowWidth<T>() ? NarrowWidth<T>() : Nr;
+
         /// <summary>C[i0:i1, j0:j1] on the calling thread: k blocks of even size, B block packed, then A blocks of MC rows.</summary>
         public void Slice(int i0, int i1, int j0, int j1) => Slice(i0, i1, j0, j1, null, null, 0, 1);
 
@@ -219,7 +226,8 @@ public static unsafe class Gemm
                     }
                     for (int p = p0; p < p1; p++)
                     {
-                        PackB(B + pc * RsB + (jc + p * nr) * CsB, RsB, CsB, kc, Math.Min(nr, nc - p * nr), nr, bPack + p * nr * kc);
+                        int nb = Math.Min(nr, nc - p * nr);
+                        PackB(B + pc * RsB + (jc + p * nr) * CsB, RsB, CsB, kc, nb, PackedWidth(nb), bPack + p * nr * kc);
                     }
                     gate?.Wait(block++, threads);
                     for (int ic = i0; ic < i1; ic += MC)
@@ -236,18 +244,18 @@ public static unsafe class Gemm
                         }
                         for (int jp = 0; jp < nPanels; jp++)
                         {
-                            int nb = Math.Min(nr, nc - jp * nr);
+                            int nb = Math.Min(nr, nc - jp * nr), pw = PackedWidth(nb);
                             for (int ip = 0; ip < mPanels; ip++)
                             {
                                 int mb = Math.Min(MR, mc - ip * MR);
                                 T* cTile = C + (ic + ip * MR) * Ldc + jc + jp * nr;
                                 if (direct && mb == MR)
                                 {
-                                    MicroKernel(kc, A + (ic + ip * MR) * RsA + pc, RsA, 1, bPack + jp * nr * kc, cTile, Ldc, mb, nb, nr, Alpha, betaBlock);
+                                    MicroKernel(kc, A + (ic + ip * MR) * RsA + pc, RsA, 1, bPack + jp * nr * kc, cTile, Ldc, mb, nb, pw, Alpha, betaBlock);
                                 }
                                 else
                                 {
-                                    MicroKernel(kc, aPack + ip * MR * kc, 1, MR, bPack + jp * nr * kc, cTile, Ldc, mb, nb, nr, Alpha, betaBlock);
+                                    MicroKernel(kc, aPack + ip * MR * kc, 1, MR, bPack + jp * nr * kc, cTile, Ldc, mb, nb, pw, Alpha, betaBlock);
                                 }
                             }
                         }
@@ -297,19 +305,9 @@ public static unsafe class Gemm
     // Bp[k*nr + j] = B[k, j], columns past n zero-filled.
     internal static void PackB<T>(T* b, long rs, long cs, int kc, int n, int nr, T* bp) where T : unmanaged, INumberBase<T>
     {
-        if (rs == 1 && typeof(T) == typeof(float) && Avx2.IsSupported && n == nr && nr % 8 == 0 && (long)cs * nr <= int.MaxValue)
+        if (rs == 1 && cs != 1 && typeof(T) == typeof(float) && Avx.IsSupported && n >= 8)
         {
-            // Gather 8 columns at a time: each k's panel row is a few vector stores.
-            var idx = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * Vector256.Create((int)cs);
-            for (int k = 0; k < kc; k++)
-            {
-                float* src = (float*)b + k;
-                float* dst = (float*)bp + k * nr;
-                for (int j = 0; j < nr; j += 8)
-                {
-                    Avx2.GatherVector256(src + (long)j * cs, idx, 4).Store(dst + j);
-                }
-            }
+            PackTransposed((float*)b, cs, kc, n, nr, (float*)bp);
             return;
         }
         if (rs == 1 && cs != 1)
@@ -352,13 +350,77 @@ public static unsafe class Gemm
         }
     }
 
+    // B[k, j] = b[j * cs + k] (a transposed row-major matrix): 8 columns by 8 k at a time are read as eight
+    // contiguous vectors and transposed in registers (an element-wise or gathered copy costs several times more,
+    // and every thread of a row-split product packs all of B).
+    private static void PackTransposed(float* b, long cs, int kc, int n, int nr, float* bp)
+    {
+        int n8 = n & ~7, k8 = kc & ~7;
+        for (int j = 0; j < n8; j += 8)
+        {
+            float* src = b + j * cs;
+            float* dst = bp + j;
+            int k = 0;
+            for (; k < k8; k += 8)
+            {
+                float* s0 = src + k;
+                var r0 = Avx.LoadVector256(s0); var r1 = Avx.LoadVector256(s0 + cs);
+                var r2 = Avx.LoadVector256(s0 + 2 * cs); var r3 = Avx.LoadVector256(s0 + 3 * cs);
+                var r4 = Avx.LoadVector256(s0 + 4 * cs); var r5 = Avx.LoadVector256(s0 + 5 * cs);
+                var r6 = Avx.LoadVector256(s0 + 6 * cs); var r7 = Avx.LoadVector256(s0 + 7 * cs);
+                var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+                var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+                var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+                var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                float* d0 = dst + (long)k * nr;
+                Avx.Store(d0, Avx.Permute2x128(u0, u4, 0x20));
+                Avx.Store(d0 + nr, Avx.Permute2x128(u1, u5, 0x20));
+                Avx.Store(d0 + 2 * nr, Avx.Permute2x128(u2, u6, 0x20));
+                Avx.Store(d0 + 3 * nr, Avx.Permute2x128(u3, u7, 0x20));
+                Avx.Store(d0 + 4 * nr, Avx.Permute2x128(u0, u4, 0x31));
+                Avx.Store(d0 + 5 * nr, Avx.Permute2x128(u1, u5, 0x31));
+                Avx.Store(d0 + 6 * nr, Avx.Permute2x128(u2, u6, 0x31));
+                Avx.Store(d0 + 7 * nr, Avx.Permute2x128(u3, u7, 0x31));
+            }
+            for (; k < kc; k++)
+            {
+                for (int jj = 0; jj < 8; jj++)
+                {
+                    dst[(long)k * nr + jj] = src[jj * cs + k];
+                }
+            }
+        }
+        for (int j = n8; j < n; j++)
+        {
+            for (int k = 0; k < kc; k++)
+            {
+                bp[(long)k * nr + j] = b[j * cs + k];
+            }
+        }
+        for (int k = 0; k < kc && n < nr; k++)
+        {
+            new Span<float>(bp + (long)k * nr + n, nr - n).Clear();
+        }
+    }
+
     // A micro-panel element (i, k) is ap[i * ars + k * acs]: packed (1, MR) or rows read in place (lda, 1).
     internal static void MicroKernel<T>(int kc, T* ap, long ars, long acs, T* bp, T* c, long ldc, int m, int n, int nr, T alpha, T beta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        bool narrow = nr == NarrowWidth<T>();
         // Full tiles with plain accumulation keep C in registers: loaded (beta = 1) or zeroed (beta = 0), then stored.
         if (m == MR && n == nr && alpha == T.One && (beta == T.Zero || beta == T.One))
         {
+            if (narrow)
+            {
+                if (Vector512.IsHardwareAccelerated) Narrow512(kc, ap, ars, acs, bp, c, ldc, beta == T.One);
+                else Narrow256(kc, ap, ars, acs, bp, c, ldc, beta == T.One);
+                return;
+            }
             if (Vector512.IsHardwareAccelerated)
             {
                 Kernel512(kc, ap, ars, acs, bp, c, ldc, beta == T.One);
@@ -371,7 +433,12 @@ public static unsafe class Gemm
             }
         }
         T* tile = stackalloc T[MR * 64 * sizeof(float) / sizeof(T)];
-        if (Vector512.IsHardwareAccelerated)
+        if (narrow)
+        {
+            if (Vector512.IsHardwareAccelerated) Narrow512(kc, ap, ars, acs, bp, tile, nr, false);
+            else Narrow256(kc, ap, ars, acs, bp, tile, nr, false);
+        }
+        else if (Vector512.IsHardwareAccelerated)
         {
             Kernel512(kc, ap, ars, acs, bp, tile, nr, false);
         }
@@ -510,6 +577,51 @@ public static unsafe class Gemm
         c30.Store(c); c31.Store(c + w); c += ldc;
         c40.Store(c); c41.Store(c + w); c += ldc;
         c50.Store(c); c51.Store(c + w);
+    }
+
+    // 6 rows x 1 vector: the narrow panel's tile.
+    private static void Narrow512<T>(int kc, T* ap, long ars, long acs, T* bp, T* c, long ldc, bool load) where T : unmanaged
+    {
+        long r2 = 2 * ars, r3 = 3 * ars, r4 = 4 * ars, r5 = 5 * ars;
+        int w = Vector512<T>.Count;
+        Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        if (load)
+        {
+            c0 = Vector512.Load(c); c1 = Vector512.Load(c + ldc); c2 = Vector512.Load(c + 2 * ldc);
+            c3 = Vector512.Load(c + 3 * ldc); c4 = Vector512.Load(c + 4 * ldc); c5 = Vector512.Load(c + 5 * ldc);
+        }
+        for (int k = 0; k < kc; k++)
+        {
+            Vector512<T> b = Vector512.Load(bp);
+            c0 = Fma512(Vector512.Create(ap[0]), b, c0); c1 = Fma512(Vector512.Create(ap[ars]), b, c1);
+            c2 = Fma512(Vector512.Create(ap[r2]), b, c2); c3 = Fma512(Vector512.Create(ap[r3]), b, c3);
+            c4 = Fma512(Vector512.Create(ap[r4]), b, c4); c5 = Fma512(Vector512.Create(ap[r5]), b, c5);
+            ap += acs;
+            bp += w;
+        }
+        c0.Store(c); c1.Store(c + ldc); c2.Store(c + 2 * ldc); c3.Store(c + 3 * ldc); c4.Store(c + 4 * ldc); c5.Store(c + 5 * ldc);
+    }
+
+    private static void Narrow256<T>(int kc, T* ap, long ars, long acs, T* bp, T* c, long ldc, bool load) where T : unmanaged
+    {
+        long r2 = 2 * ars, r3 = 3 * ars, r4 = 4 * ars, r5 = 5 * ars;
+        int w = Vector256<T>.Count;
+        Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        if (load)
+        {
+            c0 = Vector256.Load(c); c1 = Vector256.Load(c + ldc); c2 = Vector256.Load(c + 2 * ldc);
+            c3 = Vector256.Load(c + 3 * ldc); c4 = Vector256.Load(c + 4 * ldc); c5 = Vector256.Load(c + 5 * ldc);
+        }
+        for (int k = 0; k < kc; k++)
+        {
+            Vector256<T> b = Vector256.Load(bp);
+            c0 = Fma256(Vector256.Create(ap[0]), b, c0); c1 = Fma256(Vector256.Create(ap[ars]), b, c1);
+            c2 = Fma256(Vector256.Create(ap[r2]), b, c2); c3 = Fma256(Vector256.Create(ap[r3]), b, c3);
+            c4 = Fma256(Vector256.Create(ap[r4]), b, c4); c5 = Fma256(Vector256.Create(ap[r5]), b, c5);
+            ap += acs;
+            bp += w;
+        }
+        c0.Store(c); c1.Store(c + ldc); c2.Store(c + 2 * ldc); c3.Store(c + 3 * ldc); c4.Store(c + 4 * ldc); c5.Store(c + 5 * ldc);
     }
 
     private static void KernelScalar<T>(int kc, T* ap, long ars, long acs, T* bp, T* tile, int nr) where T : unmanaged, INumberBase<T>

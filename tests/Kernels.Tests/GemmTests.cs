@@ -64,6 +64,10 @@ public unsafe class GemmTests
     [InlineData(301, 65, 2100)]   // three k blocks
     [InlineData(5, 400, 300)]     // few rows: threads take column slices
     [InlineData(200, 1088, 1100)] // row slices sharing packed B: two column blocks, two k blocks (double buffer)
+    [InlineData(12, 16, 40)]      // one vector of columns: the narrow tile, full
+    [InlineData(30, 10, 37)]      // fewer columns than a vector: the narrow tile, partial
+    [InlineData(12, 80, 2100)]    // a narrow last panel accumulating over three k blocks
+    [InlineData(48, 24, 9)]       // a wide panel of 24 columns (over one vector, under four)
     public void FloatAllLayouts(int M, int N, int K)
     {
         foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
