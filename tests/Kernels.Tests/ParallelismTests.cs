@@ -34,6 +34,60 @@ public sealed class ParallelismTests
         Assert.All(hits, h => Assert.Equal(1, h));
     }
 
+    [Theory]
+    [InlineData(0, 2)]
+    [InlineData(1, 2)]
+    [InlineData(5, 2)]
+    [InlineData(1001, 2)]
+    [InlineData(1001, 3)]
+    public void ForBlocksRunsEveryBlockOnce(long count, int threads)
+    {
+        int saved = Parallelism.MaxThreads;
+        Parallelism.MaxThreads = threads;
+        try
+        {
+            for (int round = 0; round < 20; round++)
+            {
+                var hits = new int[count];
+                Parallelism.ForBlocks(count, Parallelism.ElementwiseThreshold, b => Interlocked.Increment(ref hits[b]));
+                Assert.All(hits, h => Assert.Equal(1, h));
+            }
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+    }
+
+    [Fact]
+    public void ForBlocksTakesBlocksFromASlowThreadsShare()
+    {
+        // The thread that runs block 0 (the start of the first share) is held up; the other thread finishes its own
+        // share, then takes the rest of the first: a static split would leave all 50 of share 0 to the slow thread.
+        const int count = 100;
+        var owner = new int[count];
+        int saved = Parallelism.MaxThreads;
+        Parallelism.MaxThreads = 2;
+        try
+        {
+            Parallelism.ForBlocks(count, Parallelism.ElementwiseThreshold, b =>
+            {
+                owner[b] = Environment.CurrentManagedThreadId;
+                if (b == 0)
+                {
+                    Thread.Sleep(300);
+                }
+            });
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+        int slow = owner[0];
+        Assert.True(owner.Count(t => t == slow) < count / 2, $"the held-up thread ran {owner.Count(t => t == slow)} of {count} blocks");
+        Assert.Contains(owner.Skip(1).Take(count / 2 - 1), t => t != slow);
+    }
+
     [Fact]
     public async Task GangMembersRunAtOnce()
     {

@@ -74,6 +74,7 @@ public unsafe class ReduceTests
     [InlineData(1023, 7)]
     [InlineData(5, 1)]
     [InlineData(130, 4096)]
+    [InlineData(203, 4096)] // blocks of 64 rows and one of 11: quarter streams of 2 rows plus 3 left over
     [InlineData(4, 0)]
     public void RowSumsMatchDouble(int rows, int len)
     {
