@@ -20,6 +20,7 @@ static class Program
     // ---------------------------------------------------------------- settings and bookkeeping
     static int Reps = 7;
     static double WarmMs = 600;
+    static double JitQuietMs = 300, JitWaitMaxMs = 10000;
     static double QuietWaitS = 10;
     static double TargetMs = 25;
 
@@ -78,8 +79,9 @@ static class Program
     static double ExtLimit = 0.3;
 
     /// <summary>
-    /// Times the implementations of one row side by side. Each is warmed up (>= warmCalls calls and >= WarmMs, so
-    /// tiered JIT/PGO has settled) and gets an inner loop calibrated so that one repetition lasts >= TargetMs; then
+    /// Times the implementations of one row side by side. Each is warmed up (>= warmCalls calls and >= WarmMs, then
+    /// until the JIT has compiled nothing new for JitQuietMs: a training step's hundreds of methods keep the tiered
+    /// JIT's background thread busy for seconds, and on 2 cores that thread takes a core from the timed calls) and gets an inner loop calibrated so that one repetition lasts >= TargetMs; then
     /// the Reps repetitions are interleaved (ours, theirs, ours, theirs, ... with the order rotated each round), so
     /// that noise from other processes falls on all of them alike. When other processes used more than ExtLimit
     /// cores during the repetitions, the row is re-run (up to Retries times) and the quietest attempt is kept.
@@ -97,10 +99,24 @@ static class Program
             WaitQuiet();
             var sw = new Stopwatch();
             var inner = new int[impls.Length];
+            var JitWarmMs = new double[impls.Length];
             for (int j = 0; j < impls.Length; j++)
             {
                 sw.Restart();
                 for (int i = 0; i < warmCalls || sw.Elapsed.TotalMilliseconds < WarmMs; i++) impls[j].Act();
+                long compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+                var quiet = Stopwatch.StartNew();
+                while (quiet.Elapsed.TotalMilliseconds < JitQuietMs && sw.Elapsed.TotalMilliseconds < JitWaitMaxMs)
+                {
+                    impls[j].Act();
+                    long now = System.Runtime.JitInfo.GetCompiledMethodCount();
+                    if (now != compiled)
+                    {
+                        compiled = now;
+                        quiet.Restart();
+                    }
+                }
+                JitWarmMs[j] = sw.Elapsed.TotalMilliseconds;
                 sw.Restart();
                 impls[j].Act();
                 inner[j] = Math.Max(1, (int)Math.Ceiling(TargetMs / Math.Max(sw.Elapsed.TotalMilliseconds, 1e-6)));
@@ -146,7 +162,7 @@ static class Program
                 double med = t[j][Reps / 2];
                 stats[j] = new Stat(row, impls[j].Name, med, t[j][0], t[j][^1], inner[j], impls[j].Rate(med), ext, steal);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{row,-22} {impls[j].Name,-40} {med,10:F3} ms  {stats[j].Rate,-30} (min {t[j][0]:F3}, max {t[j][^1]:F3}, inner {inner[j]}, reps {Reps}, other-procs {ext:F2} cores, steal {steal:F2}, load1 {Load()}, attempt {attempt + 1})"));
+                    $"{row,-22} {impls[j].Name,-40} {med,10:F3} ms  {stats[j].Rate,-30} (min {t[j][0]:F3}, max {t[j][^1]:F3}, inner {inner[j]}, reps {Reps}, warm {JitWarmMs[j]:F0} ms, other-procs {ext:F2} cores, steal {steal:F2}, load1 {Load()}, attempt {attempt + 1})"));
             }
             if (ext + steal < bestExt)
             {
@@ -223,6 +239,7 @@ static class Program
             {
                 case "--reps": Reps = int.Parse(rawArgs[++i]); break;
                 case "--warm-ms": WarmMs = double.Parse(rawArgs[++i], CultureInfo.InvariantCulture); break;
+                case "--jit-quiet-ms": JitQuietMs = double.Parse(rawArgs[++i], CultureInfo.InvariantCulture); break;
                 case "--quiet-wait": QuietWaitS = double.Parse(rawArgs[++i], CultureInfo.InvariantCulture); break;
                 case "--torch-threads": torchThreads = int.Parse(rawArgs[++i]); break;
                 case "--retries": Retries = int.Parse(rawArgs[++i]); break;
@@ -243,7 +260,7 @@ static class Program
         using (var t0 = torch.ones(4, 4)) { }
         Console.WriteLine($"# TorchSharp loaded in {sw.Elapsed.TotalMilliseconds:F0} ms; libtorch {torch.__version__}");
         if (torchThreads > 0) torch.set_num_threads(torchThreads);
-        Console.WriteLine($"# torch threads {torch.get_num_threads()}, ours Mlx.Kernels.Parallelism.MaxThreads {Mlx.Kernels.Parallelism.MaxThreads} (spin {Mlx.Kernels.Parallelism.SpinMicroseconds} us); reps {Reps}, warm-up >= {WarmMs} ms, rep >= {TargetMs} ms, settle {SettleMs} ms, preroll {PrerollMs} ms, quiet-wait <= {QuietWaitS} s");
+        Console.WriteLine($"# torch threads {torch.get_num_threads()}, ours Mlx.Kernels.Parallelism.MaxThreads {Mlx.Kernels.Parallelism.MaxThreads} (spin {Mlx.Kernels.Parallelism.SpinMicroseconds} us); reps {Reps}, warm-up >= {WarmMs} ms and until the JIT is quiet for {JitQuietMs} ms (<= {JitWaitMaxMs} ms), rep >= {TargetMs} ms, settle {SettleMs} ms, preroll {PrerollMs} ms, quiet-wait <= {QuietWaitS} s");
         Console.WriteLine($"# MLX_PROFILE={Environment.GetEnvironmentVariable("MLX_PROFILE") ?? "(unset)"}");
         torch.manual_seed(0);
         Mx.Random.Seed(0);
