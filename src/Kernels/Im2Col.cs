@@ -135,7 +135,7 @@ public sealed class ConvGeometry
     {
         int nr = Gemm.PanelWidth<T>(), mr = Gemm.MR;
         int kt = (int)Cols, c = Channels, d = Spatial.Length, last = d - 1;
-        if ((long)kt * nr * sizeof(T) > (512 << 10))
+        if ((long)kt * nr * sizeof(T) > CacheInfo.L2 / 2)
         {
             return false;
         }

@@ -125,10 +125,10 @@ internal sealed unsafe class ConvPrimitive : Primitive
             {
                 return;
             }
-            // Each thread takes blocks of output rows whose column matrix (about 1 MB) stays in its L2 between
+            // Each thread takes blocks of output rows whose column matrix (the size of the L2) stays in its L2 between
             // im2col writing it and GEMM reading it; one large im2col would go through memory twice.
             long total = g.Batch * g.OutputPerImage;
-            int block = (int)Math.Max(6, Math.Min(total, (1L << 20) / Math.Max(1L, kc * sizeof(T)) / 6 * 6));
+            int block = (int)Math.Max(6, Math.Min(total, CacheInfo.L2 / Math.Max(1L, kc * sizeof(T)) / 6 * 6));
             long blocks = (total + block - 1) / block;
             nint px = (nint)x.Ptr<T>(), pw = (nint)w.Ptr<T>(), po = (nint)o.Ptr<T>();
             Parallelism.For(blocks, (long)block * kc * cout, (s, e) =>
