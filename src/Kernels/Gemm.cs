@@ -75,9 +75,13 @@ public static unsafe class Gemm
         {
             threads = 1;
         }
-        // Each thread owns a slice of C, so there is one fork per product and no barrier. Split the dimension whose
-        // operand is cheaper to pack twice: slicing rows makes every thread pack all of B, slicing columns all of A.
-        bool splitRows = (long)mPanels * MR * N >= (long)nPanels * nr * M ? mPanels >= threads : nPanels < threads;
+        // Each thread owns a slice of C, so there is one fork per product and no barrier. Slicing rows makes every
+        // thread pack all of B (K x N), slicing columns all of A (M x K), or none of it when A is read in place
+        // (row-major): split the dimension whose duplicate packing costs less. Large products slice rows and share
+        // one packed B among the threads instead.
+        bool aInPlace = csA == 1 && (rsA * sizeof(T)) % 4096 != 0;
+        bool rowsCheaper = (long)M * N * K >= SharedBFlops || (!aInPlace && M >= N);
+        bool splitRows = rowsCheaper ? mPanels >= threads : nPanels < threads;
         threads = Math.Max(1, Math.Min(threads, splitRows ? mPanels : nPanels));
         var job = new Job<T>
         {
