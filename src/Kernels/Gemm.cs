@@ -69,6 +69,11 @@ public static unsafe class Gemm
             }
             return;
         }
+        if (M <= GemvRows && (rsB == 1 || csB == 1))
+        {
+            Gemv(M, N, K, A, rsA, csA, B, rsB, csB, C, ldc, alpha, beta, threads);
+            return;
+        }
         int nr = PanelWidth<T>();
         int mPanels = (M + MR - 1) / MR, nPanels = (N + nr - 1) / nr;
         if ((long)M * N * K < ParallelFlops)
@@ -128,6 +133,103 @@ public static unsafe class Gemm
             if (shared != null)
             {
                 SharedB.Give(shared);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Products with at most this many rows of A (a vector times a matrix: inference one token or a few at a time)
+    /// skip packing: B is read once, from memory, straight into dot products or row updates. Packing would copy all
+    /// of B to multiply it by a single row.
+    /// </summary>
+    internal const int GemvRows = 4;
+
+    private static void Gemv<T>(int M, int N, int K, T* A, long rsA, long csA, T* B, long rsB, long csB, T* C, long ldc, T alpha, T beta, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // A's few rows contiguous: in place, or copied (M x K elements, small).
+        T* a = A;
+        long lda = rsA;
+        if (csA != 1)
+        {
+            a = (T*)NativeMemory.Alloc((nuint)((long)M * K * sizeof(T)));
+            lda = K;
+            for (int i = 0; i < M; i++)
+            {
+                for (int k = 0; k < K; k++)
+                {
+                    a[(long)i * K + k] = A[i * rsA + k * csA];
+                }
+            }
+        }
+        try
+        {
+            nint pa = (nint)a, pb = (nint)B, pc = (nint)C;
+            bool parallel = threads > 1 && (long)M * N * K >= ParallelFlops;
+            if (rsB == 1)
+            {
+                // Column j of B is contiguous (B is a transposed row-major matrix, as in x W^T): C[i, j] is a dot
+                // product of two contiguous vectors. Blocks of columns of about 64 KB of B, each thread walking its
+                // own share of them in order.
+                long cols = Math.Max(1, (64L << 10) / Math.Max(1, (long)K * sizeof(T)));
+                long blocks = (N + cols - 1) / cols;
+                void Columns(long blk)
+                {
+                    T* ap = (T*)pa;
+                    for (long j = blk * cols, end = Math.Min(N, j + cols); j < end; j++)
+                    {
+                        var bj = new ReadOnlySpan<T>((T*)pb + j * csB, K);
+                        for (int i = 0; i < M; i++)
+                        {
+                            T dot = System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<T>(ap + i * lda, K), bj);
+                            T* c = (T*)pc + i * ldc + j;
+                            *c = beta == T.Zero ? alpha * dot : alpha * dot + beta * *c;
+                        }
+                    }
+                }
+                if (parallel) Parallelism.ForBlocks(blocks, cols * K * M, Columns);
+                else for (long blk = 0; blk < blocks; blk++) Columns(blk);
+                return;
+            }
+            // Row k of B is contiguous: C[i, j0:j1] accumulates a[i, k] * B[k, j0:j1] over k, in a block of columns
+            // small enough that the M accumulator rows stay in L1.
+            int width = (int)Math.Clamp(((long)N + 2 * Parallelism.MaxThreads - 1) / (2 * Parallelism.MaxThreads) + 15 & ~15L, 64, 1024);
+            long widthBlocks = (N + width - 1) / width;
+            void Rows(long blk)
+            {
+                int j0 = (int)(blk * width), w = Math.Min(width, N - j0);
+                T* acc = stackalloc T[GemvRows * 1024];
+                new Span<T>(acc, M * w).Clear();
+                T* ap = (T*)pa;
+                for (int k = 0; k < K; k++)
+                {
+                    var bk = new ReadOnlySpan<T>((T*)pb + k * rsB + j0, w);
+                    for (int i = 0; i < M; i++)
+                    {
+                        var row = new Span<T>(acc + i * w, w);
+                        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(bk, ap[i * lda + k], row, row);
+                    }
+                }
+                for (int i = 0; i < M; i++)
+                {
+                    var crow = new Span<T>((T*)pc + i * ldc + j0, w);
+                    var arow = new ReadOnlySpan<T>(acc + i * w, w);
+                    if (beta == T.Zero) System.Numerics.Tensors.TensorPrimitives.Multiply(arow, alpha, crow);
+                    else
+                    {
+                        System.Numerics.Tensors.TensorPrimitives.Multiply(crow, beta, crow);
+                        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(arow, alpha, crow, crow);
+                    }
+                }
+            }
+            if (parallel) Parallelism.ForBlocks(widthBlocks, (long)width * K * M, Rows);
+            else for (long blk = 0; blk < widthBlocks; blk++) Rows(blk);
+        }
+        finally
+        {
+            if (a != A)
+            {
+                NativeMemory.Free(a);
             }
         }
     }

@@ -68,6 +68,12 @@ public unsafe class GemmTests
     [InlineData(30, 10, 37)]      // fewer columns than a vector: the narrow tile, partial
     [InlineData(12, 80, 2100)]    // a narrow last panel accumulating over three k blocks
     [InlineData(48, 24, 9)]       // a wide panel of 24 columns (over one vector, under four)
+    [InlineData(1, 37, 1000)]     // one row: dot products (B transposed) or row updates (B row-major), no packing
+    [InlineData(3, 1100, 77)]     // a few rows, several column blocks of the row updates
+    [InlineData(4, 300, 513)]     // the most rows that skip packing
+    [InlineData(2, 5, 3)]
+    [InlineData(1, 1100, 700)]    // one row on several threads
+    [InlineData(5, 300, 513)]     // one more row: packed panels again
     public void FloatAllLayouts(int M, int N, int K)
     {
         foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
