@@ -42,6 +42,28 @@ public class LinalgTests
             var exp = RowMajor(Ref(H.RoundTo(av, t), m, k) * Ref(H.RoundTo(bv, t), k, n));
             var (rt, at2) = H.Tol(t);
             H.Close(exp, r, rt * 2, at2 * Math.Sqrt(Math.Max(k, 1)) * 2, t.ToString());
+            // A half weight read as W^T (a transposed view: its float32 copy keeps the transposed layout) and a
+            // 3-D permutation of a half array: same products as the row-major operands.
+            var w = Mx.Array(bv, new[] { n, k }, t);
+            var viaT = Mx.Matmul(Mx.Array(av, new[] { m, k }, t), Mx.Transpose(w));
+            var expT = RowMajor(Ref(H.RoundTo(av, t), m, k) * Ref(H.RoundTo(bv, t), n, k).Transpose());
+            H.Close(expT, viaT, rt * 2, at2 * Math.Sqrt(Math.Max(k, 1)) * 2, t + " W^T");
+        }
+    }
+
+    [Fact]
+    public void HalfOperandsInPermutedLayouts()
+    {
+        // (2, 3, 4) permuted to (4, 2, 3): a dense block in another axis order, converted without a transposing copy.
+        var v = H.Rand(24, 5);
+        foreach (var t in new[] { DType.Float16, DType.BFloat16 })
+        {
+            var x = Mx.Transpose(Mx.Array(v, new[] { 2, 3, 4 }, t), new[] { 2, 0, 1 });
+            var x32 = Mx.Transpose(Mx.Array(H.RoundTo(v, t), new[] { 2, 3, 4 }, DType.Float32), new[] { 2, 0, 1 });
+            var (rt, at) = H.Tol(t);
+            H.Close(Mx.Matmul(x32, Mx.Ones(new[] { 3, 5 })).AsType(DType.Float64).ToArray<double>(), Mx.Matmul(x, Mx.Ones(new[] { 3, 5 }, t)), rt * 4, at * 4, t + " matmul");
+            H.Close(Mx.Softmax(x32, -1).AsType(DType.Float64).ToArray<double>(), Mx.Softmax(x, -1), rt * 4, at * 4, t + " softmax");
+            H.Close(Mx.Sum(x32, 0).AsType(DType.Float64).ToArray<double>(), Mx.Sum(x, 0), rt * 4, at * 4, t + " sum");
         }
     }
 

@@ -67,6 +67,43 @@ internal static unsafe class Cast
         return o;
     }
 
+    /// <summary>
+    /// <paramref name="x"/> converted to <paramref name="dtype"/>, keeping x's layout when x covers a dense block of
+    /// its buffer in some axis order (a transposed or permuted view, such as a weight read as W^T): the conversion
+    /// then runs through memory in order, with no transposing copy, and the consumer reads the strides as before.
+    /// Other layouts (slices with gaps, broadcasts, reversed axes) are gathered row-major as <see cref="Materialize"/> does.
+    /// </summary>
+    public static MxArray MaterializeKeepingLayout(MxArray x, DType dtype)
+    {
+        if (x.IsRowContiguous || !IsDensePermutation(x))
+        {
+            return Materialize(x, dtype);
+        }
+        var o = new MxArray(x.ShapeRef, dtype, Allocator.Allocate(x.Size * dtype.Size()), (long[])x.Strides.Clone(), 0);
+        Convert(x.RawPtr, x.DType, o.RawPtr, dtype, x.Size);
+        return o;
+    }
+
+    // Positive strides that, sorted, step through a gap-free block: 1, d0, d0*d1, ... (dims of size 1 do not count).
+    private static bool IsDensePermutation(MxArray x)
+    {
+        if (x.Size == 0)
+        {
+            return false;
+        }
+        var dims = x.ShapeRef.Zip(x.Strides).Where(p => p.First > 1).OrderBy(p => p.Second).ToArray();
+        long expected = 1;
+        foreach (var (size, stride) in dims)
+        {
+            if (stride != expected)
+            {
+                return false;
+            }
+            expected *= size;
+        }
+        return true;
+    }
+
     /// <summary>A row-major copy of <paramref name="x"/> (x itself when it already is one).</summary>
     public static MxArray Contiguous(MxArray x) => x.IsRowContiguous ? x : Materialize(x, x.DType);
 
@@ -118,6 +155,13 @@ internal static unsafe class Cast
             System.Buffer.MemoryCopy(src, dst, n * to.Size(), n * to.Size());
             return;
         }
+        switch (from, to)
+        {
+            case (DType.Float16, DType.Float32): Conversions.HalfToSingle((Half*)src, (float*)dst, n); return;
+            case (DType.Float32, DType.Float16): Conversions.SingleToHalf((float*)src, (Half*)dst, n); return;
+            case (DType.BFloat16, DType.Float32): Conversions.BFloat16ToSingle((ushort*)src, (float*)dst, n); return;
+            case (DType.Float32, DType.BFloat16): Conversions.SingleToBFloat16((float*)src, (ushort*)dst, n); return;
+        }
         if (to == DType.Bool)
         {
             ToBool(src, from, (bool*)dst, n);
@@ -151,9 +195,11 @@ internal static unsafe class Cast
         if (from == DType.BFloat16)
         {
             var t = new float[n];
-            var b = (ushort*)src;
-            for (long i = 0; i < n; i++) t[i] = BitConverter.UInt32BitsToSingle((uint)b[i] << 16);
-            fixed (float* tp = t) Convert((byte*)tp, DType.Float32, dst, to, n);
+            fixed (float* tp = t)
+            {
+                Conversions.BFloat16ToSingle((ushort*)src, tp, n);
+                Convert((byte*)tp, DType.Float32, dst, to, n);
+            }
             return;
         }
         if (to == DType.BFloat16)
@@ -162,8 +208,7 @@ internal static unsafe class Cast
             fixed (float* tp = t)
             {
                 Convert(src, from, (byte*)tp, DType.Float32, n);
-                var b = (BFloat16*)dst;
-                for (long i = 0; i < n; i++) b[i] = (BFloat16)tp[i];
+                Conversions.SingleToBFloat16(tp, (ushort*)dst, n);
             }
             return;
         }

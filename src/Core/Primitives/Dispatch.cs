@@ -49,7 +49,7 @@ internal static class Dispatch
     /// </summary>
     public static void ViaFloat32(MxArray[] inputs, MxArray[] outputs, Action<MxArray[], MxArray[]> compute)
     {
-        var wideIn = inputs.Select(x => x.DType is DType.Float16 or DType.BFloat16 ? Cast.Materialize(x, DType.Float32) : x).ToArray();
+        var wideIn = inputs.Select(x => x.DType is DType.Float16 or DType.BFloat16 ? Cast.MaterializeKeepingLayout(x, DType.Float32) : x).ToArray();
         var wideOut = outputs.Select(o => o.DType is DType.Float16 or DType.BFloat16
             ? new MxArray(o.ShapeRef, DType.Float32, Allocator.Allocate(o.Size * 4), MxArray.RowMajorStrides(o.ShapeRef), 0)
             : o).ToArray();

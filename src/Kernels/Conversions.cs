@@ -1,0 +1,64 @@
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+
+namespace Mlx.Kernels;
+
+/// <summary>
+/// float32 to and from the 16-bit float types over contiguous memory, vectorized and split across cores: half-type
+/// matmuls and convolutions compute in float32, so these run over whole weight matrices on every call.
+/// </summary>
+public static unsafe class Conversions
+{
+    public static void HalfToSingle(Half* src, float* dst, long n) =>
+        Chunks(n, (s, e) => TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src + s, (int)(e - s)), new Span<float>(dst + s, (int)(e - s))));
+
+    public static void SingleToHalf(float* src, Half* dst, long n) =>
+        Chunks(n, (s, e) => TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(src + s, (int)(e - s)), new Span<Half>(dst + s, (int)(e - s))));
+
+    /// <summary>bfloat16 is the upper half of a float32: widen and shift.</summary>
+    public static void BFloat16ToSingle(ushort* src, float* dst, long n) => Chunks(n, (s, e) =>
+    {
+        long i = s;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= e; i += 16)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Load(src + i));
+                Vector256.ShiftLeft(lo, 16).AsSingle().Store(dst + i);
+                Vector256.ShiftLeft(hi, 16).AsSingle().Store(dst + i + 8);
+            }
+        }
+        for (; i < e; i++)
+        {
+            dst[i] = BitConverter.UInt32BitsToSingle((uint)src[i] << 16);
+        }
+    });
+
+    /// <summary>Round to nearest even; every NaN becomes the quiet NaN 0x7FC0 (as <see cref="BFloat16"/>'s conversion).</summary>
+    public static void SingleToBFloat16(float* src, ushort* dst, long n) => Chunks(n, (s, e) =>
+    {
+        long i = s;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var one = Vector256.Create(1u);
+            var half = Vector256.Create(0x7FFFu);
+            var absMask = Vector256.Create(0x7FFF_FFFFu);
+            var inf = Vector256.Create(0x7F80_0000u);
+            var quietNaN = Vector256.Create(0x7FC0u);
+            for (; i + 16 <= e; i += 16)
+            {
+                var a = Vector256.Load((uint*)src + i);
+                var b = Vector256.Load((uint*)src + i + 8);
+                var ra = Vector256.ConditionalSelect(Vector256.GreaterThan(a & absMask, inf), quietNaN, Vector256.ShiftRightLogical(a + (Vector256.ShiftRightLogical(a, 16) & one) + half, 16));
+                var rb = Vector256.ConditionalSelect(Vector256.GreaterThan(b & absMask, inf), quietNaN, Vector256.ShiftRightLogical(b + (Vector256.ShiftRightLogical(b, 16) & one) + half, 16));
+                Vector256.Narrow(ra, rb).Store(dst + i);
+            }
+        }
+        for (; i < e; i++)
+        {
+            dst[i] = ((BFloat16)src[i]).Bits;
+        }
+    });
+
+    private static void Chunks(long n, Action<long, long> body) => Parallelism.For(n, 2, body);
+}
