@@ -275,6 +275,7 @@ static class Program
         if (Want(a, "b6")) B6();
         if (Want(a, "b7")) B7();
         if (Want(a, "b8")) B8();
+        if (Want(a, "x1")) X1();
 
         Console.WriteLine();
         Console.WriteLine($"## Summary ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load1 {Load()})");
@@ -389,6 +390,30 @@ static class Program
             string note = $"ours {F(100 * share, "F0")}% of peak, torch {F(100 * tg / PeakGflops, "F0")}%";
             if (N >= 1024) Add("B1", $"matmul fp32 N={N}", s[0], s[1], "ours >= 85% of FMA peak", share >= 0.85, note);
             else Add("B1", $"matmul fp32 N={N}", s[0], s[1], "(no goal at N=256)", null, note);
+        }
+    }
+
+    // ---------------------------------------------------------------- X1 matrix-vector products (no goal in issue 6)
+    // One token through a 4096 x 4096 weight stored (out, in), as inference does it: x W^T, in float32, float16 and
+    // bfloat16. The weight (64 / 32 MB) does not fit the cache, so this is a pass over memory.
+    static void X1()
+    {
+        const int N = 4096;
+        var dx = Rand(N, 91); var dw = Rand((long)N * N, 92, true);
+        foreach (var (dt, tdt) in new[] { (DType.Float32, torch.float32), (DType.Float16, torch.float16), (DType.BFloat16, torch.bfloat16) })
+        {
+            string row = $"X1 x W^T {dt.Name()}";
+            var x = Mx.AsType(Ours(dx, 1, N), dt); var w = Mx.AsType(Ours(dw, N, N), dt);
+            Mx.Eval(x, w);
+            using var tx0 = Theirs(dx, 1, N); using var tw0 = Theirs(dw, N, N);
+            using var tx = tx0.to_type(tdt); using var tw = tw0.to_type(tdt);
+            using (var r = torch.matmul(tx, tw.t()).to_type(torch.float32))
+                Check(row, Mx.Matmul(x, Mx.Transpose(w)).AsType(DType.Float32).ToArray<float>(), r.data<float>().ToArray(), dt == DType.Float32 ? 1e-4 : 3e-2);
+            double bytes = (double)N * N * dt.Size();
+            var st = Bench(row, 3,
+                I("Mx.Matmul(x, Mx.Transpose(w)) + Eval", () => Mx.Eval(Mx.Matmul(x, Mx.Transpose(w))), GBs(bytes)),
+                I("torch.matmul(x, w.t())", () => { using var r = torch.matmul(tx, tw.t()); }, GBs(bytes)));
+            Add("X1", $"1 x {N} times a {N}x{N} weight's transpose, {dt.Name()}", st[0], st[1], "(no goal: weight bytes / time)", null, $"{F(st[1].Ms / st[0].Ms)}x torch");
         }
     }
 

@@ -9,14 +9,53 @@ namespace Mlx.Kernels;
 /// </summary>
 public static unsafe class Conversions
 {
-    public static void HalfToSingle(Half* src, float* dst, long n) =>
-        Chunks(n, (s, e) => TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src + s, (int)(e - s)), new Span<float>(dst + s, (int)(e - s))));
+    public static void HalfToSingle(Half* src, float* dst, long n) => Chunks(n, (s, e) => HalfToSingle((ushort*)src, dst, s, e));
+
+    /// <summary>
+    /// dst[s..e) from the float16 bits src[s..e) on the calling thread: the 15 magnitude bits moved into a float32's
+    /// place and scaled by 2^112 rebias the exponent and normalize subnormals exactly; infinities and NaNs (exponent
+    /// 31) get the all-ones exponent with their payload, NaNs made quiet. Several times faster than TensorPrimitives' conversion here.
+    /// </summary>
+    internal static void HalfToSingle(ushort* src, float* dst, long s, long e)
+    {
+        long i = s;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= e; i += 16)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Load(src + i));
+                WidenHalf(lo).Store(dst + i);
+                WidenHalf(hi).Store(dst + i + 8);
+            }
+        }
+        for (; i < e; i++)
+        {
+            dst[i] = (float)BitConverter.UInt16BitsToHalf(src[i]);
+        }
+    }
 
     public static void SingleToHalf(float* src, Half* dst, long n) =>
         Chunks(n, (s, e) => TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(src + s, (int)(e - s)), new Span<Half>(dst + s, (int)(e - s))));
 
+    /// <summary>Eight float16 values (one per 32-bit lane, upper bits zero) as float32.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> WidenHalf(Vector256<uint> h)
+    {
+        var expMask = Vector256.Create(0x7C00u);
+        var shifted = Vector256.ShiftLeft(h & Vector256.Create(0x7FFFu), 13);
+        var finite = (shifted.AsSingle() * Vector256.Create(BitConverter.UInt32BitsToSingle(0x7780_0000u))).AsUInt32(); // * 2^112
+        var special = Vector256.Equals(h & expMask, expMask);
+        // A NaN comes out quiet, as System.Half converts it.
+        var quiet = Vector256.AndNot(Vector256.Create(0x0040_0000u), Vector256.Equals(h & Vector256.Create(0x03FFu), Vector256<uint>.Zero));
+        var bits = Vector256.ConditionalSelect(special, shifted | Vector256.Create(0x7F80_0000u) | quiet, finite);
+        return (bits | Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16)).AsSingle();
+    }
+
     /// <summary>bfloat16 is the upper half of a float32: widen and shift.</summary>
-    public static void BFloat16ToSingle(ushort* src, float* dst, long n) => Chunks(n, (s, e) =>
+    public static void BFloat16ToSingle(ushort* src, float* dst, long n) => Chunks(n, (s, e) => BFloat16ToSingle(src, dst, s, e));
+
+    /// <summary>dst[s..e) from src[s..e) on the calling thread.</summary>
+    internal static void BFloat16ToSingle(ushort* src, float* dst, long s, long e)
     {
         long i = s;
         if (Vector256.IsHardwareAccelerated)
@@ -32,7 +71,7 @@ public static unsafe class Conversions
         {
             dst[i] = BitConverter.UInt32BitsToSingle((uint)src[i] << 16);
         }
-    });
+    }
 
     /// <summary>Round to nearest even; every NaN becomes the quiet NaN 0x7FC0 (as <see cref="BFloat16"/>'s conversion).</summary>
     public static void SingleToBFloat16(float* src, ushort* dst, long n) => Chunks(n, (s, e) =>

@@ -142,7 +142,7 @@ public static unsafe class Gemm
     /// skip packing: B is read once, from memory, straight into dot products or row updates. Packing would copy all
     /// of B to multiply it by a single row.
     /// </summary>
-    internal const int GemvRows = 4;
+    public const int GemvRows = 4;
 
     private static void Gemv<T>(int M, int N, int K, T* A, long rsA, long csA, T* B, long rsB, long csB, T* C, long ldc, T alpha, T beta, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -230,6 +230,89 @@ public static unsafe class Gemm
             if (a != A)
             {
                 NativeMemory.Free(a);
+            }
+        }
+    }
+
+    /// <summary>
+    /// C[M, N] (float32, rows ldc apart) = A[M, K] (float32, rows lda apart, contiguous) times B, where column j of
+    /// B is K contiguous float16 or bfloat16 values at b + j * csB: a 16-bit weight stored (N, K) and read as its
+    /// transpose, at most <see cref="GemvRows"/> rows. Each column is widened in registers as it is dotted, so the
+    /// weight is read once, at 2 bytes an element, instead of converted whole to float32 first.
+    /// </summary>
+    public static void Gemv16(int M, int N, int K, float* a, long lda, ushort* b, long csB, bool bfloat16, float* c, long ldc)
+    {
+        if (M > GemvRows) throw new ArgumentOutOfRangeException(nameof(M), $"At most {GemvRows} rows.");
+        long cols = Math.Max(1, (32L << 10) / Math.Max(1, 2L * K));
+        long blocks = (N + cols - 1) / cols;
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        void Columns(long blk)
+        {
+            float* dots = stackalloc float[GemvRows];
+            for (long j = blk * cols, end = Math.Min(N, j + cols); j < end; j++)
+            {
+                Dot16((float*)pa, lda, M, (ushort*)pb + j * csB, K, bfloat16, dots);
+                for (int i = 0; i < M; i++)
+                {
+                    ((float*)pc)[i * ldc + j] = dots[i];
+                }
+            }
+        }
+        if ((long)M * N * K >= ParallelFlops) Parallelism.ForBlocks(blocks, cols * K * M, Columns);
+        else for (long blk = 0; blk < blocks; blk++) Columns(blk);
+    }
+
+    // dots[i] = a[i, 0:K] . w[0:K] for m <= GemvRows rows, w 16-bit floats widened 16 at a time in registers.
+    private static void Dot16(float* a, long lda, int m, ushort* w, int K, bool bfloat16, float* dots)
+    {
+        int k = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            float* a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
+            Vector256<float> s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
+            for (; k + 16 <= K; k += 16)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Load(w + k));
+                Vector256<float> w0, w1;
+                if (bfloat16)
+                {
+                    w0 = Vector256.ShiftLeft(lo, 16).AsSingle();
+                    w1 = Vector256.ShiftLeft(hi, 16).AsSingle();
+                }
+                else
+                {
+                    w0 = Conversions.WidenHalf(lo);
+                    w1 = Conversions.WidenHalf(hi);
+                }
+                s00 = Vector256.FusedMultiplyAdd(Vector256.Load(a + k), w0, s00); s01 = Vector256.FusedMultiplyAdd(Vector256.Load(a + k + 8), w1, s01);
+                if (m > 1)
+                {
+                    s10 = Vector256.FusedMultiplyAdd(Vector256.Load(a1 + k), w0, s10); s11 = Vector256.FusedMultiplyAdd(Vector256.Load(a1 + k + 8), w1, s11);
+                    if (m > 2)
+                    {
+                        s20 = Vector256.FusedMultiplyAdd(Vector256.Load(a2 + k), w0, s20); s21 = Vector256.FusedMultiplyAdd(Vector256.Load(a2 + k + 8), w1, s21);
+                        if (m > 3)
+                        {
+                            s30 = Vector256.FusedMultiplyAdd(Vector256.Load(a3 + k), w0, s30); s31 = Vector256.FusedMultiplyAdd(Vector256.Load(a3 + k + 8), w1, s31);
+                        }
+                    }
+                }
+            }
+            dots[0] = Vector256.Sum(s00 + s01);
+            if (m > 1) dots[1] = Vector256.Sum(s10 + s11);
+            if (m > 2) dots[2] = Vector256.Sum(s20 + s21);
+            if (m > 3) dots[3] = Vector256.Sum(s30 + s31);
+        }
+        else
+        {
+            for (int i = 0; i < m; i++) dots[i] = 0;
+        }
+        for (; k < K; k++)
+        {
+            float wk = bfloat16 ? BitConverter.UInt32BitsToSingle((uint)w[k] << 16) : (float)BitConverter.UInt16BitsToHalf(w[k]);
+            for (int i = 0; i < m; i++)
+            {
+                dots[i] += a[i * lda + k] * wk;
             }
         }
     }

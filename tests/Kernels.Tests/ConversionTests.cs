@@ -42,6 +42,19 @@ public unsafe class ConversionTests
         }
     }
 
+    [Fact]
+    public void EveryHalfWidensLikeSystemHalf()
+    {
+        var all = Enumerable.Range(0, 65536).Select(i => (ushort)i).Concat(new ushort[] { 0x7C00, 0x3C00, 0x0001 }).ToArray();
+        var got = new float[all.Length];
+        fixed (ushort* s = all) fixed (float* d = got) Conversions.HalfToSingle((Half*)s, d, all.Length);
+        for (int i = 0; i < all.Length; i++)
+        {
+            uint want = BitConverter.SingleToUInt32Bits((float)BitConverter.UInt16BitsToHalf(all[i]));
+            Assert.True(want == BitConverter.SingleToUInt32Bits(got[i]), $"0x{all[i]:X4}: 0x{BitConverter.SingleToUInt32Bits(got[i]):X8}, want 0x{want:X8}");
+        }
+    }
+
     [Theory]
     [InlineData(14)]
     [InlineData(1_000_003)]

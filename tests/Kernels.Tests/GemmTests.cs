@@ -96,6 +96,39 @@ public unsafe class GemmTests
         Check<double>(M, N, K, true, true, 0.5, 2, 2, 1e-13);
     }
 
+    [Theory]
+    [InlineData(1, 33, 1000, false)]
+    [InlineData(2, 7, 37, true)]
+    [InlineData(3, 65, 515, false)]
+    [InlineData(4, 40, 16, true)]
+    [InlineData(4, 1100, 700, false)] // several threads
+    public void SixteenBitWeightsReadAsTheirTranspose(int M, int N, int K, bool bfloat16)
+    {
+        var a = Random(M * K, M + K).Select(v => (float)v).ToArray();
+        long ldw = K + 3; // column j of B at j * ldw, K contiguous 16-bit values
+        var w = Random((int)(N * ldw), N + K).Select(v => bfloat16 ? ((BFloat16)(float)v).Bits : BitConverter.HalfToUInt16Bits((Half)v)).ToArray();
+        float Wide(ushort b) => bfloat16 ? BitConverter.UInt32BitsToSingle((uint)b << 16) : (float)BitConverter.UInt16BitsToHalf(b);
+        var c = new float[M * (N + 2)];
+        fixed (float* pa = a, pc = c) fixed (ushort* pw = w)
+        {
+            Gemm.Gemv16(M, N, K, pa, K, pw, ldw, bfloat16, pc, N + 2);
+        }
+        for (int i = 0; i < M; i++)
+        {
+            for (int j = 0; j < N; j++)
+            {
+                double s = 0, sabs = 0;
+                for (int k = 0; k < K; k++)
+                {
+                    double p = (double)a[i * K + k] * Wide(w[j * ldw + k]);
+                    s += p;
+                    sabs += Math.Abs(p);
+                }
+                Assert.True(Math.Abs(c[i * (N + 2) + j] - s) <= 1e-5 * sabs + 1e-6, $"({i},{j}): {c[i * (N + 2) + j]} vs {s}");
+            }
+        }
+    }
+
     [Fact]
     public void EmptyAndZeroK()
     {

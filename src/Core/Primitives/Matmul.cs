@@ -15,12 +15,43 @@ internal sealed unsafe class MatmulPrimitive : Primitive
     {
         if (outputs[0].DType is DType.Float16 or DType.BFloat16)
         {
-            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            if (!TryGemv16(inputs[0], inputs[1], outputs[0]))
+            {
+                Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            }
             return;
         }
         var v = new Kernel { A = inputs[0], B = inputs[1], O = outputs[0] };
         outputs[0].AllocateData();
         Dispatch.Float(outputs[0].DType, ref v);
+    }
+
+    /// <summary>
+    /// A few rows times a 16-bit weight read as its transpose (x W^T, one token of inference): the weight's columns
+    /// are widened one at a time inside the kernel, so it is read once at 2 bytes an element (Gemm.Gemv16).
+    /// </summary>
+    private static bool TryGemv16(MxArray a, MxArray b, MxArray o)
+    {
+        int nd = o.NDim;
+        int M = o.ShapeRef[nd - 2], N = o.ShapeRef[nd - 1], K = a.ShapeRef[nd - 1];
+        if (o.Size != (long)M * N || M > Gemm.GemvRows || M == 0 || N == 0 || K == 0 || b.DType != o.DType || b.Strides[nd - 2] != 1)
+        {
+            return false;
+        }
+        var a32 = Cast.Materialize(a, DType.Float32);
+        var o32 = new MxArray(o.ShapeRef, DType.Float32, Allocator.Allocate(o.Size * 4), MxArray.RowMajorStrides(o.ShapeRef), 0);
+        try
+        {
+            Gemm.Gemv16(M, N, K, a32.Ptr<float>(), K, (ushort*)b.RawPtr, b.Strides[nd - 1], o.DType == DType.BFloat16, o32.Ptr<float>(), N);
+            o.AllocateData();
+            Cast.Run(o32, o);
+        }
+        finally
+        {
+            a32.Buffer.Release();
+            o32.Buffer.Release();
+        }
+        return true;
     }
 
     public override bool HasGpuKernel => true;
