@@ -191,9 +191,11 @@ public static unsafe class Gemm
                 else for (long blk = 0; blk < blocks; blk++) Columns(blk);
                 return;
             }
-            // Row k of B is contiguous: C[i, j0:j1] accumulates a[i, k] * B[k, j0:j1] over k, in a block of columns
-            // small enough that the M accumulator rows stay in L1.
-            int width = (int)Math.Clamp(((long)N + 2 * Parallelism.MaxThreads - 1) / (2 * Parallelism.MaxThreads) + 15 & ~15L, 64, 1024);
+            // Row k of B is contiguous: C[i, j0:j1] accumulates a[i, k] * B[k, j0:j1] over k, in blocks of columns
+            // small enough that the M accumulator rows stay in L1 (at most 1024), two blocks per thread where N allows.
+            int threadsUsed = Math.Max(1, threads);
+            long perThread = ((long)N + 2 * threadsUsed - 1) / (2 * threadsUsed);
+            int width = (int)Math.Clamp((perThread + 15) & ~15L, 64, 1024);
             long widthBlocks = (N + width - 1) / width;
             void Rows(long blk)
             {
