@@ -59,6 +59,29 @@ public static unsafe class Elementwise
                 Run<T, TOut, TOp>((T*)qa + start * sa1, sa1, (T*)qb + start * sb1, sb1, (TOut*)qo + start, end - start));
             return;
         }
+        bool ta = Strided.IsTransposed(shape, sa), tb = Strided.IsTransposed(shape, sb);
+        if (ta || tb)
+        {
+            // An operand laid out along another dim than the output's last (a transposed view) would be read an
+            // element per cache line: copy it row-major first (Strided.Copy transposes by tiles), then run contiguous.
+            // x + y^T over 4096^2 floats: 55-66 ms element-wise.
+            var rowMajor = Strided.RowMajor(shape);
+            long bytes = rowMajor.Length == 0 ? sizeof(T) : rowMajor[0] * shape[0] * sizeof(T);
+            T* ra = ta ? (T*)s_rowMajorA.Take(bytes) : a;
+            T* rb = tb ? (T*)s_rowMajorB.Take(bytes) : b;
+            try
+            {
+                if (ta) Strided.Copy(a, shape, sa, ra);
+                if (tb) Strided.Copy(b, shape, sb, rb);
+                Binary<T, TOut, TOp>(ra, ta ? rowMajor : sa, rb, tb ? rowMajor : sb, o, shape);
+            }
+            finally
+            {
+                if (ta) s_rowMajorA.Give(ra);
+                if (tb) s_rowMajorB.Give(rb);
+            }
+            return;
+        }
         var (cs, st) = Strided.Collapse(shape, sa, sb, Strided.RowMajor(shape));
         long[] ca = st[0], cb = st[1];
         int nd = cs.Length;
@@ -90,6 +113,9 @@ public static unsafe class Elementwise
             }
         });
     }
+
+    // Row-major copies of transposed operands, reused across calls.
+    private static readonly CachedBuffer s_rowMajorA = new(), s_rowMajorB = new();
 
     private static void Run<T, TOut, TOp>(T* a, long ia, T* b, long ib, TOut* o, long n)
         where T : unmanaged where TOut : unmanaged where TOp : IBinaryOp<T, TOut>

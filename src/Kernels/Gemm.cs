@@ -106,7 +106,7 @@ public static unsafe class Gemm
         Gate? gate = null;
         if (splitRows && (long)M * N * K >= SharedBFlops)
         {
-            shared = (T*)SharedB.Take(2 * job.BlockBytes(0, N));
+            shared = (T*)s_sharedB.Take(2 * job.BlockBytes(0, N));
             gate = new Gate();
         }
         try
@@ -132,7 +132,7 @@ public static unsafe class Gemm
         {
             if (shared != null)
             {
-                SharedB.Give(shared);
+                s_sharedB.Give(shared);
             }
         }
     }
@@ -335,29 +335,8 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>One cached shared-B buffer (held by one product at a time; a concurrent product allocates its own). Its size sits in the cache line before it.</summary>
-    private static class SharedB
-    {
-        private static nint s_cached;
-
-        public static void* Take(long bytes)
-        {
-            byte* p = (byte*)Interlocked.Exchange(ref s_cached, 0);
-            if (p != null && *(long*)p >= bytes)
-            {
-                return p + 64;
-            }
-            NativeMemory.AlignedFree(p);
-            p = (byte*)NativeMemory.AlignedAlloc((nuint)(bytes + 64), 64);
-            *(long*)p = bytes;
-            return p + 64;
-        }
-
-        public static void Give(void* buffer)
-        {
-            NativeMemory.AlignedFree((void*)Interlocked.Exchange(ref s_cached, (nint)((byte*)buffer - 64)));
-        }
-    }
+    /// <summary>The shared-B buffer of row-split products, reused across products.</summary>
+    private static readonly CachedBuffer s_sharedB = new();
 
     private readonly struct Job<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -566,28 +545,7 @@ public static unsafe class Gemm
             int k = 0;
             for (; k < k8; k += 8)
             {
-                float* s0 = src + k;
-                var r0 = Avx.LoadVector256(s0); var r1 = Avx.LoadVector256(s0 + cs);
-                var r2 = Avx.LoadVector256(s0 + 2 * cs); var r3 = Avx.LoadVector256(s0 + 3 * cs);
-                var r4 = Avx.LoadVector256(s0 + 4 * cs); var r5 = Avx.LoadVector256(s0 + 5 * cs);
-                var r6 = Avx.LoadVector256(s0 + 6 * cs); var r7 = Avx.LoadVector256(s0 + 7 * cs);
-                var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-                var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-                var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
-                var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
-                var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-                var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-                var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
-                var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
-                float* d0 = dst + (long)k * nr;
-                Avx.Store(d0, Avx.Permute2x128(u0, u4, 0x20));
-                Avx.Store(d0 + nr, Avx.Permute2x128(u1, u5, 0x20));
-                Avx.Store(d0 + 2 * nr, Avx.Permute2x128(u2, u6, 0x20));
-                Avx.Store(d0 + 3 * nr, Avx.Permute2x128(u3, u7, 0x20));
-                Avx.Store(d0 + 4 * nr, Avx.Permute2x128(u0, u4, 0x31));
-                Avx.Store(d0 + 5 * nr, Avx.Permute2x128(u1, u5, 0x31));
-                Avx.Store(d0 + 6 * nr, Avx.Permute2x128(u2, u6, 0x31));
-                Avx.Store(d0 + 7 * nr, Avx.Permute2x128(u3, u7, 0x31));
+                Transpose8x8(src + k, cs, dst + (long)k * nr, nr);
             }
             for (; k < kc; k++)
             {
@@ -608,6 +566,34 @@ public static unsafe class Gemm
         {
             new Span<float>(bp + (long)k * nr + n, nr - n).Clear();
         }
+    }
+
+    /// <summary>
+    /// dst[c * dstStride + r] = src[r * srcStride + c] for an 8 x 8 block of floats: eight contiguous rows read as
+    /// vectors and transposed in registers (unpack, shuffle, 128-bit permute), eight contiguous rows written. Needs AVX.
+    /// </summary>
+    internal static void Transpose8x8(float* src, long srcStride, float* dst, long dstStride)
+    {
+        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + srcStride);
+        var r2 = Avx.LoadVector256(src + 2 * srcStride); var r3 = Avx.LoadVector256(src + 3 * srcStride);
+        var r4 = Avx.LoadVector256(src + 4 * srcStride); var r5 = Avx.LoadVector256(src + 5 * srcStride);
+        var r6 = Avx.LoadVector256(src + 6 * srcStride); var r7 = Avx.LoadVector256(src + 7 * srcStride);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     // A micro-panel element (i, k) is ap[i * ars + k * acs]: packed (1, MR) or rows read in place (lda, 1).

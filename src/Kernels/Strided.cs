@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics.X86;
+
 namespace Mlx.Kernels;
 
 /// <summary>Shape and stride bookkeeping shared by the kernels: merging dims and walking strided memory.</summary>
@@ -145,6 +147,10 @@ public static unsafe class Strided
         {
             return;
         }
+        if (di == 1 && si != 1 && si != 0 && inner >= TransposeTile && TransposeTiled(src, ss, dst, ds, cs))
+        {
+            return;
+        }
         nint s = (nint)src, o = (nint)dst;
         Parallelism.For(outer, inner, (start, end) =>
         {
@@ -169,5 +175,134 @@ public static unsafe class Strided
                 }
             }
         });
+    }
+
+    private const int TransposeTile = 32;
+
+    /// <summary>
+    /// True for a large operand whose innermost dim is strided while another of its dims is contiguous (a transposed
+    /// or permuted view): read along the output's last dim, each element would sit on its own cache line.
+    /// </summary>
+    public static bool IsTransposed(int[] shape, long[] strides)
+    {
+        long n = 1;
+        foreach (int d in shape) n *= d;
+        if (n < Parallelism.ElementwiseThreshold)
+        {
+            return false;
+        }
+        var (cs, st) = Collapse(shape, strides);
+        long[] s = st[0];
+        int last = cs.Length - 1;
+        if (s[last] == 0 || s[last] == 1 || cs[last] < TransposeTile)
+        {
+            return false;
+        }
+        for (int d = 0; d < last; d++)
+        {
+            if (s[d] == 1 && cs[d] >= TransposeTile)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+
+    /// <summary>
+    /// A copy whose destination runs along the last dim while the source runs along another (a transpose, or a
+    /// permutation that moves the source's contiguous dim): element by element, every read would touch a new cache
+    /// line and usually a new page (a 4096 x 4096 transpose took 53 ms). Instead, tiles of 32 x 32 elements are
+    /// read along the source's contiguous dim and written along the destination's, both within lines in L1.
+    /// Returns false when no other dim of the source is contiguous.
+    /// </summary>
+    private static bool TransposeTiled<T>(T* src, long[] ss, T* dst, long[] ds, long[] cs) where T : unmanaged
+    {
+        int nd = cs.Length, last = nd - 1, k = -1;
+        for (int d = last - 1; d >= 0; d--)
+        {
+            if (ss[d] == 1 && cs[d] >= TransposeTile)
+            {
+                k = d;
+                break;
+            }
+        }
+        if (k < 0)
+        {
+            return false;
+        }
+        // The dims other than k and the last, walked as planes.
+        var planeShape = new List<long>();
+        var planeSrc = new List<long>();
+        var planeDst = new List<long>();
+        for (int d = 0; d < last; d++)
+        {
+            if (d != k)
+            {
+                planeShape.Add(cs[d]);
+                planeSrc.Add(ss[d]);
+                planeDst.Add(ds[d]);
+            }
+        }
+        long planes = 1;
+        foreach (long n in planeShape) planes *= n;
+        long rows = cs[k], cols = cs[last], srcCol = ss[last], dstRow = ds[k];
+        long rowTiles = (rows + TransposeTile - 1) / TransposeTile;
+        long[] pShape = planeShape.ToArray(), pSrc = planeSrc.ToArray(), pDst = planeDst.ToArray();
+        nint sp = (nint)src, dp = (nint)dst;
+        Parallelism.For(planes * rowTiles, TransposeTile * cols, (start, end) =>
+        {
+            for (long item = start; item < end; item++)
+            {
+                long plane = item / rowTiles, tile = item - plane * rowTiles;
+                long so = 0, doff = 0;
+                for (int d = pShape.Length - 1; d >= 0; d--)
+                {
+                    long i = plane % pShape[d];
+                    plane /= pShape[d];
+                    so += i * pSrc[d];
+                    doff += i * pDst[d];
+                }
+                long r0 = tile * TransposeTile, r1 = Math.Min(rows, r0 + TransposeTile);
+                T* s0 = (T*)sp + so;
+                T* d0 = (T*)dp + doff;
+                bool blocks8 = sizeof(T) == 4 && Avx.IsSupported;
+                for (long c0 = 0; c0 < cols; c0 += TransposeTile)
+                {
+                    long c1 = Math.Min(cols, c0 + TransposeTile);
+                    long r = r0;
+                    if (blocks8)
+                    {
+                        // 8 x 8 blocks transposed in registers: each source and destination row is touched as whole
+                        // vectors (rows a multiple of 4 KB apart share one L1 set, so element-wise access thrashes it).
+                        for (; r + 8 <= r1; r += 8)
+                        {
+                            long c = c0;
+                            for (; c + 8 <= c1; c += 8)
+                            {
+                                Gemm.Transpose8x8((float*)(s0 + c * srcCol + r), srcCol, (float*)(d0 + r * dstRow + c), dstRow);
+                            }
+                            for (; c < c1; c++)
+                            {
+                                for (long rr = r; rr < r + 8; rr++)
+                                {
+                                    d0[rr * dstRow + c] = s0[c * srcCol + rr];
+                                }
+                            }
+                        }
+                    }
+                    for (long c = c0; c < c1; c++)
+                    {
+                        T* sc = s0 + c * srcCol;
+                        T* dc = d0 + c;
+                        for (long rr = r; rr < r1; rr++)
+                        {
+                            dc[rr * dstRow] = sc[rr];
+                        }
+                    }
+                }
+            }
+        });
+        return true;
     }
 }

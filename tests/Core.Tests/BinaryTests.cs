@@ -7,6 +7,41 @@ public class BinaryTests
 
     private static MxArray One(DType t) => Mx.Array(new[] { 1.0 }).AsType(t);
 
+    [Fact]
+    public void LargeTransposedOperandsMatchElementwiseReference()
+    {
+        // Over 64K elements, an operand read along another dim than the output's last is first copied row-major by
+        // tiles: odd sizes (tile tails), one or both operands transposed, a 3-D permutation, float32 and float64.
+        const int R = 301, C = 259;
+        var xv = H.RandF(R * C, 1);
+        var yv = H.RandF(R * C, 2);
+        var x = Mx.Array(xv, new[] { R, C });
+        var yT = Mx.Transpose(Mx.Array(yv, new[] { C, R }));   // yT[i, j] = yv[j * R + i]
+        var xT = Mx.Transpose(Mx.Array(xv, new[] { C, R }));   // xT[i, j] = xv[j * R + i]
+        var got = Mx.Subtract(x, yT).ToArray<float>();
+        var both = Mx.Multiply(xT, yT).ToArray<float>();
+        for (int i = 0; i < R; i++)
+        {
+            for (int j = 0; j < C; j++)
+            {
+                Assert.Equal(xv[i * C + j] - yv[j * R + i], got[i * C + j]);
+                Assert.Equal(xv[j * R + i] * yv[j * R + i], both[i * C + j]);
+            }
+        }
+        // (A, B, C) permuted to (C, A, B), plus a row-major array of the result's shape, in float64.
+        var v = H.Rand(3 * 181 * 130, 3);
+        var p = Mx.Transpose(Mx.Array(v, new[] { 3, 181, 130 }), new[] { 2, 0, 1 });
+        var w = H.Rand(130 * 3 * 181, 4);
+        var sum = Mx.Add(p, Mx.Array(w, new[] { 130, 3, 181 })).ToArray<double>();
+        for (int c = 0; c < 130; c++)
+        for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 181; b++)
+        {
+            Assert.Equal(v[(a * 181 + b) * 130 + c] + w[(c * 3 + a) * 181 + b], sum[(c * 3 + a) * 181 + b]);
+        }
+        Assert.Equal(Mx.Contiguous(p).ToArray<double>(), Enumerable.Range(0, 130 * 3 * 181).Select(k => v[(k / 181 % 3 * 181 + k % 181) * 130 + k / (3 * 181)]).ToArray());
+    }
+
     [Theory]
     // Spot checks of mlx/dtype.cpp's promotion table, independent of DTypes.Promote.
     [InlineData(DType.Int8, DType.UInt8, DType.Int16)]
