@@ -276,6 +276,7 @@ static class Program
         if (Want(a, "b7")) B7();
         if (Want(a, "b8")) B8();
         if (Want(a, "x1")) X1();
+        if (Want(a, "x2")) X2();
 
         Console.WriteLine();
         Console.WriteLine($"## Summary ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load1 {Load()})");
@@ -414,6 +415,32 @@ static class Program
                 I("Mx.Matmul(x, Mx.Transpose(w)) + Eval", () => Mx.Eval(Mx.Matmul(x, Mx.Transpose(w))), GBs(bytes)),
                 I("torch.matmul(x, w.t())", () => { using var r = torch.matmul(tx, tw.t()); }, GBs(bytes)));
             Add("X1", $"1 x {N} times a {N}x{N} weight's transpose, {dt.Name()}", st[0], st[1], "(no goal: weight bytes / time)", null, $"{F(st[1].Ms / st[0].Ms)}x torch");
+        }
+    }
+
+    // ---------------------------------------------------------------- X2 ops on transposed layouts (no goal in issue 6)
+    // 4096 x 4096 float32: a transpose made contiguous, an add with a transposed operand, softmax and cumsum over axis 0.
+    static void X2()
+    {
+        const int N = 4096;
+        var dx = Rand((long)N * N, 93, true); var dy = Rand((long)N * N, 94, true);
+        var x = Ours(dx, N, N); var y = Ours(dy, N, N);
+        using var tx = Theirs(dx, N, N); using var ty = Theirs(dy, N, N);
+        double mb = (double)N * N * 4;
+        var cases = new (string Name, double Bytes, Func<MxArray> Ours, Func<Tensor> Theirs, string TheirName)[]
+        {
+            ("transpose made contiguous", 2 * mb, () => Mx.Contiguous(Mx.Transpose(x)), () => tx.t().contiguous(), "x.t().contiguous()"),
+            ("x + y^T", 3 * mb, () => Mx.Add(x, Mx.Transpose(y)), () => tx + ty.t(), "x + y.t()"),
+            ("softmax over axis 0", 2 * mb, () => Mx.Softmax(x, 0), () => torch.softmax(tx, 0), "torch.softmax(x, 0)"),
+            ("cumsum over axis 0", 2 * mb, () => Mx.Cumsum(x, 0), () => torch.cumsum(tx, 0), "torch.cumsum(x, 0)"),
+        };
+        foreach (var c in cases)
+        {
+            using (var r = c.Theirs()) Check($"X2 {c.Name}", c.Ours().ToArray<float>(), r.contiguous().data<float>().ToArray(), 1e-3);
+            var st = Bench($"X2 {c.Name}", 3,
+                I("ours + Eval", () => Mx.Eval(c.Ours()), GBs(c.Bytes)),
+                I(c.TheirName, () => { using var r = c.Theirs(); }, GBs(c.Bytes)));
+            Add("X2", $"{c.Name}, 4096x4096 fp32", st[0], st[1], "(no goal: bytes moved / time)", null, $"{F(st[1].Ms / st[0].Ms)}x torch");
         }
     }
 
