@@ -135,6 +135,22 @@ public static unsafe class Reduction
     public static void ArgReduce<T>(T* x, long A, long K, long B, uint* o, bool max) where T : unmanaged, INumber<T>
     {
         nint px = (nint)x, po = (nint)o;
+        if (B == 1 && K >= 16 && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        {
+            // Contiguous rows: the extreme by a vectorized NaN-propagating Max/Min, then the first index holding it
+            // (equal compares -0 and +0 alike, as the scalar rule does), found 1 vector at a time.
+            Parallelism.For(A, K, (s, e) =>
+            {
+                for (long a = s; a < e; a++)
+                {
+                    T* p = (T*)px + a * K;
+                    var row = new ReadOnlySpan<T>(p, (int)K);
+                    T best = max ? Extreme(row, true) : Extreme(row, false);
+                    ((uint*)po)[a] = (uint)FirstIndexOf(p, K, best);
+                }
+            });
+            return;
+        }
         Parallelism.For(A * B, K, (s, e) =>
         {
             for (long ab = s; ab < e; ab++)
@@ -163,6 +179,42 @@ public static unsafe class Reduction
                 ((uint*)po)[ab] = bi;
             }
         });
+    }
+
+    private static T Extreme<T>(ReadOnlySpan<T> row, bool max) where T : unmanaged, INumber<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var f = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(row);
+            return (T)(object)(max ? TensorPrimitives.Max(f) : TensorPrimitives.Min(f));
+        }
+        var d = System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(row);
+        return (T)(object)(max ? TensorPrimitives.Max(d) : TensorPrimitives.Min(d));
+    }
+
+    // The first k with p[k] == value, or the first NaN when value is NaN.
+    private static long FirstIndexOf<T>(T* p, long n, T value) where T : unmanaged, INumber<T>
+    {
+        long k = 0;
+        if (T.IsNaN(value))
+        {
+            while (k < n && !T.IsNaN(p[k])) k++;
+            return k;
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var v = Vector256.Create(value);
+            for (; k + Vector256<T>.Count <= n; k += Vector256<T>.Count)
+            {
+                uint bits = Vector256.Equals(Vector256.Load(p + k), v).ExtractMostSignificantBits();
+                if (bits != 0)
+                {
+                    return k + BitOperations.TrailingZeroCount(bits);
+                }
+            }
+        }
+        while (k < n && p[k] != value) k++;
+        return k;
     }
 }
 

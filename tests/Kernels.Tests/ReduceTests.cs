@@ -102,6 +102,53 @@ public unsafe class ReduceTests
         }
     }
 
+    [Theory]
+    [InlineData(16)]
+    [InlineData(17)]
+    [InlineData(100)]
+    [InlineData(1003)]
+    public void ArgMaxAndMinOfRowsFollowTheScalarRule(int K)
+    {
+        // Rows with planted ties (first wins), -0 before +0 (equal: first wins), NaNs (the first NaN wins), all equal.
+        const int Rows = 9;
+        var rng = new System.Random(K);
+        var x = new double[Rows * K];
+        for (int i = 0; i < x.Length; i++) x[i] = Math.Round(rng.NextDouble() * 20 - 10);
+        x[1 * K + K / 3] = 50; x[1 * K + K - 1] = 50;                       // tie for the max
+        x[2 * K + 5] = -50; x[2 * K + K / 2] = -50;                         // tie for the min
+        for (int k = 0; k < K; k++) x[3 * K + k] = k % 2 == 0 ? -0.0 : 0.0; // signed zeros only
+        x[4 * K + K / 2] = double.NaN; x[4 * K + K - 1] = double.NaN;       // NaNs
+        x[5 * K] = double.NaN;
+        for (int k = 0; k < K; k++) x[6 * K + k] = 7;                       // all equal
+        x[7 * K + K - 1] = double.PositiveInfinity; x[8 * K + K - 1] = double.NegativeInfinity;
+        foreach (bool max in new[] { true, false })
+        {
+            var want = new uint[Rows];
+            for (int r = 0; r < Rows; r++)
+            {
+                double best = x[r * K];
+                uint bi = 0;
+                for (int k = 1; k < K && !double.IsNaN(best); k++)
+                {
+                    double v = x[r * K + k];
+                    if (double.IsNaN(v)) { bi = (uint)k; break; }
+                    if (max ? v > best : v < best) { best = v; bi = (uint)k; }
+                }
+                want[r] = bi;
+            }
+            var gotD = new uint[Rows];
+            var gotF = new uint[Rows];
+            var xf = x.Select(v => (float)v).ToArray();
+            fixed (double* px = x) fixed (float* pf = xf) fixed (uint* od = gotD, of = gotF)
+            {
+                Reduction.ArgReduce(px, Rows, K, 1, od, max);
+                Reduction.ArgReduce(pf, Rows, K, 1, of, max);
+            }
+            Assert.Equal(want, gotD);
+            Assert.Equal(want, gotF);
+        }
+    }
+
     [Fact]
     public void EmptySumIsZero()
     {
