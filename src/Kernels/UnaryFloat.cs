@@ -72,7 +72,15 @@ public struct NegativeOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPoint
 public struct ExpOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static T Apply(T x) => T.Exp(x);
-    public static void Span(ReadOnlySpan<T> x, Span<T> o) => TensorPrimitives.Exp(x, o);
+    public static void Span(ReadOnlySpan<T> x, Span<T> o)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            ExpFloat.Run(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(x), System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(o));
+            return;
+        }
+        TensorPrimitives.Exp(x, o);
+    }
     public static bool HasSpanForm => true;
 }
 
