@@ -11,8 +11,8 @@ namespace Mlx.Kernels;
 /// </summary>
 public static class ExpFloat
 {
-    private const float Log2E = 1.44269504f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f, RoundMagic = 12582912f;
-    private const float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f,
+    internal const float Log2E = 1.44269504f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f, RoundMagic = 12582912f;
+    internal const float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f,
         P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
 
     // Past these the result is 0 or infinity whatever k is; clamping keeps k (and both half scales) in range.

@@ -119,46 +119,28 @@ public static unsafe class Softmax
         return sum;
     }
 
-    // exp(t) for t <= 0 (Cephes expf: t = k ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r, about 1 ulp).
-    // t is clamped at -88 where k = -127 gives a zero scale, so -inf and deep underflow give exactly 0.
-    private const float Log2E = 1.44269504f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f, RoundMagic = 12582912f;
-    private const float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f,
-        P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
-
+    // exp(t) for t <= 0 with ExpFloat's reduction and polynomial (about 1 ulp). t is clamped at -88 where k = -127
+    // gives a zero scale, so -inf and deep underflow give exactly 0 (a softmax term that small is 0 anyway).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Exp(Vector512<float> t)
     {
         t = Vector512.MaxNative(t, Vector512.Create(-88f));
-        var kr = Vector512.FusedMultiplyAdd(t, Vector512.Create(Log2E), Vector512.Create(RoundMagic));
-        var k = kr - Vector512.Create(RoundMagic);
-        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Hi), t);
-        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Lo), r);
-        var p = Vector512.FusedMultiplyAdd(Vector512.Create(P0), r, Vector512.Create(P1));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P2));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P3));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P4));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P5));
+        var kr = Vector512.FusedMultiplyAdd(t, Vector512.Create(ExpFloat.Log2E), Vector512.Create(ExpFloat.RoundMagic));
+        var k = kr - Vector512.Create(ExpFloat.RoundMagic);
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-ExpFloat.Ln2Hi), t);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-ExpFloat.Ln2Lo), r);
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(ExpFloat.P0), r, Vector512.Create(ExpFloat.P1));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpFloat.P2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpFloat.P3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpFloat.P4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpFloat.P5));
         p = Vector512.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
         // The low bits of kr hold k (as an integer, offset by the magic); k + 127 shifted into the exponent is 2^k.
-        var scale = ((kr.AsInt32() - Vector512.Create(BitConverter.SingleToInt32Bits(RoundMagic)) + Vector512.Create(127)) << 23).AsSingle();
+        var scale = ((kr.AsInt32() - Vector512.Create(BitConverter.SingleToInt32Bits(ExpFloat.RoundMagic)) + Vector512.Create(127)) << 23).AsSingle();
         return p * scale;
     }
 
+    // The AVX2 path takes the general kernel (its extra clamp and split scale cost little there).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Exp(Vector256<float> t)
-    {
-        t = Vector256.MaxNative(t, Vector256.Create(-88f));
-        var kr = Vector256.FusedMultiplyAdd(t, Vector256.Create(Log2E), Vector256.Create(RoundMagic));
-        var k = kr - Vector256.Create(RoundMagic);
-        var r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-Ln2Hi), t);
-        r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-Ln2Lo), r);
-        var p = Vector256.FusedMultiplyAdd(Vector256.Create(P0), r, Vector256.Create(P1));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P2));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P3));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P4));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P5));
-        p = Vector256.FusedMultiplyAdd(p, r * r, r + Vector256<float>.One);
-        var scale = ((kr.AsInt32() - Vector256.Create(BitConverter.SingleToInt32Bits(RoundMagic)) + Vector256.Create(127)) << 23).AsSingle();
-        return p * scale;
-    }
+    private static Vector256<float> Exp(Vector256<float> t) => ExpFloat.Exp(t);
 }
