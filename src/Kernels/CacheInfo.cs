@@ -3,58 +3,44 @@ using System.Globalization;
 namespace Mlx.Kernels;
 
 /// <summary>
-/// The data cache sizes of the CPU the process starts on, as Linux reports them in sysfs, so that blocked kernels
+/// The level-2 cache size of the CPU the process starts on, as Linux reports it in sysfs, so that blocked kernels
 /// (GEMM's k blocks, the convolutions' row blocks) size their working sets from the cache they must fit in. Where
-/// the OS says nothing (other systems, containers without sysfs), sizes typical of current x64 server cores.
+/// the OS says nothing (other systems, containers without sysfs), 1 MB, typical of current x64 server cores.
 /// </summary>
 public static class CacheInfo
 {
     private const string SysfsRoot = "/sys/devices/system/cpu/cpu0/cache";
 
-    private static readonly (long L1, long L2, long L3) s_sizes = Read(SysfsRoot);
-
-    /// <summary>Bytes of level-1 data cache per core.</summary>
-    public static long L1Data => s_sizes.L1;
-
     /// <summary>Bytes of level-2 cache per core.</summary>
-    public static long L2 => s_sizes.L2;
+    public static long L2 { get; } = ReadL2(SysfsRoot);
 
-    /// <summary>Bytes of the last-level cache the core sees.</summary>
-    public static long L3 => s_sizes.L3;
+    internal const long DefaultL2 = 1 << 20;
 
-    internal const long DefaultL1 = 32 << 10, DefaultL2 = 1 << 20, DefaultL3 = 32 << 20;
-
-    /// <summary>Reads index*/{level,type,size} under <paramref name="root"/>; a size not found keeps its default.</summary>
-    internal static (long L1, long L2, long L3) Read(string root)
+    /// <summary>Reads index*/{level,type,size} under <paramref name="root"/> for the level-2 data or unified cache.</summary>
+    internal static long ReadL2(string root)
     {
-        long l1 = DefaultL1, l2 = DefaultL2, l3 = DefaultL3;
+        long l2 = DefaultL2;
         try
         {
             if (!Directory.Exists(root))
             {
-                return (l1, l2, l3);
+                return l2;
             }
             foreach (var dir in Directory.EnumerateDirectories(root, "index*"))
             {
                 string? level = ReadLine(Path.Combine(dir, "level")), type = ReadLine(Path.Combine(dir, "type"));
                 long size = ParseSize(ReadLine(Path.Combine(dir, "size")));
-                if (size <= 0 || type == "Instruction")
+                if (size > 0 && level == "2" && type != "Instruction")
                 {
-                    continue;
-                }
-                switch (level)
-                {
-                    case "1": l1 = size; break;
-                    case "2": l2 = size; break;
-                    case "3": l3 = size; break;
+                    l2 = size;
                 }
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Unreadable sysfs: the defaults stand.
+            // Unreadable sysfs: the default stands.
         }
-        return (l1, l2, l3);
+        return l2;
     }
 
     /// <summary>sysfs sizes: "32K", "1024K", "32M", or plain bytes; 0 when unreadable.</summary>

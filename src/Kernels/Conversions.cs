@@ -9,35 +9,17 @@ namespace Mlx.Kernels;
 /// </summary>
 public static unsafe class Conversions
 {
-    public static void HalfToSingle(Half* src, float* dst, long n) => Chunks(n, (s, e) => HalfToSingle((ushort*)src, dst, s, e));
-
-    /// <summary>
-    /// dst[s..e) from the float16 bits src[s..e) on the calling thread: the 15 magnitude bits moved into a float32's
-    /// place and scaled by 2^112 rebias the exponent and normalize subnormals exactly; infinities and NaNs (exponent
-    /// 31) get the all-ones exponent with their payload, NaNs made quiet. Several times faster than TensorPrimitives' conversion here.
-    /// </summary>
-    internal static void HalfToSingle(ushort* src, float* dst, long s, long e)
-    {
-        long i = s;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i + 16 <= e; i += 16)
-            {
-                var (lo, hi) = Vector256.Widen(Vector256.Load(src + i));
-                WidenHalf(lo).Store(dst + i);
-                WidenHalf(hi).Store(dst + i + 8);
-            }
-        }
-        for (; i < e; i++)
-        {
-            dst[i] = (float)BitConverter.UInt16BitsToHalf(src[i]);
-        }
-    }
+    public static void HalfToSingle(Half* src, float* dst, long n) =>
+        Chunks(n, (s, e) => TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src + s, (int)(e - s)), new Span<float>(dst + s, (int)(e - s))));
 
     public static void SingleToHalf(float* src, Half* dst, long n) =>
         Chunks(n, (s, e) => TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(src + s, (int)(e - s)), new Span<Half>(dst + s, (int)(e - s))));
 
-    /// <summary>Eight float16 values (one per 32-bit lane, upper bits zero) as float32.</summary>
+    /// <summary>
+    /// Eight float16 values (one per 32-bit lane, upper bits zero) as float32, in registers, for kernels that widen
+    /// as they compute (Gemm.Gemv16): the 15 magnitude bits moved into a float32's place and scaled by 2^112 rebias
+    /// the exponent and normalize subnormals exactly; infinities and NaNs (exponent 31) get the all-ones exponent.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> WidenHalf(Vector256<uint> h)
     {

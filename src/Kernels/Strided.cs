@@ -244,6 +244,10 @@ public static unsafe class Strided
                 planeDst.Add(ds[d]);
             }
         }
+        // A trailing unit dim, so OuterOffset (which walks all dims but the last) walks all of these.
+        planeShape.Add(1);
+        planeSrc.Add(0);
+        planeDst.Add(0);
         long planes = 1;
         foreach (long n in planeShape) planes *= n;
         long rows = cs[k], cols = cs[last], srcCol = ss[last], dstRow = ds[k];
@@ -255,14 +259,7 @@ public static unsafe class Strided
             for (long item = start; item < end; item++)
             {
                 long plane = item / rowTiles, tile = item - plane * rowTiles;
-                long so = 0, doff = 0;
-                for (int d = pShape.Length - 1; d >= 0; d--)
-                {
-                    long i = plane % pShape[d];
-                    plane /= pShape[d];
-                    so += i * pSrc[d];
-                    doff += i * pDst[d];
-                }
+                long so = OuterOffset(plane, pShape, pSrc), doff = OuterOffset(plane, pShape, pDst);
                 long r0 = tile * TransposeTile, r1 = Math.Min(rows, r0 + TransposeTile);
                 T* s0 = (T*)sp + so;
                 T* d0 = (T*)dp + doff;

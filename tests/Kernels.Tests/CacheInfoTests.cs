@@ -20,22 +20,23 @@ public sealed class CacheInfoTests : IDisposable
     }
 
     [Fact]
-    public void ReadsDataAndUnifiedCachesAndSkipsInstructionCaches()
+    public void ReadsTheLevelTwoCacheAndSkipsInstructionCaches()
     {
         Index(0, "1", "Data", "48K");
         Index(1, "1", "Instruction", "64K");
         Index(2, "2", "Unified", "2048K");
         Index(3, "3", "Unified", "105M");
-        Assert.Equal((48L << 10, 2L << 20, 105L << 20), CacheInfo.Read(_root));
+        Index(4, "2", "Instruction", "64K");
+        Assert.Equal(2L << 20, CacheInfo.ReadL2(_root));
     }
 
     [Fact]
     public void MissingOrUnreadableEntriesKeepTheDefaults()
     {
-        Assert.Equal((CacheInfo.DefaultL1, CacheInfo.DefaultL2, CacheInfo.DefaultL3), CacheInfo.Read(_root));
+        Assert.Equal(CacheInfo.DefaultL2, CacheInfo.ReadL2(_root));
         Index(0, "2", "Unified", "garbage");
-        Index(1, "3", "Unified", "");
-        Assert.Equal((CacheInfo.DefaultL1, CacheInfo.DefaultL2, CacheInfo.DefaultL3), CacheInfo.Read(_root));
+        Index(1, "3", "Unified", "4M");
+        Assert.Equal(CacheInfo.DefaultL2, CacheInfo.ReadL2(_root));
     }
 
     [Theory]

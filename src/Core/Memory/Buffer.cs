@@ -162,27 +162,52 @@ internal static unsafe class Allocator
         }
     }
 
-    private const long CollectStep = 32L << 20;
-    private static long s_collectAt = CollectStep;
-
     /// <summary>
     /// Intermediate arrays of an evaluated graph are freed only when the GC finalizes them, and their small managed
     /// objects put almost no pressure on the GC. So when active memory has grown by a step (32 MB, or half of what
     /// survived the last collection) since the last collection, collect and run finalizers before allocating more.
     /// </summary>
-    private static void CollectIfGrown(long bytes)
+    private static readonly GrowthTrigger s_hostGrowth = new(32L << 20);
+
+    /// <summary>
+    /// Device memory, like host memory, returns to its cache when the GC finalizes the arrays that held it, and the
+    /// GC sees none of it. A loop of GPU ops would otherwise ask the driver for fresh memory each step (slow) until the
+    /// device is full: when device memory has grown by a step (256 MB, or half of what survived the last collection)
+    /// since the last collection, collect and run finalizers first.
+    /// </summary>
+    private static readonly GrowthTrigger s_deviceGrowth = new(256L << 20);
+
+    /// <summary>Collects when memory in use passes a mark a step above what survived the last collection.</summary>
+    private sealed class GrowthTrigger
     {
-        if (Active + bytes <= Interlocked.Read(ref s_collectAt))
+        private readonly long _step;
+        private long _collectAt;
+
+        public GrowthTrigger(long step) => _collectAt = _step = step;
+
+        public void CollectIfGrown(Func<long> inUse, long bytes)
         {
-            return;
+            if (inUse() + bytes <= Interlocked.Read(ref _collectAt))
+            {
+                return;
+            }
+            CollectGarbage(full: false);
+            if (inUse() + bytes > Interlocked.Read(ref _collectAt))
+            {
+                CollectGarbage(full: true);
+            }
+            long after = inUse() + bytes;
+            Interlocked.Exchange(ref _collectAt, after + Math.Max(_step, after / 2));
         }
-        CollectGarbage(full: false);
-        if (Active + bytes > Interlocked.Read(ref s_collectAt))
+
+        /// <summary>Memory freed since the last collection lowers the mark, so it stays a step above what is live.</summary>
+        public void Freed(long inUse)
         {
-            CollectGarbage(full: true);
+            long target = inUse + Math.Max(_step, inUse / 2), current;
+            while (target < (current = Interlocked.Read(ref _collectAt)) && Interlocked.CompareExchange(ref _collectAt, target, current) != current)
+            {
+            }
         }
-        long after = Active + bytes;
-        Interlocked.Exchange(ref s_collectAt, after + Math.Max(CollectStep, after / 2));
     }
 
     /// <summary>Buffers up to this size come from the managed heap (see <see cref="Buffer"/>).</summary>
@@ -198,7 +223,7 @@ internal static unsafe class Allocator
         }
         long capacity = RoundUp(Math.Max(bytes, 1));
         CheckBudget(bytes);
-        CollectIfGrown(bytes);
+        s_hostGrowth.CollectIfGrown(() => Active, bytes);
         nint p = 0;
         lock (s_lock)
         {
@@ -237,7 +262,7 @@ internal static unsafe class Allocator
     internal static void ReserveDevice(long bytes)
     {
         CheckBudget(bytes);
-        CollectIfDeviceGrown(bytes);
+        s_deviceGrowth.CollectIfGrown(() => DeviceActive, bytes);
         Interlocked.Add(ref s_deviceActive, bytes);
         long active = Interlocked.Add(ref s_active, bytes);
         long peak;
@@ -250,34 +275,7 @@ internal static unsafe class Allocator
     {
         long active = Interlocked.Add(ref s_deviceActive, -bytes);
         Interlocked.Add(ref s_active, -bytes);
-        long target = active + Math.Max(DeviceCollectStep, active / 2), current;
-        while (target < (current = Interlocked.Read(ref s_deviceCollectAt)) && Interlocked.CompareExchange(ref s_deviceCollectAt, target, current) != current)
-        {
-        }
-    }
-
-    private const long DeviceCollectStep = 256L << 20;
-    private static long s_deviceCollectAt = DeviceCollectStep;
-
-    /// <summary>
-    /// Device memory, like host memory, returns to its cache when the GC finalizes the arrays that held it, and the
-    /// GC sees none of it. A loop of GPU ops would otherwise ask the driver for fresh memory each step (slow) until the
-    /// device is full: when device memory has grown by a step (256 MB, or half of what survived the last collection)
-    /// since the last collection, collect and run finalizers first.
-    /// </summary>
-    private static void CollectIfDeviceGrown(long bytes)
-    {
-        if (DeviceActive + bytes <= Interlocked.Read(ref s_deviceCollectAt))
-        {
-            return;
-        }
-        CollectGarbage(full: false);
-        if (DeviceActive + bytes > Interlocked.Read(ref s_deviceCollectAt))
-        {
-            CollectGarbage(full: true);
-        }
-        long after = DeviceActive + bytes;
-        Interlocked.Exchange(ref s_deviceCollectAt, after + Math.Max(DeviceCollectStep, after / 2));
+        s_deviceGrowth.Freed(active);
     }
 
     /// <summary>Collects unreachable arrays and runs their finalizers, which hand their memory back.</summary>
@@ -301,11 +299,7 @@ internal static unsafe class Allocator
     internal static void Return(nint pointer, long capacity, long bytes)
     {
         long active = Interlocked.Add(ref s_active, -bytes);
-        // Memory freed since the last collection lowers the next trigger, so it stays a step above what is live.
-        long target = active + Math.Max(CollectStep, active / 2), current;
-        while (target < (current = Interlocked.Read(ref s_collectAt)) && Interlocked.CompareExchange(ref s_collectAt, target, current) != current)
-        {
-        }
+        s_hostGrowth.Freed(active);
         lock (s_lock)
         {
             if (s_cached + capacity <= s_cacheLimit)
