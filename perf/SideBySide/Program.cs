@@ -74,6 +74,7 @@ static class Program
     static Impl I(string name, Action act, Func<double, string> rate) => new(name, act, rate);
 
     static int Retries = 2;
+    static string[] Only = Array.Empty<string>(); // X3: run only the cases whose names contain one of these
     static int SettleMs = 0;
     static double PrerollMs = 10;
     static double ExtLimit = 0.3;
@@ -246,6 +247,7 @@ static class Program
                 case "--settle-ms": SettleMs = int.Parse(rawArgs[++i]); break;
                 case "--rep-ms": TargetMs = double.Parse(rawArgs[++i], CultureInfo.InvariantCulture); break;
                 case "--preroll-ms": PrerollMs = double.Parse(rawArgs[++i], CultureInfo.InvariantCulture); break;
+                case "--only": Only = rawArgs[++i].Split(','); break;
                 case "--ext-limit": ExtLimit = double.Parse(rawArgs[++i], CultureInfo.InvariantCulture); break;
                 case "--": break;
                 default: args.Add(rawArgs[i].ToLowerInvariant()); break;
@@ -277,6 +279,7 @@ static class Program
         if (Want(a, "b8")) B8();
         if (Want(a, "x1")) X1();
         if (Want(a, "x2")) X2();
+        if (Want(a, "x3")) X3();
 
         Console.WriteLine();
         Console.WriteLine($"## Summary ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load1 {Load()})");
@@ -441,6 +444,96 @@ static class Program
                 I("ours + Eval", () => Mx.Eval(c.Ours()), GBs(c.Bytes)),
                 I(c.TheirName, () => { using var r = c.Theirs(); }, GBs(c.Bytes)));
             Add("X2", $"{c.Name}, 4096x4096 fp32", st[0], st[1], "(no goal: bytes moved / time)", null, $"{F(st[1].Ms / st[0].Ms)}x torch");
+        }
+    }
+
+    // ---------------------------------------------------------------- X3 everyday ops (no goal in issue 6)
+    // A sweep over the ops a transformer or MLP step is made of, on (4096, 1024) float32 activations, to find where we
+    // are slower than TorchSharp. Only with `x3` named (not in the default run): about 40 cases.
+    static void X3()
+    {
+        const int R = 4096, C = 1024;
+        var dx = Rand((long)R * C, 95, true); var dy = Rand((long)R * C, 96, true);
+        var dv = Rand(C, 97, true); var dcol = Rand(R, 98, true);
+        var x = Ours(dx, R, C); var y = Ours(dy, R, C); var v = Ours(dv, C); var col = Ours(dcol, R, 1);
+        using var tx = Theirs(dx, R, C); using var ty = Theirs(dy, R, C); using var tv = Theirs(dv, C); using var tcol = Theirs(dcol, R, 1);
+        var xa = Mx.Abs(x); Mx.Eval(xa); using var txa = tx.abs();
+        var xh = Mx.AsType(x, DType.Float16); var xb = Mx.AsType(x, DType.BFloat16); Mx.Eval(xh, xb);
+        using var txh = tx.to_type(torch.float16); using var txb = tx.to_type(torch.bfloat16);
+        const int Vocab = 8192;
+        var dt = Rand((long)Vocab * C, 99, true); var table = Ours(dt, Vocab, C); using var ttable = Theirs(dt, Vocab, C);
+        var ri = new Random(5); var idx = Enumerable.Range(0, R).Select(_ => ri.Next(Vocab)).ToArray();
+        var oidx = Mx.Array(idx, new[] { R }); Mx.Eval(oidx); using var tidx = torch.tensor(idx.Select(i => (long)i).ToArray(), torch.int64);
+        var mask = Mx.Greater(x, y); Mx.Eval(mask); using var tmask = tx > ty;
+        var lnw = Ours(Rand(C, 100, true), C); var lnb = Ours(Rand(C, 101, true), C);
+        using var tlnw = Theirs(lnw.ToArray<float>(), C); using var tlnb = Theirs(lnb.ToArray<float>(), C);
+        var dq = Rand(8L * 512 * 64, 102, true); var dk = Rand(8L * 64 * 512, 103, true);
+        var q = Ours(dq, 8, 512, 64); var k = Ours(dk, 8, 64, 512); using var tq = Theirs(dq, 8, 512, 64); using var tk = Theirs(dk, 8, 64, 512);
+        double mb = (double)R * C * 4;
+        MxArray F32(MxArray z) => z.DType == DType.Float32 ? z : Mx.AsType(z, DType.Float32);
+        Tensor T32(Tensor z) => z.dtype == torch.float32 ? z : z.to_type(torch.float32);
+        var cases = new (string Name, double Bytes, Func<MxArray> Ours, Func<Tensor> Theirs, string TheirName)[]
+        {
+            ("exp", 2 * mb, () => Mx.Exp(x), () => tx.exp(), "x.exp()"),
+            ("log |x|", 2 * mb, () => Mx.Log(xa), () => txa.log(), "x.log()"),
+            ("sqrt |x|", 2 * mb, () => Mx.Sqrt(xa), () => txa.sqrt(), "x.sqrt()"),
+            ("tanh", 2 * mb, () => Mx.Tanh(x), () => tx.tanh(), "x.tanh()"),
+            ("sigmoid", 2 * mb, () => Mx.Sigmoid(x), () => tx.sigmoid(), "x.sigmoid()"),
+            ("erf", 2 * mb, () => Mx.Erf(x), () => tx.erf(), "x.erf()"),
+            ("sin", 2 * mb, () => Mx.Sin(x), () => tx.sin(), "x.sin()"),
+            ("relu", 2 * mb, () => NnF.Relu(x), () => torch.nn.functional.relu(tx), "F.relu(x)"),
+            ("gelu", 2 * mb, () => NnF.Gelu(x), () => torch.nn.functional.gelu(tx), "F.gelu(x)"),
+            ("silu", 2 * mb, () => NnF.Silu(x), () => torch.nn.functional.silu(tx), "F.silu(x)"),
+            ("x + y", 3 * mb, () => Mx.Add(x, y), () => tx + ty, "x + y"),
+            ("x * row vector", 2 * mb, () => Mx.Multiply(x, v), () => tx * tv, "x * v"),
+            ("x - column vector", 2 * mb, () => Mx.Subtract(x, col), () => tx - tcol, "x - c"),
+            ("x / y", 3 * mb, () => Mx.Divide(x, y), () => tx / ty, "x / y"),
+            ("maximum(x, y)", 3 * mb, () => Mx.Maximum(x, y), () => torch.maximum(tx, ty), "torch.maximum"),
+            ("where(x > y, x, y)", 3 * mb, () => Mx.Where(mask, x, y), () => torch.where(tmask, tx, ty), "torch.where"),
+            ("clip(x, -1, 1)", 2 * mb, () => Mx.Clip(x, Mx.Array(-1f), Mx.Array(1f)), () => tx.clamp(-1, 1), "x.clamp(-1, 1)"),
+            ("sum axis 0", mb, () => Mx.Sum(x, 0), () => tx.sum(0), "x.sum(0)"),
+            ("mean axis 1", mb, () => Mx.Mean(x, 1), () => tx.mean(new long[] { 1 }), "x.mean(1)"),
+            ("max axis 1", mb, () => Mx.Max(x, 1), () => torch.amax(tx, new long[] { 1 }), "torch.amax(x, 1)"),
+            ("max axis 0", mb, () => Mx.Max(x, 0), () => torch.amax(tx, new long[] { 0 }), "torch.amax(x, 0)"),
+            ("var axis 1", mb, () => Mx.Var(x, 1), () => tx.var(1, false), "x.var(1, unbiased: false)"),
+            ("logsumexp axis 1", mb, () => Mx.Logsumexp(x, 1), () => torch.logsumexp(tx, 1), "torch.logsumexp(x, 1)"),
+            ("argmax axis 0", mb, () => Mx.AsType(Mx.ArgMax(x, 0), DType.Float32), () => tx.argmax(0).to_type(torch.float32), "x.argmax(0)"),
+            ("softmax axis 1", 2 * mb, () => Mx.Softmax(x, 1), () => torch.softmax(tx, 1), "torch.softmax(x, 1)"),
+            ("log_softmax axis 1", 2 * mb, () => NnF.LogSoftmax(x, 1), () => torch.nn.functional.log_softmax(tx, 1), "F.log_softmax(x, 1)"),
+            ("layer norm (composed)", 2 * mb, () => Mx.Add(Mx.Multiply(Mx.Multiply(Mx.Subtract(x, Mx.Mean(x, -1, keepDims: true)), Mx.Rsqrt(Mx.Add(Mx.Var(x, -1, keepDims: true), 1e-5))), lnw), lnb),
+                () => torch.nn.functional.layer_norm(tx, new long[] { C }, tlnw, tlnb, 1e-5), "F.layer_norm"),
+            ("rms norm (composed)", 2 * mb, () => Mx.Multiply(Mx.Multiply(x, Mx.Rsqrt(Mx.Add(Mx.Mean(Mx.Square(x), -1, keepDims: true), 1e-5))), lnw),
+                () => tx * torch.rsqrt(tx.square().mean(new long[] { -1 }, true) + 1e-5) * tlnw, "x * rsqrt(mean(x^2) + eps) * w"),
+            ("cumsum axis 1", 2 * mb, () => Mx.Cumsum(x, 1), () => torch.cumsum(tx, 1), "torch.cumsum(x, 1)"),
+            ("sort axis 1", 2 * mb, () => Mx.Sort(x, 1), () => torch.sort(tx, 1).values, "torch.sort(x, 1)"),
+            ("argsort axis 1", 2 * mb, () => Mx.AsType(Mx.ArgSort(x, 1), DType.Float32), () => tx.argsort(1).to_type(torch.float32), "x.argsort(1)"),
+            ("topk 8 axis 1 (sorted)", mb, () => Mx.Sort(Mx.TopK(x, 8, 1), 1), () => torch.sort(torch.topk(tx, 8, 1).values, 1).values, "torch.topk(x, 8, 1)"),
+            ("take rows (embedding)", 2 * mb, () => Mx.Take(table, oidx, 0), () => ttable.index_select(0, tidx), "table.index_select(0, i)"),
+            ("concatenate axis 1", 4 * mb, () => Mx.Concatenate(new[] { x, y }, 1), () => torch.cat(new[] { tx, ty }, 1), "torch.cat([x, y], 1)"),
+            ("slice [:, ::2] + 1", mb, () => Mx.Add(x[.., ..2], 1f), () => tx[.., TensorIndex.Slice(null, null, 2)] + 1, "x[:, ::2] + 1"),
+            ("bmm (8,512,64)x(8,64,512)", 0, () => Mx.Matmul(q, k), () => torch.bmm(tq, tk), "torch.bmm"),
+            ("float16 exp", mb, () => F32(Mx.Exp(xh)), () => T32(txh.exp()), "x16.exp()"),
+            ("float16 x + x", mb, () => F32(Mx.Add(xh, xh)), () => T32(txh + txh), "x16 + x16"),
+            ("bfloat16 x * x", mb, () => F32(Mx.Multiply(xb, xb)), () => T32(txb * txb), "x16 * x16"),
+            ("float32 -> float16", 1.5 * mb, () => Mx.AsType(x, DType.Float16), () => tx.to_type(torch.float16), "x.to(float16)"),
+        };
+        foreach (var c in cases.Where(c => Only.Length == 0 || Only.Any(o => c.Name.Contains(o, StringComparison.OrdinalIgnoreCase))))
+        {
+            try
+            {
+                using (var r = c.Theirs())
+                using (var r32 = T32(r).contiguous())
+                    Check($"X3 {c.Name}", F32(c.Ours()).ToArray<float>(), r32.data<float>().ToArray(), c.Name.StartsWith("float16") || c.Name.StartsWith("bfloat16") ? 1e-2 : 1e-3);
+                double bytes = c.Bytes > 0 ? c.Bytes : 8.0 * 512 * 512 * 4;
+                var st = Bench($"X3 {c.Name}", 3,
+                    I("ours + Eval", () => Mx.Eval(c.Ours()), GBs(bytes)),
+                    I(c.TheirName, () => { using var r = c.Theirs(); }, GBs(bytes)));
+                Add("X3", c.Name, st[0], st[1], "(no goal)", null, $"{F(st[1].Ms / st[0].Ms)}x torch");
+            }
+            catch (Exception e)
+            {
+                Console.WriteLine($"# X3 {c.Name}: {e.GetType().Name}: {e.Message}");
+            }
         }
     }
 

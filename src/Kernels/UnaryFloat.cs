@@ -291,7 +291,10 @@ public struct CbrtOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee
 
 public struct ErfOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public static T Apply(T x) => SpecialFunctions.Erf(x);
+    public static T Apply(T x) => typeof(T) == typeof(float) ? (T)(object)ErfFloat.Erf((float)(object)x) : SpecialFunctions.Erf(x);
+    public static void Span(ReadOnlySpan<T> x, Span<T> o) =>
+        ErfFloat.Run(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(x), System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(o));
+    public static bool HasSpanForm => typeof(T) == typeof(float);
 }
 
 public struct ErfinvOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>

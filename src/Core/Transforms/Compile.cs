@@ -6,6 +6,9 @@ namespace Mlx;
 
 public static partial class Mx
 {
+    /// <summary>How many traces (shape and dtype combinations) one compiled function keeps before it starts over.</summary>
+    public const int MaxTracesPerFunction = 256;
+
     /// <summary>
     /// Compiles <paramref name="fun"/> as mlx.core.compile does: the function is traced once per input shapes and
     /// dtypes, equal nodes are merged, no-ops dropped, and chains of float32 elementwise ops (unary, binary,
@@ -25,6 +28,8 @@ public static partial class Mx
             {
                 if (!cache.TryGetValue(key, out graph))
                 {
+                    // One trace per shape: a caller with ever-new shapes (sequence lengths) must not grow it forever.
+                    if (cache.Count >= MaxTracesPerFunction) cache.Clear();
                     graph = CompiledGraph.Trace(fun, inputs);
                     cache[key] = graph;
                 }
@@ -383,6 +388,32 @@ internal sealed unsafe class FusedElementwisePrimitive : Primitive
         return s;
     }
 
-    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
-        throw new NotSupportedException("Differentiate the function, then compile the result (Compile(Grad(f))), as in MLX.");
+    /// <summary>The chain as separate nodes again, over <paramref name="externals"/>: what its derivatives are taken of.</summary>
+    private MxArray Unfused(MxArray[] externals, int[] shape)
+    {
+        var results = new MxArray[_program.Length];
+        for (int j = 0; j < _program.Length; j++)
+        {
+            var args = _program[j].Args.Select(a => a < 0 ? externals[-1 - a] : results[a]).ToArray();
+            results[j] = MxArray.Create(shape, DType.Float32, _program[j].Primitive, args);
+        }
+        return results[^1];
+    }
+
+    // A compiled function stays differentiable (as in MLX): the derivative is that of the unfused chain.
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        int[] shape = outputs[0].ShapeRef;
+        var (_, vjps) = Mx.Vjp(xs => new[] { Unfused(xs, shape) }, primals, cotangents);
+        return argnums.Select(i => vjps[i]).ToArray();
+    }
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
+    {
+        int[] shape = outputs[0].ShapeRef;
+        var full = primals.Select(p => Mx.ZerosLike(p)).ToArray();
+        for (int k = 0; k < argnums.Length; k++) full[argnums[k]] = tangents[k];
+        var (_, jvps) = Mx.Jvp(xs => new[] { Unfused(xs, shape) }, primals, full);
+        return jvps;
+    }
 }

@@ -62,6 +62,88 @@ public class CompileTests
     }
 
     [Fact]
+    public void ACompiledFunctionIsDifferentiable()
+    {
+        // A fused chain with a broadcast operand: its gradient must come back reduced to the operand's shape.
+        MxArray F(MxArray[] a) => Mx.Add(Mx.Multiply(Mx.Tanh(Mx.Multiply(a[0], a[1])), a[0]), Mx.Divide(a[1], 3f));
+        var compiled = Mx.Compile(a => new[] { F(a) });
+        var x = Rand(new[] { 5, 7 }, 41);
+        var v = Rand(new[] { 7 }, 42);
+        Assert.StartsWith("Fused[", compiled(new[] { x, v })[0].Primitive!.Name);
+        MxArray Loss(MxArray[] a, Func<MxArray[], MxArray> f) => Mx.Sum(Mx.Square(f(a)));
+        var want = Mx.Grad(a => Loss(a, F), new[] { 0, 1 })(new[] { x, v });
+        var got = Mx.Grad(a => Loss(a, b => compiled(b)[0]), new[] { 0, 1 })(new[] { x, v });
+        Assert.Equal(new[] { 5, 7 }, got[0].Shape);
+        Assert.Equal(new[] { 7 }, got[1].Shape);
+        for (int k = 0; k < 2; k++)
+        {
+            var e = want[k].ToArray<float>();
+            var g = got[k].ToArray<float>();
+            for (int i = 0; i < e.Length; i++) Assert.Equal(e[i], g[i], 4);
+        }
+        // Against central differences of the compiled function itself, for v.
+        var vs = v.ToArray<float>();
+        var gv = got[1].ToArray<float>();
+        for (int i = 0; i < vs.Length; i++)
+        {
+            float h = 1e-2f;
+            var vp = (float[])vs.Clone(); vp[i] += h;
+            var vm = (float[])vs.Clone(); vm[i] -= h;
+            double fp = Loss(new[] { x, Mx.Array(vp) }, b => compiled(b)[0]).Item<float>();
+            double fm = Loss(new[] { x, Mx.Array(vm) }, b => compiled(b)[0]).Item<float>();
+            double numeric = (fp - fm) / (2 * h);
+            Assert.True(Math.Abs(numeric - gv[i]) <= 2e-2 * (1 + Math.Abs(numeric)), $"d/dv[{i}]: numeric {numeric} vs {gv[i]}");
+        }
+        // Forward mode: a tangent on x only, and on both.
+        var tx = Rand(new[] { 5, 7 }, 43);
+        var tv = Rand(new[] { 7 }, 44);
+        foreach (var tangents in new[] { new[] { tx, Mx.ZerosLike(v) }, new[] { tx, tv } })
+        {
+            var (_, jw) = Mx.Jvp(a => new[] { F(a) }, new[] { x, v }, tangents);
+            var (_, jg) = Mx.Jvp(compiled, new[] { x, v }, tangents);
+            var e = jw[0].ToArray<float>();
+            var g = jg[0].ToArray<float>();
+            for (int i = 0; i < e.Length; i++) Assert.Equal(e[i], g[i], 4);
+        }
+    }
+
+    private static void Close(double want, float got) =>
+        Assert.True(Math.Abs(want - got) <= 1e-6 + 2e-6 * Math.Abs(want), $"{got} vs {want}");
+
+    [Fact]
+    public void CompiledActivationsMatchTheirDefinitionsAndDerivatives()
+    {
+        // gelu(x) = x Phi(x), gelu'(x) = Phi(x) + x phi(x); silu'(x) = s(x) (1 + x (1 - s(x))). Odd sizes, float32.
+        var xs = Enumerable.Range(0, 1031).Select(i => -6f + 12f * i / 1030).ToArray();
+        var x = Mx.Array(xs);
+        var gelu = Mlx.Nn.Nn.Gelu(x).ToArray<float>();
+        var dgelu = Mx.Grad(a => Mx.Sum(Mlx.Nn.Nn.Gelu(a)))(x).ToArray<float>();
+        var silu = Mlx.Nn.Nn.Silu(x).ToArray<float>();
+        var dsilu = Mx.Grad(a => Mx.Sum(Mlx.Nn.Nn.Silu(a)))(x).ToArray<float>();
+        for (int i = 0; i < xs.Length; i++)
+        {
+            double t = xs[i];
+            double phi = Math.Exp(-t * t / 2) / Math.Sqrt(2 * Math.PI);
+            double cdf = 0.5 * (1 + MathNet.Numerics.SpecialFunctions.Erf(t / Math.Sqrt(2)));
+            Close(t * cdf, gelu[i]);
+            Close(cdf + t * phi, dgelu[i]);
+            double s = 1 / (1 + Math.Exp(-t));
+            Close(t * s, silu[i]);
+            Close(s * (1 + t * (1 - s)), dsilu[i]);
+        }
+        // Empty, a non-contiguous view, float16 (not fused; the same graph replayed).
+        Assert.Empty(Mlx.Nn.Nn.Gelu(Mx.Zeros(new[] { 0, 3 })).ToArray<float>());
+        var m = Mx.Reshape(x[..1030], new[] { 10, 103 });
+        var viaView = Mlx.Nn.Nn.Gelu(Mx.Transpose(m)).ToArray<float>();
+        var direct = Mx.Transpose(Mx.Reshape(Mx.Array(gelu[..1030]), new[] { 10, 103 })).ToArray<float>();
+        Assert.Equal(direct, viaView);
+        var half = Mlx.Nn.Nn.Gelu(Mx.AsType(x, DType.Float16));
+        Assert.Equal(DType.Float16, half.DType);
+        var hv = Mx.AsType(half, DType.Float32).ToArray<float>();
+        for (int i = 0; i < xs.Length; i++) Assert.True(Math.Abs(gelu[i] - hv[i]) <= 1e-2 * (1 + Math.Abs(gelu[i])), $"float16 gelu({xs[i]}) = {hv[i]}, want {gelu[i]}");
+    }
+
+    [Fact]
     public void ACompiledTrainingStepMatchesTheUncompiledOne()
     {
         // The step takes the parameters and a batch and returns the loss and the new parameters, so the model's
