@@ -138,15 +138,8 @@ public sealed class LayerNorm : Module
         }
     }
 
-    public override MxArray Forward(MxArray x)
-    {
-        var mean = Mx.Mean(x, -1, keepDims: true);
-        var var = Mx.Var(x, -1, keepDims: true);
-        var y = Mx.Multiply(Mx.Subtract(x, mean), Mx.Rsqrt(Mx.Add(var, _eps)));
-        if (HasParam("weight")) y = Mx.Multiply(y, P("weight"));
-        if (HasParam("bias")) y = Mx.Add(y, P("bias"));
-        return y;
-    }
+    public override MxArray Forward(MxArray x) =>
+        Mx.Fast.LayerNorm(x, HasParam("weight") ? P("weight") : null, HasParam("bias") ? P("bias") : null, _eps);
 }
 
 public sealed class RMSNorm : Module
@@ -159,8 +152,7 @@ public sealed class RMSNorm : Module
         Param("weight", Mx.Ones(new[] { dims }));
     }
 
-    public override MxArray Forward(MxArray x) =>
-        Mx.Multiply(Mx.Multiply(x, Mx.Rsqrt(Mx.Add(Mx.Mean(Mx.Square(x), -1, keepDims: true), _eps))), P("weight"));
+    public override MxArray Forward(MxArray x) => Mx.Fast.RmsNorm(x, P("weight"), _eps);
 }
 
 /// <summary>2-D convolution, channels last: input (N, H, W, C_in), weight (C_out, KH, KW, C_in).</summary>
