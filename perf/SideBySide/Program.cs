@@ -505,7 +505,7 @@ static class Program
                 () => tx * torch.rsqrt(tx.square().mean(new long[] { -1 }, true) + 1e-5) * tlnw, "x * rsqrt(mean(x^2) + eps) * w"),
             ("cumsum axis 1", 2 * mb, () => Mx.Cumsum(x, 1), () => torch.cumsum(tx, 1), "torch.cumsum(x, 1)"),
             ("sort axis 1", 2 * mb, () => Mx.Sort(x, 1), () => torch.sort(tx, 1).values, "torch.sort(x, 1)"),
-            ("argsort axis 1", 2 * mb, () => Mx.AsType(Mx.ArgSort(x, 1), DType.Float32), () => tx.argsort(1).to_type(torch.float32), "x.argsort(1)"),
+            ("argsort axis 1", 2 * mb, () => Mx.AsType(Mx.ArgSort(x, 1), DType.Float32), () => torch.sort(tx, 1, false, true).indices.to_type(torch.float32), "torch.sort(x, 1, stable: true).indices"),
             ("topk 8 axis 1 (sorted)", mb, () => Mx.Sort(Mx.TopK(x, 8, 1), 1), () => torch.sort(torch.topk(tx, 8, 1).values, 1).values, "torch.topk(x, 8, 1)"),
             ("take rows (embedding)", 2 * mb, () => Mx.Take(table, oidx, 0), () => ttable.index_select(0, tidx), "table.index_select(0, i)"),
             ("concatenate axis 1", 4 * mb, () => Mx.Concatenate(new[] { x, y }, 1), () => torch.cat(new[] { tx, ty }, 1), "torch.cat([x, y], 1)"),

@@ -146,3 +146,109 @@ public class SortTests
         H.Shape(new[] { 2, 2 }, Mx.SearchSorted(s, Mx.Array(new[] { 1, 2, 3, 4 }, new[] { 2, 2 })));
     }
 }
+
+/// <summary>Partition, ArgPartition, TopK and ArgSort against a stable sort done by LINQ, over dtypes and hard inputs.</summary>
+public class SelectionTests
+{
+    // The stable ascending order MLX sorts in: NaN after everything, -0 equal to +0, ties by position.
+    private static int[] StableOrder(double[] v) =>
+        Enumerable.Range(0, v.Length).OrderBy(i => double.IsNaN(v[i]) ? 1 : 0).ThenBy(i => double.IsNaN(v[i]) ? 0 : v[i]).ThenBy(i => i).ToArray();
+
+    private static int Rank(double a) => double.IsNaN(a) ? 1 : 0;
+
+    private static int Compare(double a, double b) => Rank(a) != Rank(b) ? Rank(a).CompareTo(Rank(b)) : Rank(a) == 1 ? 0 : a.CompareTo(b) == 0 || a == b ? 0 : a.CompareTo(b);
+
+    private static double[] Values(string kind, int n, int seed)
+    {
+        var r = new System.Random(seed);
+        return kind switch
+        {
+            "random" => Enumerable.Range(0, n).Select(_ => Math.Round(r.NextDouble() * 40 - 20, 1)).ToArray(),
+            "ties" => Enumerable.Range(0, n).Select(_ => (double)r.Next(4)).ToArray(),
+            "special" => Enumerable.Range(0, n).Select(i => (i % 6) switch { 0 => double.NaN, 1 => -0.0, 2 => 0.0, 3 => double.PositiveInfinity, 4 => double.NegativeInfinity, _ => r.Next(-3, 3) }).ToArray(),
+            "sorted" => Enumerable.Range(0, n).Select(i => (double)i).ToArray(),
+            "reversed" => Enumerable.Range(0, n).Select(i => (double)(n - i)).ToArray(),
+            "equal" => Enumerable.Repeat(7.0, n).ToArray(),
+            _ => Enumerable.Range(0, n).Select(i => (double)Math.Min(i, n - i)).ToArray(), // organ pipe
+        };
+    }
+
+    public static TheoryData<string, int, DType> Cases()
+    {
+        var data = new TheoryData<string, int, DType>();
+        foreach (var kind in new[] { "random", "ties", "special", "sorted", "reversed", "equal", "pipe" })
+            foreach (int n in new[] { 1, 9, 17, 300, 5000 })
+                foreach (var dt in new[] { DType.Float32, DType.Float64, DType.Int32, DType.Int64, DType.Float16, DType.UInt8 })
+                    if (kind != "special" || dt.IsFloating())
+                        if (n < 300 || dt is DType.Float32 or DType.Int64)
+                            data.Add(kind, n, dt);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void PartitionTopKAndArgSortAgreeWithAStableSort(string kind, int n, DType dt)
+    {
+        var raw = Values(kind, n, n);
+        if (dt == DType.UInt8) raw = raw.Select(v => (double)Math.Abs(v % 200)).ToArray();
+        var a = Mx.AsType(Mx.Array(raw), dt);
+        var v = Mx.AsType(a, DType.Float64).ToArray<double>(); // the values as stored in dt
+        var order = StableOrder(v);
+        Assert.Equal(order.Select(i => (uint)i), Mx.ArgSort(a).ToArray<uint>());
+        foreach (int kth in new[] { 0, n / 3, n / 2, n - 1 }.Distinct())
+        {
+            var p = Mx.AsType(Mx.Partition(a, kth), DType.Float64).ToArray<double>();
+            var ip = Mx.ArgPartition(a, kth).ToArray<uint>();
+            Assert.Equal(Enumerable.Range(0, n).Select(i => (uint)i), ip.OrderBy(i => i));
+            Assert.Equal(ip.Select(i => v[i]).Select(BitConverter.DoubleToInt64Bits), p.Select(BitConverter.DoubleToInt64Bits));
+            Assert.Equal(0, Compare(v[order[kth]], p[kth]));
+            for (int i = 0; i < n; i++)
+                Assert.True(i < kth ? Compare(p[i], p[kth]) <= 0 : Compare(p[i], p[kth]) >= 0, $"kth {kth}: element {i} = {p[i]} against {p[kth]}");
+        }
+        foreach (int k in new[] { 0, 1, Math.Min(5, n), n / 2, n }.Distinct())
+        {
+            var top = Mx.AsType(Mx.TopK(a, k), DType.Float64).ToArray<double>();
+            var want = order.Skip(n - k).Select(i => v[i]).ToArray();
+            Assert.Equal(k, top.Length);
+            for (int i = 0; i < k; i++) Assert.Equal(0, Compare(want[i], top[i]));
+        }
+    }
+
+    [Fact]
+    public void TopKAlongAnAxisOfAView()
+    {
+        // Rows of a transposed (non-contiguous) view, both kernels (k small against n, and k large).
+        var r = new System.Random(3);
+        var data = Enumerable.Range(0, 200 * 7).Select(_ => (float)r.NextDouble()).ToArray();
+        var m = Mx.Transpose(Mx.Array(data, new[] { 200, 7 })); // (7, 200)
+        foreach (int k in new[] { 3, 150 })
+        {
+            var top = Mx.TopK(m, k, 1);
+            Assert.Equal(new[] { 7, k }, top.Shape);
+            var got = top.ToArray<float>();
+            for (int row = 0; row < 7; row++)
+            {
+                var want = Enumerable.Range(0, 200).Select(i => data[i * 7 + row]).OrderBy(x => x).Skip(200 - k).ToArray();
+                Assert.Equal(want, got.Skip(row * k).Take(k).ToArray());
+            }
+            var top0 = Mx.TopK(Mx.Transpose(m), k, 0);
+            Assert.Equal(new[] { k, 7 }, top0.Shape);
+            Assert.Equal(got, Mx.Transpose(top0).ToArray<float>());
+        }
+        Assert.Equal(new[] { 7, 0 }, Mx.TopK(m, 0, 1).Shape);
+        Assert.Empty(Mx.TopK(Mx.Zeros(new[] { 0, 4 }), 2, 1).ToArray<float>());
+    }
+
+    [Fact]
+    public void TopKAndPartitionGradientsGoToTheChosenElements()
+    {
+        var x = Mx.Array(new[] { 0.5, -1.0, 3.0, 2.0, -4.0, 1.5, 0.25 });
+        var w = Mx.Array(new[] { 1.0, 2.0, 3.0 });
+        // d/dx sum(topk(x, 3) * w): the ascending top 3 are 1.5, 2, 3 at positions 5, 3, 2.
+        var g = Mx.Grad(a => Mx.Sum(Mx.Multiply(Mx.TopK(a, 3), w)))(x).ToArray<double>();
+        Assert.Equal(new[] { 0, 0, 3.0, 2.0, 0, 1.0, 0 }, g);
+        // Partition at 3: position 3 holds the 4th smallest (0.5, at input position 0).
+        var gp = Mx.Grad(a => Mx.Sum(Mx.Multiply(Mx.Partition(a, 3), Mx.Array(new[] { 0.0, 0, 0, 1, 0, 0, 0 }))))(x).ToArray<double>();
+        Assert.Equal(new[] { 1.0, 0, 0, 0, 0, 0, 0 }, gp);
+    }
+}

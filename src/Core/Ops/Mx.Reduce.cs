@@ -247,28 +247,36 @@ public static partial class Mx
         return MxArray.Create(a.ShapeRef, DType.UInt32, new SortPrimitive(ax, true), a);
     }
 
-    /// <summary>Elements before index kth are no larger than it, those after no smaller (a full sort satisfies this).</summary>
+    /// <summary>
+    /// The array rearranged along <paramref name="axis"/> so that the element at <paramref name="kth"/> is the one
+    /// sorting would put there, none before it larger and none after it smaller (NaN counts as the largest); the
+    /// order within each side is unspecified. A negative kth counts from the end.
+    /// </summary>
     public static MxArray Partition(MxArray a, int kth, int? axis = -1, StreamOrDevice? stream = null)
     {
         using var placement = Place(stream);
-        CheckKth(a, kth, axis);
-        return Sort(a, axis, stream);
+        if (axis is null) return Partition(Flatten(a), kth, 0, stream);
+        int ax = Shapes.Axis(axis.Value, a.NDim);
+        return MxArray.Create(a.ShapeRef, a.DType, new PartitionPrimitive(ax, CheckKth(a, kth, ax), false), a);
     }
 
+    /// <summary>The positions that would partition the array (see <see cref="Partition(MxArray, int, int?, StreamOrDevice?)"/>), uint32.</summary>
     public static MxArray ArgPartition(MxArray a, int kth, int? axis = -1, StreamOrDevice? stream = null)
     {
         using var placement = Place(stream);
-        CheckKth(a, kth, axis);
-        return ArgSort(a, axis, stream);
+        if (axis is null) return ArgPartition(Flatten(a), kth, 0, stream);
+        int ax = Shapes.Axis(axis.Value, a.NDim);
+        return MxArray.Create(a.ShapeRef, DType.UInt32, new PartitionPrimitive(ax, CheckKth(a, kth, ax), true), a);
     }
 
-    private static void CheckKth(MxArray a, int kth, int? axis)
+    private static int CheckKth(MxArray a, int kth, int axis)
     {
-        long n = axis is null ? a.Size : a.ShapeRef[Shapes.Axis(axis.Value, a.NDim)];
+        int n = a.ShapeRef[axis];
         if (kth < -n || kth >= n) throw new ArgumentException($"kth {kth} is out of range for an axis of size {n}.");
+        return kth < 0 ? kth + n : kth;
     }
 
-    /// <summary>The k largest elements along <paramref name="axis"/>, in ascending order.</summary>
+    /// <summary>The k largest elements along <paramref name="axis"/>, in ascending order (MLX leaves their order unspecified).</summary>
     public static MxArray TopK(MxArray a, int k, int? axis = -1, StreamOrDevice? stream = null)
     {
         using var placement = Place(stream);
@@ -276,11 +284,9 @@ public static partial class Mx
         int ax = Shapes.Axis(axis.Value, a.NDim);
         int n = a.ShapeRef[ax];
         if (k < 0 || k > n) throw new ArgumentException($"topk: k = {k} is out of range for an axis of size {n}.");
-        var sorted = Sort(a, ax);
-        var start = new int[a.NDim];
-        var stop = (int[])a.ShapeRef.Clone();
-        start[ax] = n - k;
-        return Slice(sorted, start, stop);
+        var shape = (int[])a.ShapeRef.Clone();
+        shape[ax] = k;
+        return MxArray.Create(shape, a.DType, new TopKPrimitive(ax, k, false), a);
     }
 
     /// <summary>Indices where <paramref name="values"/> would be inserted into sorted 1-D <paramref name="sorted"/> to keep it sorted.</summary>

@@ -162,35 +162,8 @@ internal sealed unsafe class SortPrimitive : Primitive
                 });
                 return;
             }
-            Parallelism.For(Rows, n * 16, (s, e) =>
-            {
-                var keys = new T[n];
-                var order = new int[n];
-                for (long r = s; r < e; r++)
-                {
-                    var row = new Span<T>((T*)px + r * n, (int)n);
-                    row.CopyTo(keys);
-                    for (int i = 0; i < n; i++) order[i] = i;
-                    var k = keys;
-                    // Ties broken by position: stable, and NaN after everything else.
-                    Array.Sort(order, (i, j) =>
-                    {
-                        T a = k[i], b = k[j];
-                        bool na = T.IsNaN(a), nb = T.IsNaN(b);
-                        int c = na ? (nb ? 0 : 1) : nb ? -1 : a.CompareTo(b);
-                        return c != 0 ? c : i.CompareTo(j);
-                    });
-                    if (indices)
-                    {
-                        uint* o = (uint*)po + r * n;
-                        for (int i = 0; i < n; i++) o[i] = (uint)order[i];
-                    }
-                    else
-                    {
-                        for (int i = 0; i < n; i++) row[i] = k[order[i]];
-                    }
-                }
-            });
+            // Positions: integer keys joined with the position, sorted as integers (stable, no comparison delegate).
+            Selection.ArgSortRows((T*)px, (uint*)po, Rows, (int)n);
         }
     }
 
