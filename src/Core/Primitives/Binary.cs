@@ -24,7 +24,9 @@ internal sealed unsafe class BinaryPrimitive : Primitive
         DType t = a.DType;
         if (t is DType.Float16 or DType.BFloat16)
         {
-            Dispatch.ViaFloat32(inputs, outputs, (i, o2) => EvalCpu(i, o2));
+            var op = Op;
+            if (!Dispatch.TryTiledViaFloat32(inputs, o, (p, st, q, len) => FloatKernel.Run(op, p[0], new[] { st[0] }, p[1], new[] { st[1] }, q, new[] { len })))
+                Dispatch.ViaFloat32(inputs, outputs, (i, o2) => EvalCpu(i, o2));
             return;
         }
         o.AllocateData();
@@ -113,14 +115,15 @@ internal sealed unsafe class BinaryPrimitive : Primitive
         public MxArray A, B, O;
         public BinaryOp Op;
 
-        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> =>
+            Run(Op, A.Ptr<T>(), A.Strides, B.Ptr<T>(), B.Strides, O.RawPtr, O.ShapeRef);
+
+        /// <summary>The op over strided operands into a row-major output (T, or bool for comparisons).</summary>
+        public static void Run<T>(BinaryOp op, T* a, long[] sa, T* b, long[] sb, void* output, int[] shape) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
         {
-            T* a = A.Ptr<T>(), b = B.Ptr<T>();
-            long[] sa = A.Strides, sb = B.Strides;
-            int[] shape = O.ShapeRef;
-            T* o = O.Ptr<T>();
-            bool* ob = O.Ptr<bool>();
-            switch (Op)
+            T* o = (T*)output;
+            bool* ob = (bool*)output;
+            switch (op)
             {
                 case BinaryOp.Add: Elementwise.Binary<T, T, AddOp<T>>(a, sa, b, sb, o, shape); break;
                 case BinaryOp.Subtract: Elementwise.Binary<T, T, SubtractOp<T>>(a, sa, b, sb, o, shape); break;
@@ -140,7 +143,7 @@ internal sealed unsafe class BinaryPrimitive : Primitive
                 case BinaryOp.Greater: Elementwise.Binary<T, bool, GreaterOp<T>>(a, sa, b, sb, ob, shape); break;
                 case BinaryOp.GreaterEqual: Elementwise.Binary<T, bool, GreaterEqualOp<T>>(a, sa, b, sb, ob, shape); break;
                 case BinaryOp.EqualNan: Elementwise.Binary<T, bool, EqualNanOp<T>>(a, sa, b, sb, ob, shape); break;
-                default: throw new NotSupportedException($"{Op} is not defined for {O.DType.Name()} arrays.");
+                default: throw new NotSupportedException($"{op} is not defined for {typeof(T).Name} arrays.");
             }
         }
     }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using Mlx.Kernels;
 
 namespace Mlx;
 
@@ -41,6 +42,76 @@ internal static class Dispatch
             case DType.Int64: v.Visit<long>(); break;
             default: throw new NotSupportedException($"No integer kernel for {t.Name()}.");
         }
+    }
+
+    /// <summary>A float32 kernel over one tile: input pointers, their strides (1, or 0 for a scalar), the output, the length.</summary>
+    public unsafe delegate void Float32Tile(float*[] inputs, long[] strides, void* output, int length);
+
+    private const int TileElements = 16384;
+
+    /// <summary>
+    /// An elementwise op over float16/bfloat16 inputs that are row-contiguous at the output's shape or broadcast
+    /// scalars, into a row-contiguous float16/bfloat16 (or bool) output: each tile of the inputs is widened into
+    /// float32 scratch that stays in cache, <paramref name="tile"/> computes it, and the result is narrowed into the
+    /// output (a bool output is written in place). No whole-array float32 copies: memory traffic is that of the
+    /// 16-bit arrays (1024^2 float16 a + b: 4.3 -> 1 ms). False (nothing done) for other layouts.
+    /// </summary>
+    public static unsafe bool TryTiledViaFloat32(MxArray[] inputs, MxArray o, Float32Tile tile)
+    {
+        var strides = new long[inputs.Length];
+        for (int k = 0; k < inputs.Length; k++)
+        {
+            var x = inputs[k];
+            if (x.DType is not (DType.Float16 or DType.BFloat16)) return false;
+            if (x.Size == o.Size && x.IsRowContiguous) strides[k] = 1;
+            else if (x.Size > 0 && x.Strides.All(st => st == 0)) strides[k] = 0;
+            else return false;
+        }
+        bool narrow = o.DType is DType.Float16 or DType.BFloat16;
+        if (!narrow && o.DType != DType.Bool) return false;
+        o.AllocateData();
+        long n = o.Size;
+        if (n == 0) return true;
+        long tiles = (n + TileElements - 1) / TileElements;
+        int count = inputs.Length;
+        var bases = inputs.Select(x => (nint)x.RawPtr).ToArray();
+        var types = inputs.Select(x => x.DType).ToArray();
+        nint outBase = (nint)o.RawPtr;
+        DType outType = o.DType;
+        Parallelism.For(tiles, TileElements * 8, (s, e) =>
+        {
+            float* scratch = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)((count + 1) * TileElements * sizeof(float)), 64);
+            try
+            {
+                var ptrs = new float*[count];
+                for (long t = s; t < e; t++)
+                {
+                    long start = t * TileElements;
+                    int len = (int)Math.Min(TileElements, n - start);
+                    for (int k = 0; k < count; k++)
+                    {
+                        ptrs[k] = scratch + k * TileElements;
+                        long at = strides[k] == 0 ? 0 : start;
+                        Cast.Convert((byte*)bases[k] + at * 2, types[k], (byte*)ptrs[k], DType.Float32, strides[k] == 0 ? 1 : len);
+                    }
+                    if (narrow)
+                    {
+                        float* result = scratch + count * TileElements;
+                        tile(ptrs, strides, result, len);
+                        Cast.Convert((byte*)result, DType.Float32, (byte*)outBase + start * 2, outType, len);
+                    }
+                    else
+                    {
+                        tile(ptrs, strides, (bool*)outBase + start, len);
+                    }
+                }
+            }
+            finally
+            {
+                System.Runtime.InteropServices.NativeMemory.AlignedFree(scratch);
+            }
+        });
+        return true;
     }
 
     /// <summary>

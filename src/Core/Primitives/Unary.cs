@@ -27,7 +27,10 @@ internal sealed unsafe class UnaryPrimitive : Primitive
         var o = outputs[0];
         if (x.DType is DType.Float16 or DType.BFloat16)
         {
-            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            var fn = (UnaryFloatFn)(int)Op;
+            if (ReturnsBool(Op) || (int)Op > (int)UnaryOp.Radians
+                || !Dispatch.TryTiledViaFloat32(inputs, o, (p, _, q, len) => UnaryFloat.Run(fn, p[0], (float*)q, len)))
+                Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
             return;
         }
         o.AllocateData();
