@@ -130,7 +130,7 @@ public static unsafe class Attention
         {
             fixed (T* p = x)
             {
-                return (T)(object)Softmax.ExpSum((float*)p, (float*)p, x.Length);
+                return (T)(object)Softmax.ExpSum((float*)p, (float*)p, x.Length, out _);
             }
         }
         TensorPrimitives.Subtract(x, TensorPrimitives.Max<T>(x), x);

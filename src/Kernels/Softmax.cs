@@ -57,17 +57,78 @@ public static unsafe class Softmax
 
     private static void Row(float* x, float* y, int n)
     {
-        float sum = ExpSum(x, y, n);
+        float sum = ExpSum(x, y, n, out _);
         TensorPrimitives.Multiply(new ReadOnlySpan<float>(y, n), 1f / sum, new Span<float>(y, n));
+    }
+
+    /// <summary>
+    /// y[r, :] = log softmax(x[r, :]) = (x - max) - log(sum(exp(x - max))) for rows of length n, x and y separate
+    /// memory or the same: the row is read from memory once; the exps go to y and are overwritten by the result.
+    /// </summary>
+    public static void LogRows(float* x, float* y, long rows, int n)
+    {
+        if (rows == 0 || n == 0)
+        {
+            return;
+        }
+        nint px = (nint)x, py = (nint)y;
+        Parallelism.For(rows, (long)n * 8, (s, e) =>
+        {
+            // In place, the exps cannot go to y (they would overwrite x before the last pass reads it).
+            var exps = px == py ? new float[n] : null;
+            fixed (float* scratch = exps)
+            for (long r = s; r < e; r++)
+            {
+                float* xr = (float*)px + r * n, yr = (float*)py + r * n;
+                float sum = ExpSum(xr, scratch != null ? scratch : yr, n, out float max);
+                if (float.IsNaN(sum))
+                {
+                    new Span<float>(yr, n).Fill(float.NaN);
+                    continue;
+                }
+                // (x - max) is exact near the max; the log of the sum comes off after it, not folded into the max.
+                var dst = new Span<float>(yr, n);
+                TensorPrimitives.Subtract(new ReadOnlySpan<float>(xr, n), max, dst);
+                TensorPrimitives.Subtract(dst, MathF.Log(sum), dst);
+            }
+        });
+    }
+
+    /// <summary>The double version of <see cref="LogRows(float*, float*, long, int)"/>, by TensorPrimitives passes.</summary>
+    public static void LogRows(double* x, double* y, long rows, int n)
+    {
+        if (rows == 0 || n == 0)
+        {
+            return;
+        }
+        nint px = (nint)x, py = (nint)y;
+        Parallelism.For(rows, (long)n * 8, (s, e) =>
+        {
+            var shifted = new double[n];
+            for (long r = s; r < e; r++)
+            {
+                var src = new ReadOnlySpan<double>((double*)px + r * n, n);
+                var dst = new Span<double>((double*)py + r * n, n);
+                double max = TensorPrimitives.Max(src);
+                if (!double.IsFinite(max))
+                {
+                    dst.Fill(double.NaN);
+                    continue;
+                }
+                TensorPrimitives.Subtract(src, max, dst);
+                TensorPrimitives.Exp(dst, shifted);
+                TensorPrimitives.Subtract(dst, Math.Log(TensorPrimitives.Sum<double>(shifted)), dst);
+            }
+        });
     }
 
     /// <summary>
     /// y = exp(x - max(x)) over one row (x and y may be the same memory), returning the sum: softmax without its
     /// final scale. A row whose max is not finite (NaN, +inf, all -inf) becomes NaN, as the formula gives.
     /// </summary>
-    internal static float ExpSum(float* x, float* y, int n)
+    internal static float ExpSum(float* x, float* y, int n, out float max)
     {
-        float max = TensorPrimitives.Max(new ReadOnlySpan<float>(x, n));
+        max = TensorPrimitives.Max(new ReadOnlySpan<float>(x, n));
         if (!float.IsFinite(max))
         {
             new Span<float>(y, n).Fill(float.NaN);

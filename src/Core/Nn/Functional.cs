@@ -35,7 +35,11 @@ public static partial class Nn
     public static MxArray Softmin(MxArray x, int axis = -1) => Mx.Softmax(Mx.Negative(x), axis);
     public static MxArray LogSoftmax(MxArray x, int axis = -1)
     {
-        // Shift by the max first (as MLX): max + log(sum) can round the log(sum) away for large inputs.
+        if (x.DType is DType.Float32 or DType.Float64 or DType.Float16 or DType.BFloat16 && x.NDim > 0)
+        {
+            // One kernel: (x - max) - log(sum(exp(x - max))), the shift by the max first as MLX's composition does.
+            return MxArray.Create(x.ShapeRef, x.DType, new SoftmaxPrimitive(Shapes.Axis(axis, x.NDim), log: true), x);
+        }
         x = Mx.Subtract(x, Mx.StopGradient(Mx.Max(x, axis, keepDims: true)));
         return Mx.Subtract(x, Mx.Logsumexp(x, axis, keepDims: true));
     }

@@ -6,13 +6,16 @@ namespace Mlx;
 /// </summary>
 internal sealed unsafe class SoftmaxPrimitive : Primitive
 {
-    public SoftmaxPrimitive(int axis) => Axis = axis;
+    public SoftmaxPrimitive(int axis, bool log = false) => (Axis, Log) = (axis, log);
 
     public int Axis { get; }
 
-    public override string Name => "Softmax";
+    /// <summary>log softmax: (x - max) - log(sum(exp(x - max))), one kernel instead of five ops.</summary>
+    public bool Log { get; }
 
-    public override bool IsEquivalent(Primitive other) => other is SoftmaxPrimitive p && p.Axis == Axis;
+    public override string Name => Log ? "LogSoftmax" : "Softmax";
+
+    public override bool IsEquivalent(Primitive other) => other is SoftmaxPrimitive p && p.Axis == Axis && p.Log == Log;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
@@ -41,7 +44,7 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
     public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
     {
         var o = outputs[0];
-        if (!GpuOps.Supports(o.DType) || o.NDim > Mlx.Kernels.Gpu.StridedLayout.MaxDims)
+        if (Log || !GpuOps.Supports(o.DType) || o.NDim > Mlx.Kernels.Gpu.StridedLayout.MaxDims)
         {
             EvalCpu(inputs, outputs);
             return;
@@ -51,15 +54,17 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
         src.Release();
     }
 
-    private static void Run(MxArray x, MxArray y, long rows, long n)
+    private void Run(MxArray x, MxArray y, long rows, long n)
     {
         if (y.DType == DType.Float32)
         {
-            Kernels.Softmax.Rows(x.Ptr<float>(), y.Ptr<float>(), rows, (int)n);
+            if (Log) Kernels.Softmax.LogRows(x.Ptr<float>(), y.Ptr<float>(), rows, (int)n);
+            else Kernels.Softmax.Rows(x.Ptr<float>(), y.Ptr<float>(), rows, (int)n);
         }
         else if (y.DType == DType.Float64)
         {
-            Kernels.Softmax.Rows(x.Ptr<double>(), y.Ptr<double>(), rows, (int)n);
+            if (Log) Kernels.Softmax.LogRows(x.Ptr<double>(), y.Ptr<double>(), rows, (int)n);
+            else Kernels.Softmax.Rows(x.Ptr<double>(), y.Ptr<double>(), rows, (int)n);
         }
         else
         {
@@ -69,6 +74,12 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
 
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
     {
+        if (Log)
+        {
+            // d/dx of log softmax: g - softmax(x) sum(g).
+            var g = cotangents[0];
+            return new[] { Mx.Subtract(g, Mx.Multiply(Mx.Exp(outputs[0]), Mx.Sum(g, Axis, keepDims: true))) };
+        }
         var y = outputs[0];
         var gy = Mx.Multiply(cotangents[0], y);
         return new[] { Mx.Subtract(gy, Mx.Multiply(y, Mx.Sum(gy, Axis, keepDims: true))) };
@@ -77,10 +88,14 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
     {
         var y = Mx.Softmax(primals[0], Axis);
+        if (Log)
+        {
+            return new[] { Mx.Subtract(tangents[0], Mx.Sum(Mx.Multiply(tangents[0], y), Axis, keepDims: true)) };
+        }
         var ty = Mx.Multiply(tangents[0], y);
         return new[] { Mx.Subtract(ty, Mx.Multiply(y, Mx.Sum(ty, Axis, keepDims: true))) };
     }
 
     public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
-        new[] { MxArray.Create(inputs[0].ShapeRef, outputs[0].DType, new SoftmaxPrimitive(Axis + 1), inputs[0]) };
+        new[] { MxArray.Create(inputs[0].ShapeRef, outputs[0].DType, new SoftmaxPrimitive(Axis + 1, Log), inputs[0]) };
 }
