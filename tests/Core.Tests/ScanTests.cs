@@ -139,6 +139,65 @@ public class ScanTests
         Assert.Empty(Mx.Cummax(Mx.Zeros(new[] { 0, 4 }), 1).ToArray<float>());
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void EveryFiberOfA3DArrayMatchesThePrefixByHand(int axis)
+    {
+        // Large enough that the threads split the trailing rows mid-way (columns of (3, 37, 700) along axis 1).
+        int[] shape = { 3, 37, 700 };
+        var v = H.Rand(shape.Aggregate(1, (p, q) => p * q), 35, -1.5, 1.5);
+        var a = Mx.Array(v, shape);
+        var ops = new (Func<MxArray, bool, bool, MxArray> Mx, Func<double, double, double> Op, double Init)[]
+        {
+            ((x, r, i) => Mx.Cumsum(x, axis, r, i), (p, q) => p + q, 0),
+            ((x, r, i) => Mx.Cumprod(x, axis, r, i), (p, q) => p * q, 1),
+            ((x, r, i) => Mx.Cummax(x, axis, r, i), Math.Max, double.NegativeInfinity),
+            ((x, r, i) => Mx.Logcumsumexp(x, axis, r, i), (p, q) => Math.Max(p, q) + Math.Log(1 + Math.Exp(-Math.Abs(p - q))), double.NegativeInfinity),
+        };
+        int n = shape[axis];
+        int inner = shape.Skip(axis + 1).Aggregate(1, (p, q) => p * q), outer = v.Length / n / inner;
+        foreach (var (op, f, init) in ops)
+        {
+            foreach (var (reverse, inclusive) in new[] { (false, true), (true, true), (false, false), (true, false) })
+            {
+                var got = op(a, reverse, inclusive).ToArray<double>();
+                for (int o = 0; o < outer; o += 2)
+                {
+                    for (int c = 0; c < inner; c += 97)
+                    {
+                        var fiber = Enumerable.Range(0, n).Select(i => v[(o * n + i) * inner + c]).ToArray();
+                        var want = Prefix(fiber, f, reverse, inclusive, init);
+                        for (int i = 0; i < n; i++)
+                        {
+                            double g = got[(o * n + i) * inner + c];
+                            Assert.True(want[i] == g || Math.Abs(want[i] - g) <= 1e-9 * (1 + Math.Abs(want[i])), $"axis {axis}, reverse {reverse}, inclusive {inclusive}, fiber ({o}, {c}) [{i}]: {g} vs {want[i]}");
+                        }
+                    }
+                }
+            }
+        }
+        // int32 and float16 along the same axis.
+        var ints = Mx.AsType(Mx.Multiply(a, 10), DType.Int32);
+        var iv = ints.ToArray<int>();
+        var isum = Mx.Cumsum(ints, axis, inclusive: false).ToArray<int>();
+        var h = Mx.Cumsum(Mx.AsType(a, DType.Float16), axis, reverse: true);
+        Assert.Equal(DType.Float16, h.DType);
+        var hv = Mx.AsType(h, DType.Float64).ToArray<double>();
+        var hx = Mx.AsType(Mx.AsType(a, DType.Float16), DType.Float64).ToArray<double>();
+        for (int o = 0; o < outer; o++)
+        {
+            int c = (o * 31) % inner;
+            var fiber = Enumerable.Range(0, n).Select(i => (double)iv[(o * n + i) * inner + c]).ToArray();
+            var want = Prefix(fiber, (p, q) => p + q, inclusive: false);
+            for (int i = 0; i < n; i++) Assert.Equal((int)want[i], isum[(o * n + i) * inner + c]);
+            var hf = Enumerable.Range(0, n).Select(i => hx[(o * n + i) * inner + c]).ToArray();
+            var hw = Prefix(hf, (p, q) => p + q, reverse: true);
+            for (int i = 0; i < n; i++) Assert.True(Math.Abs(hw[i] - hv[(o * n + i) * inner + c]) <= 0.05 * (1 + Math.Abs(hw[i])));
+        }
+    }
+
     [Fact]
     public void InclusiveExclusiveAndReverseRelations()
     {

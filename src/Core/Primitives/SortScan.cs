@@ -212,10 +212,22 @@ internal sealed unsafe class ScanPrimitive : Primitive
             Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
             return;
         }
-        var scratch = AxisLast.Gather(inputs[0], Axis, o.DType);
         long n = o.ShapeRef[Axis];
-        long rows = n == 0 ? 0 : o.Size / n;
-        var v = new Kernel { X = scratch, Rows = rows, N = n, Op = Op, Reverse = Reverse, Inclusive = Inclusive };
+        long inner = 1;
+        for (int d = Axis + 1; d < o.NDim; d++) inner *= o.ShapeRef[d];
+        MxArray scratch;
+        if (inner > 1)
+        {
+            // Not the last axis: scan whole rows of the trailing dims at once, in place of a row-major copy (the
+            // same order of operations per element as a scan along a gathered axis, without the two transposes).
+            scratch = Cast.Materialize(inputs[0], o.DType);
+        }
+        else
+        {
+            scratch = AxisLast.Gather(inputs[0], Axis, o.DType);
+        }
+        long rows = n == 0 ? 0 : o.Size / n / inner;
+        var v = new Kernel { X = scratch, Rows = rows, N = n, Inner = inner, Op = Op, Reverse = Reverse, Inclusive = Inclusive };
         if (Dispatch.IsComputeFloat(o.DType)) Dispatch.Float(o.DType, ref v); else Dispatch.Int(o.DType, ref v);
         if (o.DType == DType.Bool)
         {
@@ -223,7 +235,8 @@ internal sealed unsafe class ScanPrimitive : Primitive
             var bytes = new Span<byte>(scratch.RawPtr, checked((int)scratch.Size));
             for (int i = 0; i < bytes.Length; i++) bytes[i] = bytes[i] != 0 ? (byte)1 : (byte)0;
         }
-        AxisLast.Restore(scratch, o, Axis);
+        if (inner > 1) o.SetData(scratch.Buffer, scratch.Strides, 0);
+        else AxisLast.Restore(scratch, o, Axis);
     }
 
     public override bool HasGpuKernel => true;
@@ -255,7 +268,7 @@ internal sealed unsafe class ScanPrimitive : Primitive
     private struct Kernel : IFloatVisitor, IIntVisitor
     {
         public MxArray X;
-        public long Rows, N;
+        public long Rows, N, Inner;
         public ScanOp Op;
         public bool Reverse, Inclusive;
 
@@ -296,28 +309,122 @@ internal sealed unsafe class ScanPrimitive : Primitive
 
         private void Run<T, TOp>(T identity) where T : unmanaged where TOp : IBinaryOp<T, T>
         {
-            T* x = X.Ptr<T>();
-            long n = N;
-            for (long r = 0; r < Rows; r++)
+            nint px = (nint)X.Ptr<T>();
+            long n = N, inner = Inner;
+            bool reverse = Reverse, inclusive = Inclusive;
+            if (inner == 1)
             {
-                T* row = x + r * n;
-                T acc = identity;
-                for (long i = 0; i < n; i++)
+                Parallelism.For(Rows, n * 2, (s, e) =>
                 {
-                    long j = Reverse ? n - 1 - i : i;
-                    T v = row[j];
-                    if (Inclusive)
-                    {
-                        acc = i == 0 ? v : TOp.Apply(acc, v);
-                        row[j] = acc;
-                    }
-                    else
-                    {
-                        row[j] = acc;
-                        acc = i == 0 ? v : TOp.Apply(acc, v);
-                    }
+                    long r = s;
+                    for (; r + 4 <= e; r += 4) ScanRows4<T, TOp>((T*)px + r * n, n, identity, reverse, inclusive);
+                    for (; r < e; r++) ScanRow<T, TOp>((T*)px + r * n, n, identity, reverse, inclusive);
+                });
+                return;
+            }
+            // (rows, n, inner) row-major: step i combines the trailing row i with the running row, vector-wise,
+            // split across threads by columns of the trailing rows.
+            long columns = Rows * inner;
+            Parallelism.For(columns, n * 2, (s, e) =>
+            {
+                for (long c = s; c < e;)
+                {
+                    long r = c / inner, col = c % inner, len = Math.Min(e - c, inner - col);
+                    T* block = (T*)px + r * n * inner + col;
+                    ScanColumns<T, TOp>(block, n, inner, len, identity, reverse, inclusive);
+                    c += len;
+                }
+            });
+        }
+
+        private static void ScanRow<T, TOp>(T* row, long n, T identity, bool reverse, bool inclusive) where T : unmanaged where TOp : IBinaryOp<T, T>
+        {
+            T acc = identity;
+            for (long i = 0; i < n; i++)
+            {
+                long j = reverse ? n - 1 - i : i;
+                T v = row[j];
+                if (inclusive)
+                {
+                    acc = i == 0 ? v : TOp.Apply(acc, v);
+                    row[j] = acc;
+                }
+                else
+                {
+                    row[j] = acc;
+                    acc = i == 0 ? v : TOp.Apply(acc, v);
                 }
             }
+        }
+
+        // Four rows (n apart) at once, each in its own order as ScanRow: one row's chain of dependent operations
+        // would leave the core waiting on each add's latency.
+        private static void ScanRows4<T, TOp>(T* row, long n, T identity, bool reverse, bool inclusive) where T : unmanaged where TOp : IBinaryOp<T, T>
+        {
+            T a0 = identity, a1 = identity, a2 = identity, a3 = identity;
+            for (long i = 0; i < n; i++)
+            {
+                T* p = row + (reverse ? n - 1 - i : i);
+                T v0 = p[0], v1 = p[n], v2 = p[2 * n], v3 = p[3 * n];
+                if (!inclusive)
+                {
+                    p[0] = a0; p[n] = a1; p[2 * n] = a2; p[3 * n] = a3;
+                }
+                if (i == 0)
+                {
+                    (a0, a1, a2, a3) = (v0, v1, v2, v3);
+                }
+                else
+                {
+                    a0 = TOp.Apply(a0, v0); a1 = TOp.Apply(a1, v1); a2 = TOp.Apply(a2, v2); a3 = TOp.Apply(a3, v3);
+                }
+                if (inclusive)
+                {
+                    p[0] = a0; p[n] = a1; p[2 * n] = a2; p[3 * n] = a3;
+                }
+            }
+        }
+
+        // Columns [0, len) of n trailing rows that are `inner` apart, scanned in place along the rows.
+        private static void ScanColumns<T, TOp>(T* block, long n, long inner, long len, T identity, bool reverse, bool inclusive) where T : unmanaged where TOp : IBinaryOp<T, T>
+        {
+            if (n == 0) return;
+            int l = (int)len;
+            if (inclusive)
+            {
+                for (long i = 1; i < n; i++)
+                {
+                    T* prev = block + (reverse ? n - i : i - 1) * inner, cur = block + (reverse ? n - 1 - i : i) * inner;
+                    Combine<T, TOp>(prev, cur, cur, l);
+                }
+                return;
+            }
+            // Exclusive: each row becomes the running value before it; the previous row's input is kept aside.
+            var held = new T[l];
+            var next = new T[l];
+            T* first = block + (reverse ? n - 1 : 0) * inner;
+            new Span<T>(first, l).CopyTo(held);
+            new Span<T>(first, l).Fill(identity);
+            fixed (T* h = held, nx = next)
+            {
+                for (long i = 1; i < n; i++)
+                {
+                    T* cur = block + (reverse ? n - 1 - i : i) * inner;
+                    new Span<T>(cur, l).CopyTo(new Span<T>(nx, l));
+                    new Span<T>(h, l).CopyTo(new Span<T>(cur, l)); // the running value so far (inclusive of row i - 1)
+                    Combine<T, TOp>(h, nx, h, l);
+                }
+            }
+        }
+
+        private static void Combine<T, TOp>(T* a, T* b, T* o, int len) where T : unmanaged where TOp : IBinaryOp<T, T>
+        {
+            if (TOp.HasSpanForms)
+            {
+                TOp.VV(new ReadOnlySpan<T>(a, len), new ReadOnlySpan<T>(b, len), new Span<T>(o, len));
+                return;
+            }
+            for (int k = 0; k < len; k++) o[k] = TOp.Apply(a[k], b[k]);
         }
     }
 
