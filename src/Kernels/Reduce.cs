@@ -151,6 +151,11 @@ public static unsafe class Reduction
             });
             return;
         }
+        if (B >= 8 && Vector256.IsHardwareAccelerated)
+        {
+            if (typeof(T) == typeof(float)) { ArgReduceColumns<float, int>((float*)x, A, K, B, o, max); return; }
+            if (typeof(T) == typeof(double)) { ArgReduceColumns<double, long>((double*)x, A, K, B, o, max); return; }
+        }
         Parallelism.For(A * B, K, (s, e) =>
         {
             for (long ab = s; ab < e; ab++)
@@ -177,6 +182,59 @@ public static unsafe class Reduction
                     }
                 }
                 ((uint*)po)[ab] = bi;
+            }
+        });
+    }
+
+    /// <summary>
+    /// Arg-reduction over a non-last axis: the K rows of each (a) are walked in order, and a block of columns keeps
+    /// its best value and index in vectors, so memory is read row after row instead of a column at a time (a stride
+    /// of B elements per step). The rule is the scalar loop's: the first extreme wins, the first NaN wins for good.
+    /// </summary>
+    private static void ArgReduceColumns<T, TI>(T* x, long A, long K, long B, uint* o, bool max)
+        where T : unmanaged, INumber<T> where TI : unmanaged, IBinaryInteger<TI>
+    {
+        const int W = 256;
+        int lanes = Vector256<T>.Count;
+        long blocks = (B + W - 1) / W;
+        nint px = (nint)x, po = (nint)o;
+        Parallelism.For(A * blocks, K * W, (s, e) =>
+        {
+            T* best = stackalloc T[W];
+            TI* index = stackalloc TI[W];
+            for (long item = s; item < e; item++)
+            {
+                long a = item / blocks, b0 = item % blocks * W;
+                int w = (int)Math.Min(W, B - b0);
+                T* column = (T*)px + a * K * B + b0;
+                new ReadOnlySpan<T>(column, w).CopyTo(new Span<T>(best, w));
+                new Span<TI>(index, w).Clear();
+                for (long k = 1; k < K; k++)
+                {
+                    T* row = column + k * B;
+                    var vk = Vector256.Create(TI.CreateTruncating(k));
+                    int j = 0;
+                    for (; j + lanes <= w; j += lanes)
+                    {
+                        var v = Vector256.Load(row + j);
+                        var bv = Vector256.Load(best + j);
+                        var better = max ? Vector256.GreaterThan(v, bv) : Vector256.LessThan(v, bv);
+                        var update = (better | ~Vector256.Equals(v, v)) & Vector256.Equals(bv, bv);
+                        Vector256.ConditionalSelect(update, v, bv).Store(best + j);
+                        Vector256.ConditionalSelect(update.As<T, TI>(), vk, Vector256.Load(index + j)).Store(index + j);
+                    }
+                    for (; j < w; j++)
+                    {
+                        T v = row[j], bv = best[j];
+                        if (!T.IsNaN(bv) && (T.IsNaN(v) || (max ? v > bv : v < bv)))
+                        {
+                            best[j] = v;
+                            index[j] = TI.CreateTruncating(k);
+                        }
+                    }
+                }
+                uint* dst = (uint*)po + a * B + b0;
+                for (int j = 0; j < w; j++) dst[j] = uint.CreateTruncating(index[j]);
             }
         });
     }

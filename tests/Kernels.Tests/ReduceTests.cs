@@ -149,6 +149,68 @@ public unsafe class ReduceTests
         }
     }
 
+    [Theory]
+    [InlineData(17, 8)]
+    [InlineData(16, 9)]
+    [InlineData(100, 300)]
+    [InlineData(3, 515)]
+    public void ArgMaxAndMinOverANonLastAxisFollowTheScalarRule(int K, int B)
+    {
+        // (A, K, B) with the reduction over K: column b carries the pattern of row kind b % 9 of the test above.
+        const int A = 2;
+        var rng = new System.Random(K * 1000 + B);
+        var x = new double[A * K * B];
+        for (int a = 0; a < A; a++)
+        {
+            for (int b = 0; b < B; b++)
+            {
+                var col = new double[K];
+                for (int k = 0; k < K; k++) col[k] = Math.Round(rng.NextDouble() * 20 - 10);
+                switch ((b + a) % 9)
+                {
+                    case 1: col[K / 3] = 50; col[K - 1] = 50; break;
+                    case 2: col[Math.Min(5, K - 1)] = -50; col[K / 2] = -50; break;
+                    case 3: for (int k = 0; k < K; k++) col[k] = k % 2 == 0 ? -0.0 : 0.0; break;
+                    case 4: col[K / 2] = double.NaN; col[K - 1] = double.NaN; break;
+                    case 5: col[0] = double.NaN; break;
+                    case 6: for (int k = 0; k < K; k++) col[k] = 7; break;
+                    case 7: col[K - 1] = double.PositiveInfinity; break;
+                    case 8: col[K - 1] = double.NegativeInfinity; break;
+                }
+                for (int k = 0; k < K; k++) x[(a * K + k) * B + b] = col[k];
+            }
+        }
+        foreach (bool max in new[] { true, false })
+        {
+            var want = new uint[A * B];
+            for (int a = 0; a < A; a++)
+            {
+                for (int b = 0; b < B; b++)
+                {
+                    double best = x[a * K * B + b];
+                    uint bi = 0;
+                    for (int k = 1; k < K && !double.IsNaN(best); k++)
+                    {
+                        double v = x[(a * K + k) * B + b];
+                        if (double.IsNaN(v)) { bi = (uint)k; break; }
+                        if (max ? v > best : v < best) { best = v; bi = (uint)k; }
+                    }
+                    want[a * B + b] = bi;
+                }
+            }
+            var gotD = new uint[A * B];
+            var gotF = new uint[A * B];
+            var xf = x.Select(v => (float)v).ToArray();
+            fixed (double* px = x) fixed (float* pf = xf) fixed (uint* od = gotD, of = gotF)
+            {
+                Reduction.ArgReduce(px, A, K, B, od, max);
+                Reduction.ArgReduce(pf, A, K, B, of, max);
+            }
+            Assert.Equal(want, gotD);
+            Assert.Equal(want, gotF);
+        }
+    }
+
     [Fact]
     public void EmptySumIsZero()
     {
