@@ -201,7 +201,15 @@ public struct CoshOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee
 public struct TanhOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static T Apply(T x) => T.Tanh(x);
-    public static void Span(ReadOnlySpan<T> x, Span<T> o) => TensorPrimitives.Tanh(x, o);
+    public static void Span(ReadOnlySpan<T> x, Span<T> o)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            SigmoidTanhFloat.Tanh(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(x), System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(o));
+            return;
+        }
+        TensorPrimitives.Tanh(x, o);
+    }
     public static bool HasSpanForm => true;
 }
 
@@ -229,7 +237,15 @@ public struct ArctanhOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointI
 public struct SigmoidOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static T Apply(T x) => T.One / (T.One + T.Exp(-x));
-    public static void Span(ReadOnlySpan<T> x, Span<T> o) => TensorPrimitives.Sigmoid(x, o);
+    public static void Span(ReadOnlySpan<T> x, Span<T> o)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            SigmoidTanhFloat.Sigmoid(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(x), System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(o));
+            return;
+        }
+        TensorPrimitives.Sigmoid(x, o);
+    }
     public static bool HasSpanForm => true;
 }
 

@@ -325,6 +325,10 @@ internal sealed unsafe class FusedElementwisePrimitive : Primitive
     {
         int nd = cs.Length;
         Span<nint> ext = stackalloc nint[_externals];
+        // A value that is the same along the tile (a scalar constant, a broadcast column) stays a scalar: binary
+        // steps take TensorPrimitives' scalar forms instead of a filled tile (a pass saved per constant).
+        Span<float> scalar = stackalloc float[_externals];
+        Span<bool> isScalar = stackalloc bool[_externals];
         for (int k = 0; k < _externals; k++)
         {
             long stride = cst[k][nd - 1];
@@ -333,11 +337,16 @@ internal sealed unsafe class FusedElementwisePrimitive : Primitive
             {
                 ext[k] = (nint)p;
             }
+            else if (stride == 0)
+            {
+                scalar[k] = *p;
+                isScalar[k] = true;
+                ext[k] = 0;
+            }
             else
             {
                 var dst = new Span<float>(scratch + k * Tile, len);
-                if (stride == 0) dst.Fill(*p);
-                else for (int i = 0; i < len; i++) dst[i] = p[i * stride];
+                for (int i = 0; i < len; i++) dst[i] = p[i * stride];
                 ext[k] = (nint)(scratch + k * Tile);
             }
         }
@@ -348,10 +357,27 @@ internal sealed unsafe class FusedElementwisePrimitive : Primitive
             bool last = j == _program.Length - 1;
             var dst = last ? new Span<float>((float*)outBase + outOffset, len) : new Span<float>(results + j * Tile, len);
             var op = _program[j];
-            ReadOnlySpan<float> a0 = Arg(op.Args[0], ext, results, len);
-            ReadOnlySpan<float> a1 = op.Args.Length > 1 ? Arg(op.Args[1], ext, results, len) : default;
+            bool s0 = op.Args[0] < 0 && isScalar[-1 - op.Args[0]];
+            bool s1 = op.Args.Length > 1 && op.Args[1] < 0 && isScalar[-1 - op.Args[1]];
+            if (s0 && (op.Args.Length == 1 || s1))
+            {
+                // Every operand a scalar: fill a tile with the first (rare: the trace folds constant chains).
+                int k = -1 - op.Args[0];
+                new Span<float>(scratch + k * Tile, len).Fill(scalar[k]);
+                ext[k] = (nint)(scratch + k * Tile);
+                isScalar[k] = false;
+                s0 = false;
+            }
+            ReadOnlySpan<float> a0 = s0 ? default : Arg(op.Args[0], ext, results, len);
+            ReadOnlySpan<float> a1 = op.Args.Length > 1 && !s1 ? Arg(op.Args[1], ext, results, len) : default;
             switch (op.Primitive)
             {
+                case BinaryPrimitive b when s0:
+                    BinaryScalarFirst(b.Op, scalar[-1 - op.Args[0]], a1, dst);
+                    break;
+                case BinaryPrimitive b when s1:
+                    BinarySpanScalar(b.Op, a0, scalar[-1 - op.Args[1]], dst);
+                    break;
                 case BinaryPrimitive b:
                     var x = a0;
                     var y = a1;
@@ -374,6 +400,32 @@ internal sealed unsafe class FusedElementwisePrimitive : Primitive
                     }
                     break;
             }
+        }
+    }
+
+    private static void BinarySpanScalar(BinaryOp op, ReadOnlySpan<float> x, float y, Span<float> dst)
+    {
+        switch (op)
+        {
+            case BinaryOp.Add: TensorPrimitives.Add(x, y, dst); break;
+            case BinaryOp.Subtract: TensorPrimitives.Subtract(x, y, dst); break;
+            case BinaryOp.Multiply: TensorPrimitives.Multiply(x, y, dst); break;
+            case BinaryOp.Divide: TensorPrimitives.Divide(x, y, dst); break;
+            case BinaryOp.Maximum: TensorPrimitives.Max(x, y, dst); break;
+            default: TensorPrimitives.Min(x, y, dst); break;
+        }
+    }
+
+    private static void BinaryScalarFirst(BinaryOp op, float x, ReadOnlySpan<float> y, Span<float> dst)
+    {
+        switch (op)
+        {
+            case BinaryOp.Add: TensorPrimitives.Add(y, x, dst); break;
+            case BinaryOp.Subtract: TensorPrimitives.Subtract(x, y, dst); break;
+            case BinaryOp.Multiply: TensorPrimitives.Multiply(y, x, dst); break;
+            case BinaryOp.Divide: TensorPrimitives.Divide(x, y, dst); break;
+            case BinaryOp.Maximum: TensorPrimitives.Max(y, x, dst); break;
+            default: TensorPrimitives.Min(y, x, dst); break;
         }
     }
 

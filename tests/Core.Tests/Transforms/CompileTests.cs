@@ -62,6 +62,27 @@ public class CompileTests
     }
 
     [Fact]
+    public void ScalarAndColumnOperandsInAFusedChain()
+    {
+        // Scalars on either side of non-commutative steps, a per-row column (constant along the tile), a unary step
+        // of that column, and a step whose operands are both constant along the tile.
+        MxArray F(MxArray[] a) => Mx.Add(
+            Mx.Divide(Mx.Maximum(Mx.Subtract(2f, a[0]), 0.5f), Mx.Divide(3f, a[0])),
+            Mx.Add(Mx.Exp(a[1]), Mx.Multiply(Mx.Subtract(a[1], 1f), Mx.Minimum(a[1], 0.25f))));
+        var compiled = Mx.Compile(a => new[] { F(a) });
+        foreach (var (rows, cols) in new[] { (3, 5), (40, 9000), (1, 1) })
+        {
+            var x = Rand(new[] { rows, cols }, 51);
+            var c = Rand(new[] { rows, 1 }, 52);
+            var got = compiled(new[] { x, c })[0];
+            Assert.StartsWith("Fused[", got.Primitive!.Name);
+            var want = F(new[] { x, c }).ToArray<float>();
+            var g = got.ToArray<float>();
+            for (int i = 0; i < want.Length; i++) Assert.True(want[i] == g[i] || Math.Abs(want[i] - g[i]) <= 1e-6f * Math.Abs(want[i]), $"{rows}x{cols} [{i}]: {g[i]} vs {want[i]}");
+        }
+    }
+
+    [Fact]
     public void ACompiledFunctionIsDifferentiable()
     {
         // A fused chain with a broadcast operand: its gradient must come back reduced to the operand's shape.
