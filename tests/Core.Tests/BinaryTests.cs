@@ -471,6 +471,28 @@ public class BinaryTests
         H.Close(new double[] { -1, 0.5, 2, double.NaN }, Mx.Clip(a, Mx.Array(-1f), Mx.Array(2f)));
         H.Close(new double[] { 0, 0.5, 7, double.NaN }, Mx.Clip(a, Mx.Array(0f), null));
         Assert.Throws<ArgumentException>(() => Mx.Clip(a, null, null));
+        // Both bounds run fused for float32: a large odd size with NaNs, per-column bounds, a view, other dtypes, the gradient.
+        var v = H.RandF(77 * 131, 7, -3, 3);
+        v[5] = float.NaN;
+        var m = Mx.Array(v, new[] { 77, 131 });
+        var lo = H.RandF(131, 8, -2, 0);
+        var hi = H.RandF(131, 9, 0, 2);
+        var got = Mx.Clip(m, Mx.Array(lo), Mx.Array(hi)).ToArray<float>();
+        for (int i = 0; i < v.Length; i++)
+        {
+            float want = float.IsNaN(v[i]) ? float.NaN : Math.Min(Math.Max(v[i], lo[i % 131]), hi[i % 131]);
+            Assert.Equal(want, got[i]);
+        }
+        var t = Mx.Clip(Mx.Transpose(m), Mx.Array(-1f), Mx.Array(1f)).ToArray<float>();
+        for (int r = 0; r < 131; r++)
+            for (int c = 0; c < 77; c++)
+            {
+                float x = v[c * 131 + r];
+                Assert.Equal(float.IsNaN(x) ? float.NaN : Math.Min(Math.Max(x, -1f), 1f), t[r * 77 + c]);
+            }
+        Assert.Equal(new[] { -1, 0, 2, 2 }, Mx.Clip(Mx.Array(new[] { -4, 0, 2, 9 }), Mx.Array(-1), Mx.Array(2)).ToArray<int>());
+        var g = Mx.Grad(x => Mx.Sum(Mx.Clip(x, Mx.Array(-1f), Mx.Array(1f))))(Mx.Array(new[] { -3f, 0.5f, -0.25f, 7f })).ToArray<float>();
+        Assert.Equal(new[] { 0f, 1f, 1f, 0f }, g);
     }
 
     [Fact]

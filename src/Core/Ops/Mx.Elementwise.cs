@@ -224,11 +224,18 @@ public static partial class Mx
         {
             throw new ArgumentException("clip needs at least one of aMin and aMax.");
         }
+        if (aMin is not null && aMax is not null)
+        {
+            // Compiled (as mlx.nn's activations are): one fused pass for float32 instead of two.
+            return s_clipBoth(new[] { a, aMin, aMax })[0];
+        }
         var r = a;
         if (aMin is not null) r = Maximum(r, aMin, stream);
         if (aMax is not null) r = Minimum(r, aMax, stream);
         return r;
     }
+
+    private static readonly Func<MxArray[], MxArray[]> s_clipBoth = Compile(x => new[] { Minimum(Maximum(x[0], x[1]), x[2]) }, shapeless: true);
 
     public static MxArray IsClose(MxArray a, MxArray b, double rtol = 1e-5, double atol = 1e-8, bool equalNan = false, StreamOrDevice? stream = null)
     {

@@ -62,6 +62,21 @@ public class CompileTests
     }
 
     [Fact]
+    public void CompiledActivationsInsideACompiledFunctionAndItsGradient()
+    {
+        // nn.gelu and nn.silu are compiled functions themselves: nested in another compiled function, and
+        // differentiated through both.
+        MxArray F(MxArray[] a) => Mx.Multiply(Mx.Add(Mlx.Nn.Nn.Gelu(a[0]), Mlx.Nn.Nn.Silu(a[0])), 2f);
+        var x = Rand(new[] { 7, 33 }, 61);
+        var outer = Mx.Compile(a => new[] { F(a) });
+        var want = F(new[] { x }).ToArray<float>();
+        Assert.Equal(want, outer(new[] { x })[0].ToArray<float>());
+        var gWant = Mx.Grad(a => Mx.Sum(F(a)))(new[] { x })[0].ToArray<float>();
+        var gGot = Mx.Grad(a => Mx.Sum(outer(a)[0]))(new[] { x })[0].ToArray<float>();
+        for (int i = 0; i < gWant.Length; i++) Assert.Equal(gWant[i], gGot[i], 5);
+    }
+
+    [Fact]
     public void ScalarAndColumnOperandsInAFusedChain()
     {
         // Scalars on either side of non-commutative steps, a per-row column (constant along the tile), a unary step
