@@ -508,6 +508,7 @@ static class Program
             ("argsort axis 1", 2 * mb, () => Mx.AsType(Mx.ArgSort(x, 1), DType.Float32), () => torch.sort(tx, 1, false, true).indices.to_type(torch.float32), "torch.sort(x, 1, stable: true).indices"),
             ("topk 8 axis 1 (sorted)", mb, () => Mx.Sort(Mx.TopK(x, 8, 1), 1), () => torch.sort(torch.topk(tx, 8, 1).values, 1).values, "torch.topk(x, 8, 1)"),
             ("take rows (embedding)", 2 * mb, () => Mx.Take(table, oidx, 0), () => ttable.index_select(0, tidx), "table.index_select(0, i)"),
+            ("scatter-add rows (embedding grad)", 3 * mb, () => Mx.ScatterAdd(table, oidx, x, 0), () => ttable.index_add(0, tidx, tx, 1), "table.index_add(0, i, x)"),
             ("concatenate axis 1", 4 * mb, () => Mx.Concatenate(new[] { x, y }, 1), () => torch.cat(new[] { tx, ty }, 1), "torch.cat([x, y], 1)"),
             ("slice [:, ::2] + 1", mb, () => Mx.Add(x[.., ..2], 1f), () => tx[.., TensorIndex.Slice(null, null, 2)] + 1, "x[:, ::2] + 1"),
             ("bmm (8,512,64)x(8,64,512)", 0, () => Mx.Matmul(q, k), () => torch.bmm(tq, tk), "torch.bmm"),

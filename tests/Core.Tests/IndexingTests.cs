@@ -164,6 +164,44 @@ public class IndexingTests
         Assert.Throws<ArgumentException>(() => Mx.PutAlongAxis(Mx.Zeros(new[] { 1, 3 }), Mx.Zeros(new[] { 4, 1 }, DType.Int32), Mx.Array(1f), 1));
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void TakeAndScatterAtEmbeddingScaleMatchALoop(int axis)
+    {
+        // (3, 50, 1500) with 700 indices (duplicates) along axis 0 or 1: rows copied and combined in parallel, in
+        // blocks of columns past 1024; every mode against the obvious loop, duplicates combined in index order.
+        int[] shape = { 3, 50, 1500 };
+        var r = new System.Random(axis + 3);
+        var data = Enumerable.Range(0, 3 * 50 * 1500).Select(_ => (float)Math.Round(r.NextDouble() * 8 - 4, 2)).ToArray();
+        var a = Mx.Array(data, shape);
+        int k = shape[axis], m = 700;
+        var idx = Enumerable.Range(0, m).Select(_ => r.Next(k)).ToArray();
+        int A = shape.Take(axis).Aggregate(1, (p, q) => p * q), B = shape.Skip(axis + 1).Aggregate(1, (p, q) => p * q);
+        var taken = Mx.Take(a, Mx.Array(idx), axis).ToArray<float>();
+        for (int i = 0; i < A; i++)
+            for (int j = 0; j < m; j += 7)
+                for (int c = 0; c < B; c += 13)
+                    Assert.Equal(data[(i * k + idx[j]) * B + c], taken[(i * m + j) * B + c]);
+        var updShape = shape.ToArray();
+        updShape[axis] = m;
+        var upd = Enumerable.Range(0, A * m * B).Select(_ => (float)Math.Round(r.NextDouble() * 2 - 1, 2)).ToArray();
+        foreach (var mode in new[] { ScatterMode.Add, ScatterMode.Prod, ScatterMode.Max, ScatterMode.Min })
+        {
+            var want = (float[])data.Clone();
+            for (int i = 0; i < A; i++)
+                for (int j = 0; j < m; j++)
+                    for (int c = 0; c < B; c++)
+                    {
+                        ref float d = ref want[(i * k + idx[j]) * B + c];
+                        float u = upd[(i * m + j) * B + c];
+                        d = mode switch { ScatterMode.Add => d + u, ScatterMode.Prod => d * u, ScatterMode.Max => Math.Max(d, u), _ => Math.Min(d, u) };
+                    }
+            var got = Mx.ScatterAxis(a, Mx.Array(idx), Mx.Array(upd, updShape), axis, mode).ToArray<float>();
+            Assert.Equal(want, got);
+        }
+    }
+
     [Fact]
     public void ScatterAddAccumulatesDuplicates()
     {

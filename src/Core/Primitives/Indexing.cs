@@ -96,14 +96,17 @@ internal sealed unsafe class TakePrimitive : Primitive
         var (A, K, B) = AxisLayout.Split(a.ShapeRef, Axis);
         long[] idx = AxisLayout.ReadIndices(inputs[1], K, "take");
         long rowBytes = B * a.ItemSize;
-        byte* src = a.RawPtr, dst = o.RawPtr;
-        for (long i = 0; i < A; i++)
+        nint src = (nint)a.RawPtr, dst = (nint)o.RawPtr;
+        long m = idx.Length;
+        // Rows copied in parallel (an embedding lookup is a gather of thousands of rows).
+        Parallelism.For(A * m, Math.Max(rowBytes / 4, 1), (s, e) =>
         {
-            for (long j = 0; j < idx.Length; j++)
+            for (long r = s; r < e; r++)
             {
-                System.Buffer.MemoryCopy(src + (i * K + idx[j]) * rowBytes, dst + (i * idx.Length + j) * rowBytes, rowBytes, rowBytes);
+                long i = r / m, j = r % m;
+                System.Buffer.MemoryCopy((byte*)src + (i * K + idx[j]) * rowBytes, (byte*)dst + r * rowBytes, rowBytes, rowBytes);
             }
-        }
+        });
         if (!ReferenceEquals(a, inputs[0])) a.Buffer.Release();
     }
 
@@ -269,25 +272,46 @@ internal sealed unsafe class ScatterAxisPrimitive : Primitive
 
         private void Run<T>() where T : unmanaged, INumber<T>
         {
-            T* o = O.Ptr<T>(), u = U.Ptr<T>();
-            for (long i = 0; i < A; i++)
+            switch (Mode)
             {
-                for (long j = 0; j < Idx.Length; j++)
+                case ScatterMode.Add: Run<T, AddOp<T>>(); break;
+                case ScatterMode.Prod: Run<T, MultiplyOp<T>>(); break;
+                case ScatterMode.Max: Run<T, MaximumOp<T>>(); break;
+                default: Run<T, MinimumOp<T>>(); break;
+            }
+        }
+
+        // Split by (leading index, block of columns): each block walks the indices in order, so duplicates combine
+        // in the same order as one loop would, and no two threads touch the same element (an embedding's gradient
+        // is a scatter-add of thousands of rows).
+        private void Run<T, TOp>() where T : unmanaged where TOp : IBinaryOp<T, T>
+        {
+            const long Columns = 1024;
+            nint po = (nint)O.Ptr<T>(), pu = (nint)U.Ptr<T>();
+            long[] idx = Idx;
+            long k = K, b = B, m = idx.Length, blocks = (b + Columns - 1) / Columns;
+            if (b == 0) return;
+            Parallelism.For(A * blocks, m * Math.Min(b, Columns), (s, e) =>
+            {
+                for (long item = s; item < e; item++)
                 {
-                    T* dst = o + (i * K + Idx[j]) * B;
-                    T* src = u + (i * Idx.Length + j) * B;
-                    for (long b = 0; b < B; b++)
+                    long i = item / blocks, c0 = item % blocks * Columns;
+                    int len = (int)Math.Min(Columns, b - c0);
+                    for (long j = 0; j < m; j++)
                     {
-                        dst[b] = Mode switch
+                        T* dst = (T*)po + (i * k + idx[j]) * b + c0;
+                        T* src = (T*)pu + (i * m + j) * b + c0;
+                        if (TOp.HasSpanForms)
                         {
-                            ScatterMode.Add => dst[b] + src[b],
-                            ScatterMode.Prod => dst[b] * src[b],
-                            ScatterMode.Max => MaximumOp<T>.Apply(dst[b], src[b]),
-                            _ => MinimumOp<T>.Apply(dst[b], src[b]),
-                        };
+                            TOp.VV(new ReadOnlySpan<T>(dst, len), new ReadOnlySpan<T>(src, len), new Span<T>(dst, len));
+                        }
+                        else
+                        {
+                            for (int c = 0; c < len; c++) dst[c] = TOp.Apply(dst[c], src[c]);
+                        }
                     }
                 }
-            }
+            });
         }
     }
 
