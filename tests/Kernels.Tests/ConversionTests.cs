@@ -72,9 +72,10 @@ public unsafe class ConversionTests
         {
             float f = BitConverter.UInt32BitsToSingle(bits[i]);
             Half want = (Half)f;
-            Assert.True(want.Equals(halves[i]) || (Half.IsNaN(want) && Half.IsNaN(halves[i])), $"0x{bits[i]:X8}: {halves[i]} want {want}");
+            // Bit for bit: signed zeros, ties to even, subnormals, infinities and NaN sign and payload.
+            Assert.True(BitConverter.HalfToUInt16Bits(want) == BitConverter.HalfToUInt16Bits(halves[i]), $"0x{bits[i]:X8}: 0x{BitConverter.HalfToUInt16Bits(halves[i]):X4} want 0x{BitConverter.HalfToUInt16Bits(want):X4}");
             float wantBack = (float)halves[i];
-            Assert.True(wantBack.Equals(back[i]), $"{halves[i]}: {back[i]} want {wantBack}");
+            Assert.True(BitConverter.SingleToUInt32Bits(wantBack) == BitConverter.SingleToUInt32Bits(back[i]), $"{halves[i]}: {back[i]} want {wantBack}");
         }
     }
 }
