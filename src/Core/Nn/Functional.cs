@@ -10,14 +10,14 @@ public static partial class Nn
     public static MxArray Selu(MxArray x) => Mx.Multiply(Elu(x, 1.67326319217681884765625), 1.05070102214813232421875);
     public static MxArray Celu(MxArray x, double alpha = 1.0) => Mx.Add(Mx.Maximum(x, Mx.ZerosLike(x)), Mx.Multiply(Mx.Expm1(Mx.Divide(Mx.Minimum(x, Mx.ZerosLike(x)), alpha)), alpha));
     public static MxArray Sigmoid(MxArray x) => Mx.Sigmoid(x);
-    public static MxArray Silu(MxArray x) => SiluCompiled(x);
+    public static MxArray Silu(MxArray x) => OnePass(Kernels.ActivationFn.Silu, x) ?? SiluCompiled(x);
     public static MxArray LogSigmoid(MxArray x) => Mx.Negative(Softplus(Mx.Negative(x)));
     public static MxArray Softplus(MxArray x) => Mx.LogAddExp(x, Mx.ZerosLike(x));
     public static MxArray Softsign(MxArray x) => Mx.Divide(x, Mx.Add(Mx.Abs(x), 1.0));
     public static MxArray Mish(MxArray x) => Mx.Multiply(x, Mx.Tanh(Softplus(x)));
     public static MxArray Tanh(MxArray x) => Mx.Tanh(x);
-    // The elementwise chains below run compiled, as mlx.nn's activations do (shapeless compile): one fused pass over
-    // memory instead of one per op; they stay differentiable.
+    // The elementwise chains below run compiled off the CPU, as mlx.nn's activations do (shapeless compile): one fused
+    // pass over memory instead of one per op; they stay differentiable.
     private static readonly Func<MxArray, MxArray> GeluCompiled = Mx.Compile(
         x => Mx.Multiply(Mx.Multiply(x, 0.5), Mx.Add(Mx.Erf(Mx.Divide(x, Math.Sqrt(2))), 1.0)), shapeless: true);
     // x^3 as x * x * x: a power is not fusable.
@@ -27,9 +27,14 @@ public static partial class Nn
     private static readonly Func<MxArray, MxArray> GeluFastApproxCompiled = Mx.Compile(x => Mx.Multiply(x, Mx.Sigmoid(Mx.Multiply(x, 1.702))), shapeless: true);
     private static readonly Func<MxArray, MxArray> SiluCompiled = Mx.Compile(x => Mx.Multiply(x, Mx.Sigmoid(x)), shapeless: true);
 
-    public static MxArray Gelu(MxArray x) => GeluCompiled(x);
-    public static MxArray GeluApprox(MxArray x) => GeluApproxCompiled(x);
-    public static MxArray GeluFastApprox(MxArray x) => GeluFastApproxCompiled(x);
+    public static MxArray Gelu(MxArray x) => OnePass(Kernels.ActivationFn.Gelu, x) ?? GeluCompiled(x);
+    public static MxArray GeluApprox(MxArray x) => OnePass(Kernels.ActivationFn.GeluApprox, x) ?? GeluApproxCompiled(x);
+    public static MxArray GeluFastApprox(MxArray x) => OnePass(Kernels.ActivationFn.GeluFastApprox, x) ?? GeluFastApproxCompiled(x);
+
+    // On the CPU, floating inputs take the one-pass kernel (every intermediate in registers); the compiled
+    // composition serves other dtypes and the GPU.
+    private static MxArray? OnePass(Kernels.ActivationFn fn, MxArray x) =>
+        x.DType.IsFloating() && Mx.PlacementDevice.Type == DeviceType.Cpu ? MxArray.Create(x.ShapeRef, x.DType, new ActivationPrimitive(fn), x) : null;
     public static MxArray HardSwish(MxArray x) => Mx.Multiply(x, Mx.Divide(Relu6(Mx.Add(x, 3.0)), 6.0));
     public static MxArray HardTanh(MxArray x, double minVal = -1, double maxVal = 1) => Mx.Clip(x, Mx.Array(minVal, x.DType), Mx.Array(maxVal, x.DType));
     public static MxArray Softmin(MxArray x, int axis = -1) => Mx.Softmax(Mx.Negative(x), axis);

@@ -147,7 +147,7 @@ public class CompileTests
         Assert.True(Math.Abs(want - got) <= 1e-6 + 2e-6 * Math.Abs(want), $"{got} vs {want}");
 
     [Fact]
-    public void CompiledActivationsMatchTheirDefinitionsAndDerivatives()
+    public void ActivationsMatchTheirDefinitionsAndDerivatives()
     {
         // gelu(x) = x Phi(x), gelu'(x) = Phi(x) + x phi(x); silu'(x) = s(x) (1 + x (1 - s(x))). Odd sizes, float32.
         var xs = Enumerable.Range(0, 1031).Select(i => -6f + 12f * i / 1030).ToArray();
