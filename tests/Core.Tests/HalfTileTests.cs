@@ -66,6 +66,23 @@ public class HalfTileTests
     }
 
     [Fact]
+    public void UnaryOpsOfABroadcastScalarReadOnlyTheScalar()
+    {
+        // A broadcast scalar (all strides 0) is one element in memory: unary kernels must get it expanded (they read
+        // whole tiles; a regression read past the one converted element into uninitialized scratch).
+        foreach (var dt in new[] { DType.Float16, DType.BFloat16 })
+        {
+            var s = Mx.BroadcastTo(Mx.AsType(Mx.Array(0.75f), dt), new[] { 3, 7001 });
+            var one = Mx.AsType(Mx.Array(0.75f), dt);
+            foreach (var (name, f) in new (string, Func<MxArray, MxArray>)[] { ("exp", a => Mx.Exp(a)), ("sigmoid", a => Mx.Sigmoid(a)), ("gelu", Mlx.Nn.Nn.Gelu), ("silu", Mlx.Nn.Nn.Silu) })
+            {
+                var want = Bits(f(one))[0];
+                Assert.All(Bits(f(s)), b => Assert.True(b == want, $"{name} {dt}: 0x{b:X4} want 0x{want:X4}"));
+            }
+        }
+    }
+
+    [Fact]
     public void LayoutsOutsideTheTiledPathStillWork()
     {
         // A transposed operand and a row broadcast take the whole-array conversion.

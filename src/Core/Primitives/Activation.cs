@@ -23,7 +23,7 @@ internal sealed unsafe class ActivationPrimitive : Primitive
         var fn = Fn;
         if (o.DType is DType.Float16 or DType.BFloat16)
         {
-            if (!Dispatch.TryTiledViaFloat32(inputs, o, (p, _, q, len) => Activations.Run(fn, new ReadOnlySpan<float>(p[0], len), new Span<float>(q, len))))
+            if (!Dispatch.TryTiledViaFloat32(inputs, o, (p, _, q, len) => Activations.Run(fn, new ReadOnlySpan<float>(p[0], len), new Span<float>((float*)q, len)), expandScalars: true))
                 Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
             return;
         }

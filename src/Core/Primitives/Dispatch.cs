@@ -56,7 +56,8 @@ internal static class Dispatch
     /// output (a bool output is written in place). No whole-array float32 copies: memory traffic is that of the
     /// 16-bit arrays (1024^2 float16 a + b: 4.3 -> 1 ms). False (nothing done) for other layouts.
     /// </summary>
-    public static unsafe bool TryTiledViaFloat32(MxArray[] inputs, MxArray o, Float32Tile tile)
+    /// <param name="expandScalars">Give scalar inputs as whole tiles (stride 1) to kernels that read every element.</param>
+    public static unsafe bool TryTiledViaFloat32(MxArray[] inputs, MxArray o, Float32Tile tile, bool expandScalars = false)
     {
         var strides = new long[inputs.Length];
         for (int k = 0; k < inputs.Length; k++)
@@ -67,6 +68,7 @@ internal static class Dispatch
             else if (x.Size > 0 && x.Strides.All(st => st == 0)) strides[k] = 0;
             else return false;
         }
+        var tileStrides = expandScalars ? strides.Select(_ => 1L).ToArray() : strides;
         bool narrow = o.DType is DType.Float16 or DType.BFloat16;
         if (!narrow && o.DType != DType.Bool) return false;
         o.AllocateData();
@@ -93,16 +95,17 @@ internal static class Dispatch
                         ptrs[k] = scratch + k * TileElements;
                         long at = strides[k] == 0 ? 0 : start;
                         Cast.Convert((byte*)bases[k] + at * 2, types[k], (byte*)ptrs[k], DType.Float32, strides[k] == 0 ? 1 : len);
+                        if (strides[k] == 0 && expandScalars) new Span<float>(ptrs[k], len).Fill(*ptrs[k]);
                     }
                     if (narrow)
                     {
                         float* result = scratch + count * TileElements;
-                        tile(ptrs, strides, result, len);
+                        tile(ptrs, tileStrides, result, len);
                         Cast.Convert((byte*)result, DType.Float32, (byte*)outBase + start * 2, outType, len);
                     }
                     else
                     {
-                        tile(ptrs, strides, (bool*)outBase + start, len);
+                        tile(ptrs, tileStrides, (bool*)outBase + start, len);
                     }
                 }
             }

@@ -29,7 +29,7 @@ internal sealed unsafe class UnaryPrimitive : Primitive
         {
             var fn = (UnaryFloatFn)(int)Op;
             if (ReturnsBool(Op) || (int)Op > (int)UnaryOp.Radians
-                || !Dispatch.TryTiledViaFloat32(inputs, o, (p, _, q, len) => UnaryFloat.Run(fn, p[0], (float*)q, len)))
+                || !Dispatch.TryTiledViaFloat32(inputs, o, (p, _, q, len) => UnaryFloat.Run(fn, p[0], (float*)q, len), expandScalars: true))
                 Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
             return;
         }
