@@ -464,6 +464,36 @@ public class BinaryTests
         Assert.Equal(new long[] { 5, 0, 5 }, Mx.Where(c, Mx.Array(new[] { 5L }), Mx.Array(new[] { 0L })).ToArray<long>());
     }
 
+    [Theory]
+    [InlineData(9, 1)]
+    [InlineData(37, 7)]
+    [InlineData(20, 1024)]
+    [InlineData(1000, 33)]
+    [InlineData(5, 4096)]
+    [InlineData(12, 5000)]
+    public void RowVectorAgainstEveryRowOnEitherSide(int rows, int cols)
+    {
+        // A row broadcast over many rows takes a repeated-row path: both sides of non-commutative ops, comparisons
+        // (bool output), integers, and rows that do not fill the last block.
+        var m = H.RandF(rows * cols, 21, -3, 3);
+        var v = H.RandF(cols, 22, 0.5, 2);
+        var a = Mx.Array(m, new[] { rows, cols });
+        var r = Mx.Array(v);
+        var sub = Mx.Subtract(a, r).ToArray<float>();
+        var div = Mx.Divide(r, a).ToArray<float>();
+        var less = Mx.Less(r, a).ToArray<bool>();
+        var ints = Mx.Subtract(Mx.AsType(r, DType.Int32), Mx.AsType(a, DType.Int32)).ToArray<int>();
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++)
+            {
+                int k = i * cols + j;
+                Assert.Equal(m[k] - v[j], sub[k]);
+                Assert.Equal(v[j] / m[k], div[k]);
+                Assert.Equal(v[j] < m[k], less[k]);
+                Assert.Equal((int)v[j] - (int)m[k], ints[k]);
+            }
+    }
+
     [Fact]
     public void ClipBoundsAndNaN()
     {
