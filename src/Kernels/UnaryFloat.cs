@@ -106,7 +106,15 @@ public struct Expm1Op<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIee
 public struct LogOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static T Apply(T x) => T.Log(x);
-    public static void Span(ReadOnlySpan<T> x, Span<T> o) => TensorPrimitives.Log(x, o);
+    public static void Span(ReadOnlySpan<T> x, Span<T> o)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            LogFloat.Run(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(x), System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(o));
+            return;
+        }
+        TensorPrimitives.Log(x, o);
+    }
     public static bool HasSpanForm => true;
 }
 
