@@ -94,6 +94,27 @@ public static unsafe class Softmax
         });
     }
 
+    /// <summary>
+    /// o[r] = log(sum(exp(x[r, :]))) for rows of length n, shifted by the row's max: one read of each row (the exps go
+    /// to a scratch row in cache). A row whose max is +inf gives +inf, an all -inf row -inf, a NaN NaN.
+    /// </summary>
+    public static void LogSumExpRows(float* x, float* o, long rows, int n)
+    {
+        if (rows == 0) return;
+        nint px = (nint)x, po = (nint)o;
+        Parallelism.For(rows, (long)Math.Max(n, 1) * 8, (s, e) =>
+        {
+            var exps = new float[Math.Max(n, 1)];
+            fixed (float* scratch = exps)
+            for (long r = s; r < e; r++)
+            {
+                float* xr = (float*)px + r * n;
+                float max = n == 0 ? float.NegativeInfinity : TensorPrimitives.Max(new ReadOnlySpan<float>(xr, n));
+                ((float*)po)[r] = float.IsFinite(max) ? max + MathF.Log(ExpSum(xr, scratch, n, out _)) : max;
+            }
+        });
+    }
+
     /// <summary>The double version of <see cref="LogRows(float*, float*, long, int)"/>, by TensorPrimitives passes.</summary>
     public static void LogRows(double* x, double* y, long rows, int n)
     {

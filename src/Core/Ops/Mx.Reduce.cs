@@ -110,6 +110,14 @@ public static partial class Mx
     {
         using var placement = Place(stream);
         var x = a.DType.IsInexact() ? a : AsType(a, DType.Float32);
+        var single = Shapes.Axes(axes, a.NDim);
+        if (single.Length == 1 && x.DType.IsFloating() && a.ShapeRef[single[0]] > 0)
+        {
+            var shape = (int[])x.ShapeRef.Clone();
+            shape[single[0]] = 1;
+            var lse = MxArray.Create(shape, x.DType, new LogSumExpPrimitive(single[0]), x);
+            return keepDims ? lse : Squeeze(lse, single);
+        }
         var m = StopGradient(Max(x, axes, keepDims: true));
         // An all -inf (or inf) slice would give inf - inf: shift by 0 there instead.
         var safe = Where(IsInf(m), ZerosLike(m), m);

@@ -99,3 +99,60 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
     public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
         new[] { MxArray.Create(inputs[0].ShapeRef, outputs[0].DType, new SoftmaxPrimitive(Axis + 1, Log), inputs[0]) };
 }
+
+/// <summary>
+/// log(sum(exp(x))) along one axis (kept, size 1), as MLX's LogSumExp primitive: float32 rows in one kernel
+/// (shifted by the row max, read once), float16/bfloat16 through float32, float64 by the composed ops' formula.
+/// </summary>
+internal sealed unsafe class LogSumExpPrimitive : Primitive
+{
+    public LogSumExpPrimitive(int axis) => Axis = axis;
+
+    public int Axis { get; }
+
+    public override string Name => "LogSumExp";
+
+    public override bool IsEquivalent(Primitive other) => other is LogSumExpPrimitive p && p.Axis == Axis;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (o.DType is DType.Float16 or DType.BFloat16)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        var x = inputs[0];
+        var rowsOf = Axis == x.NDim - 1 && x.IsRowContiguous ? x : AxisLast.Gather(x, Axis, x.DType);
+        int n = x.ShapeRef[Axis];
+        long rows = o.Size;
+        o.AllocateData();
+        if (o.DType == DType.Float32)
+        {
+            Kernels.Softmax.LogSumExpRows(rowsOf.Ptr<float>(), o.Ptr<float>(), rows, n);
+        }
+        else
+        {
+            double* src = rowsOf.Ptr<double>(), dst = o.Ptr<double>();
+            for (long r = 0; r < rows; r++)
+            {
+                var row = new ReadOnlySpan<double>(src + r * n, n);
+                double max = n == 0 ? double.NegativeInfinity : System.Numerics.Tensors.TensorPrimitives.Max(row);
+                double sum = 0;
+                if (double.IsFinite(max)) foreach (double v in row) sum += Math.Exp(v - max);
+                dst[r] = double.IsFinite(max) ? max + Math.Log(sum) : max;
+            }
+        }
+        if (!ReferenceEquals(rowsOf, x)) rowsOf.Buffer.Release();
+    }
+
+    // d/dx = softmax(x) = exp(x - lse).
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        new[] { Mx.Multiply(cotangents[0], Mx.Exp(Mx.Subtract(primals[0], outputs[0]))) };
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        new[] { Mx.Sum(Mx.Multiply(tangents[0], Mx.Softmax(primals[0], Axis)), Axis, keepDims: true) };
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
+        new[] { MxArray.Create(new[] { inputs[0].ShapeRef[0] }.Concat(outputs[0].ShapeRef).ToArray(), outputs[0].DType, new LogSumExpPrimitive(Axis + 1), inputs[0]) };
+}

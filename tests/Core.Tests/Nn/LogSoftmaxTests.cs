@@ -78,3 +78,76 @@ public class LogSoftmaxTests
         for (int i = 0; i < 6; i++) Assert.Equal(want[i], mapped[i], 12);
     }
 }
+
+/// <summary>The one-kernel logsumexp against the formula in double, special rows, dtypes, axes and transforms.</summary>
+public class LogSumExpTests
+{
+    private static double ByHand(IEnumerable<double> row)
+    {
+        var v = row.ToArray();
+        if (v.Any(double.IsNaN)) return double.NaN;
+        double max = v.Max();
+        return double.IsInfinity(max) ? max : max + Math.Log(v.Sum(t => Math.Exp(t - max)));
+    }
+
+    [Theory]
+    [InlineData(3, 1)]
+    [InlineData(5, 17)]
+    [InlineData(2, 1031)]
+    public void MatchesTheFormula(int rows, int n)
+    {
+        var r = new System.Random(rows + n);
+        var x = Enumerable.Range(0, rows * n).Select(_ => (float)(r.NextDouble() * 40 - 20 + 1e4)).ToArray();
+        var a = Mx.Array(x, new[] { rows, n });
+        var got = Mx.Logsumexp(a, 1).ToArray<float>();
+        var got0 = Mx.Logsumexp(Mx.Transpose(a), 0, keepDims: true);
+        Assert.Equal(new[] { 1, rows }, got0.Shape);
+        for (int i = 0; i < rows; i++)
+        {
+            double want = ByHand(x.Skip(i * n).Take(n).Select(v => (double)v));
+            Assert.True(Math.Abs(want - got[i]) <= 2e-7 * Math.Abs(want), $"row {i}: {got[i]} vs {want}");
+            Assert.Equal(got[i], got0.ToArray<float>()[i]);
+        }
+    }
+
+    [Fact]
+    public void SpecialRowsDtypesAndTransforms()
+    {
+        float ninf = float.NegativeInfinity, inf = float.PositiveInfinity;
+        var a = Mx.Array(new[] { ninf, ninf, ninf, 1f, inf, 2f, 1f, float.NaN, 3f, ninf, 0f, ninf }, new[] { 4, 3 });
+        var got = Mx.Logsumexp(a, -1).ToArray<float>();
+        Assert.Equal(new[] { ninf, inf }, got.Take(2));
+        Assert.True(float.IsNaN(got[2]));
+        Assert.Equal(0f, got[3]);
+        var x = Mx.Array(new[] { 0.5, -1.0, 3.0, 2.0, 0.0, -0.25 }, new[] { 2, 3 });
+        var want = new[] { ByHand(new[] { 0.5, -1.0, 3.0 }), ByHand(new[] { 2.0, 0.0, -0.25 }) };
+        Assert.Equal(want, Mx.Logsumexp(x, 1).ToArray<double>().Select(v => Math.Round(v, 12)).Zip(want, (g, w) => Math.Abs(g - w) < 1e-12 ? w : g));
+        foreach (var dt in new[] { DType.Float16, DType.BFloat16 })
+        {
+            var h = Mx.Logsumexp(Mx.AsType(x, dt), 1);
+            Assert.Equal(dt, h.DType);
+            var hv = Mx.AsType(h, DType.Float64).ToArray<double>();
+            for (int i = 0; i < 2; i++) Assert.True(Math.Abs(hv[i] - want[i]) <= 3e-2);
+        }
+        // Gradient (softmax) against central differences, JVP, vmap; int input promotes.
+        var c = Mx.Array(new[] { 1.0, -2.0 });
+        Func<MxArray, MxArray> f = v => Mx.Sum(Mx.Multiply(Mx.Logsumexp(v, 1), c));
+        var g = Mx.Grad(f)(x).ToArray<double>();
+        var xv = x.ToArray<double>();
+        for (int i = 0; i < 6; i++)
+        {
+            var p = (double[])xv.Clone(); p[i] += 1e-6;
+            var m = (double[])xv.Clone(); m[i] -= 1e-6;
+            double numeric = (f(Mx.Array(p, new[] { 2, 3 })).Item<double>() - f(Mx.Array(m, new[] { 2, 3 })).Item<double>()) / 2e-6;
+            Assert.True(Math.Abs(numeric - g[i]) <= 1e-6, $"d/dx[{i}]: {numeric} vs {g[i]}");
+        }
+        var t = Mx.Array(new[] { 0.1, 0.2, -0.3, 1.0, -1.0, 0.5 }, new[] { 2, 3 });
+        var (_, jvp) = Mx.Jvp(v => new[] { Mx.Logsumexp(v[0], 1) }, new[] { x }, new[] { t });
+        var sm = Mx.Softmax(x, 1).ToArray<double>();
+        var tv = t.ToArray<double>();
+        var jv = jvp[0].ToArray<double>();
+        for (int i = 0; i < 2; i++) Assert.Equal(Enumerable.Range(0, 3).Sum(j => sm[i * 3 + j] * tv[i * 3 + j]), jv[i], 12);
+        Assert.Equal(Mx.Logsumexp(x, 1).ToArray<double>(), Mx.Vmap(v => Mx.Logsumexp(v, 0))(x).ToArray<double>());
+        Assert.Equal(DType.Float32, Mx.Logsumexp(Mx.Array(new[] { 1, 2 }), 0).DType);
+    }
+}

@@ -221,6 +221,7 @@ public class CompileTests
         ["cummax-axis"] = (x => new[] { Mx.Cummax(x[0], 0), Mx.Cummax(x[0], 1) }, Square),
         ["argmax-axis"] = (x => new[] { Mx.ArgMax(x[0], 0), Mx.ArgMax(x[0], 1) }, Square),
         ["argmin-axis"] = (x => new[] { Mx.ArgMin(x[0], 0), Mx.ArgMin(x[0], 1) }, Square),
+        ["logsumexp-axis"] = (x => new[] { Mx.Logsumexp(x[0], 0), Mx.Logsumexp(x[0], 1) }, Square),
         ["layer-norm-eps"] = (x => new[] { Mx.Fast.LayerNorm(x[0], null, null, 1e-5), Mx.Fast.LayerNorm(x[0], null, null, 1e-1), Mx.Fast.RmsNorm(x[0], null, 1e-5), Mx.Fast.RmsNorm(x[0], null, 1e-1) }, Square),
         ["softmax-axis"] = (x => new[] { Mx.Softmax(x[0], 0), Mx.Softmax(x[0], 1) }, Square),
         ["sum-axis"] = (x => new[] { Mx.Sum(x[0], 0), Mx.Sum(x[0], 1) }, Square),
