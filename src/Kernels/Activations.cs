@@ -31,14 +31,13 @@ public static class Activations
 
     public static void Run(ActivationFn fn, ReadOnlySpan<float> x, Span<float> o)
     {
-        if (o.Length < x.Length) throw new ArgumentException("Destination too short.", nameof(o));
         // One loop per function (a switch inside the loop kept its constants out of registers).
         switch (fn)
         {
-            case ActivationFn.Silu: Run<SiluFn>(x, o); break;
-            case ActivationFn.Gelu: Run<GeluFn>(x, o); break;
-            case ActivationFn.GeluApprox: Run<GeluApproxFn>(x, o); break;
-            default: Run<GeluFastApproxFn>(x, o); break;
+            case ActivationFn.Silu: VectorMap.Run<SiluFn>(x, o); break;
+            case ActivationFn.Gelu: VectorMap.Run<GeluFn>(x, o); break;
+            case ActivationFn.GeluApprox: VectorMap.Run<GeluApproxFn>(x, o); break;
+            default: VectorMap.Run<GeluFastApproxFn>(x, o); break;
         }
     }
 
@@ -50,45 +49,21 @@ public static class Activations
         _ => GeluFastApproxFn.Apply(x),
     };
 
-    private interface IFn
-    {
-        static abstract Vector256<float> Apply(Vector256<float> x);
-        static abstract float Apply(float x);
-    }
-
-    private static void Run<TF>(ReadOnlySpan<float> x, Span<float> o) where TF : struct, IFn
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-            ref float os = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(o);
-            for (; i + 8 <= x.Length; i += 8)
-            {
-                TF.Apply(Vector256.LoadUnsafe(ref xs, (nuint)i)).StoreUnsafe(ref os, (nuint)i);
-            }
-        }
-        for (; i < x.Length; i++)
-        {
-            o[i] = TF.Apply(x[i]);
-        }
-    }
-
-    private struct SiluFn : IFn
+    private struct SiluFn : IFloatMap
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Apply(Vector256<float> x) => x * SigmoidTanhFloat.Sigmoid(x);
         public static float Apply(float x) => x * SigmoidTanhFloat.Sigmoid(x);
     }
 
-    private struct GeluFn : IFn
+    private struct GeluFn : IFloatMap
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Apply(Vector256<float> x) => x * Vector256.Create(0.5f) * (Vector256<float>.One + ErfAs(x * Vector256.Create(InvSqrt2)));
         public static float Apply(float x) => x * 0.5f * (1f + ErfAs(x * InvSqrt2));
     }
 
-    private struct GeluApproxFn : IFn
+    private struct GeluApproxFn : IFloatMap
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Apply(Vector256<float> x) => x * Vector256.Create(0.5f)
@@ -96,7 +71,7 @@ public static class Activations
         public static float Apply(float x) => x * 0.5f * (1f + SigmoidTanhFloat.Tanh(SqrtTwoOverPi * MathF.FusedMultiplyAdd(x * x * x, 0.044715f, x)));
     }
 
-    private struct GeluFastApproxFn : IFn
+    private struct GeluFastApproxFn : IFloatMap
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Apply(Vector256<float> x) => x * SigmoidTanhFloat.Sigmoid(x * Vector256.Create(1.702f));

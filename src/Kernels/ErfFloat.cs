@@ -18,23 +18,12 @@ public static class ErfFloat
     private const float Q0 = 1.63715141459e-6f, Q1 = -3.29608313724e-5f, Q2 = 0.000320239566445f, Q3 = -0.00205430095656f,
         Q4 = 0.0100778080291f, Q5 = -0.0415757403605f, Q6 = -0.843104741576f, Q7 = -2.63896769958f, Q8 = -1.84960550685f;
 
-    public static void Run(ReadOnlySpan<float> x, Span<float> o)
+    public static void Run(ReadOnlySpan<float> x, Span<float> o) => VectorMap.Run<Map>(x, o);
+
+    private struct Map : IFloatMap
     {
-        if (o.Length < x.Length) throw new ArgumentException("Destination too short.", nameof(o));
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-            ref float os = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(o);
-            for (; i + 8 <= x.Length; i += 8)
-            {
-                Erf(Vector256.LoadUnsafe(ref xs, (nuint)i)).StoreUnsafe(ref os, (nuint)i);
-            }
-        }
-        for (; i < x.Length; i++)
-        {
-            o[i] = Erf(x[i]);
-        }
+        public static Vector256<float> Apply(Vector256<float> x) => Erf(x);
+        public static float Apply(float x) => Erf(x);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -18,23 +18,12 @@ public static class ExpFloat
     // Past these the result is 0 or infinity whatever k is; clamping keeps k (and both half scales) in range.
     private const float Lowest = -104f, Highest = 89f;
 
-    public static void Run(ReadOnlySpan<float> x, Span<float> o)
+    public static void Run(ReadOnlySpan<float> x, Span<float> o) => VectorMap.Run<Map>(x, o);
+
+    private struct Map : IFloatMap
     {
-        if (o.Length < x.Length) throw new ArgumentException("Destination too short.", nameof(o));
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-            ref float os = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(o);
-            for (; i + 8 <= x.Length; i += 8)
-            {
-                Exp(Vector256.LoadUnsafe(ref xs, (nuint)i)).StoreUnsafe(ref os, (nuint)i);
-            }
-        }
-        for (; i < x.Length; i++)
-        {
-            o[i] = MathF.Exp(x[i]);
-        }
+        public static Vector256<float> Apply(Vector256<float> x) => Exp(x);
+        public static float Apply(float x) => MathF.Exp(x);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -15,23 +15,12 @@ public static class LogFloat
         P4 = 0.142490576457f, P5 = -0.166678023195f, P6 = 0.200007157489f, P7 = -0.24999996958f, P8 = 0.3333333118f;
     private const float Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f, SqrtHalf = 0.70710678118654752f;
 
-    public static void Run(ReadOnlySpan<float> x, Span<float> o)
+    public static void Run(ReadOnlySpan<float> x, Span<float> o) => VectorMap.Run<Map>(x, o);
+
+    private struct Map : IFloatMap
     {
-        if (o.Length < x.Length) throw new ArgumentException("Destination too short.", nameof(o));
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-            ref float os = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(o);
-            for (; i + 8 <= x.Length; i += 8)
-            {
-                Log(Vector256.LoadUnsafe(ref xs, (nuint)i)).StoreUnsafe(ref os, (nuint)i);
-            }
-        }
-        for (; i < x.Length; i++)
-        {
-            o[i] = MathF.Log(x[i]);
-        }
+        public static Vector256<float> Apply(Vector256<float> x) => Log(x);
+        public static float Apply(float x) => MathF.Log(x);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -16,28 +16,20 @@ public static class SigmoidTanhFloat
         T4 = 0.133333035569f, T5 = -0.333333331721f;
     private const float SmallTanh = 0.625f;
 
-    public static void Sigmoid(ReadOnlySpan<float> x, Span<float> o) => Run(x, o, true);
+    public static void Sigmoid(ReadOnlySpan<float> x, Span<float> o) => VectorMap.Run<SigmoidMap>(x, o);
 
-    public static void Tanh(ReadOnlySpan<float> x, Span<float> o) => Run(x, o, false);
+    public static void Tanh(ReadOnlySpan<float> x, Span<float> o) => VectorMap.Run<TanhMap>(x, o);
 
-    private static void Run(ReadOnlySpan<float> x, Span<float> o, bool sigmoid)
+    private struct SigmoidMap : IFloatMap
     {
-        if (o.Length < x.Length) throw new ArgumentException("Destination too short.", nameof(o));
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-            ref float os = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(o);
-            for (; i + 8 <= x.Length; i += 8)
-            {
-                var v = Vector256.LoadUnsafe(ref xs, (nuint)i);
-                (sigmoid ? Sigmoid(v) : Tanh(v)).StoreUnsafe(ref os, (nuint)i);
-            }
-        }
-        for (; i < x.Length; i++)
-        {
-            o[i] = sigmoid ? Sigmoid(x[i]) : Tanh(x[i]);
-        }
+        public static Vector256<float> Apply(Vector256<float> x) => Sigmoid(x);
+        public static float Apply(float x) => Sigmoid(x);
+    }
+
+    private struct TanhMap : IFloatMap
+    {
+        public static Vector256<float> Apply(Vector256<float> x) => Tanh(x);
+        public static float Apply(float x) => Tanh(x);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -3,14 +3,6 @@ namespace Mlx.Kernels.Tests;
 /// <summary>The vectorized float32 erf against MathNet's double-precision erf over its whole range.</summary>
 public class ErfFloatTests
 {
-    private static long UlpDistance(float a, float b)
-    {
-        if (float.IsNaN(a) || float.IsNaN(b)) return float.IsNaN(a) && float.IsNaN(b) ? 0 : long.MaxValue;
-        int ia = BitConverter.SingleToInt32Bits(a), ib = BitConverter.SingleToInt32Bits(b);
-        long la = ia < 0 ? int.MinValue - (long)ia : ia, lb = ib < 0 ? int.MinValue - (long)ib : ib;
-        return Math.Abs(la - lb);
-    }
-
     private static float[] Points()
     {
         var xs = new List<float>();
@@ -37,10 +29,10 @@ public class ErfFloatTests
         for (int i = 0; i < x.Length; i++)
         {
             float want = float.IsNaN(x[i]) ? float.NaN : (float)MathNet.Numerics.SpecialFunctions.Erf(x[i]);
-            long d = UlpDistance(o[i], want);
+            long d = Ulp.Distance(o[i], want);
             worst = Math.Max(worst, d);
             Assert.True(d <= 2, $"erf({x[i]:R}) = {o[i]:R}, want {want:R}");
-            Assert.True(UlpDistance(ErfFloat.Erf(x[i]), want) <= 2, $"scalar erf({x[i]:R}) = {ErfFloat.Erf(x[i]):R}, want {want:R}");
+            Assert.True(Ulp.Distance(ErfFloat.Erf(x[i]), want) <= 2, $"scalar erf({x[i]:R}) = {ErfFloat.Erf(x[i]):R}, want {want:R}");
         }
         Assert.Equal(0f, o[Array.IndexOf(x, 0f)]);
         Assert.True(float.IsNegative(o[Array.FindIndex(x, v => v == 0 && float.IsNegative(v))]));

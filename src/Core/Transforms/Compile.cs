@@ -373,10 +373,10 @@ internal sealed unsafe class FusedElementwisePrimitive : Primitive
             switch (op.Primitive)
             {
                 case BinaryPrimitive b when s0:
-                    BinaryScalarFirst(b.Op, scalar[-1 - op.Args[0]], a1, dst);
+                    BinaryWithScalar(b.Op, a1, scalar[-1 - op.Args[0]], scalarFirst: true, dst);
                     break;
                 case BinaryPrimitive b when s1:
-                    BinarySpanScalar(b.Op, a0, scalar[-1 - op.Args[1]], dst);
+                    BinaryWithScalar(b.Op, a0, scalar[-1 - op.Args[1]], scalarFirst: false, dst);
                     break;
                 case BinaryPrimitive b:
                     var x = a0;
@@ -403,29 +403,19 @@ internal sealed unsafe class FusedElementwisePrimitive : Primitive
         }
     }
 
-    private static void BinarySpanScalar(BinaryOp op, ReadOnlySpan<float> x, float y, Span<float> dst)
+    /// <summary>op(x, y) with x a span and y a scalar, or op(y, x) when <paramref name="scalarFirst"/>.</summary>
+    private static void BinaryWithScalar(BinaryOp op, ReadOnlySpan<float> x, float y, bool scalarFirst, Span<float> dst)
     {
         switch (op)
         {
             case BinaryOp.Add: TensorPrimitives.Add(x, y, dst); break;
-            case BinaryOp.Subtract: TensorPrimitives.Subtract(x, y, dst); break;
             case BinaryOp.Multiply: TensorPrimitives.Multiply(x, y, dst); break;
-            case BinaryOp.Divide: TensorPrimitives.Divide(x, y, dst); break;
             case BinaryOp.Maximum: TensorPrimitives.Max(x, y, dst); break;
-            default: TensorPrimitives.Min(x, y, dst); break;
-        }
-    }
-
-    private static void BinaryScalarFirst(BinaryOp op, float x, ReadOnlySpan<float> y, Span<float> dst)
-    {
-        switch (op)
-        {
-            case BinaryOp.Add: TensorPrimitives.Add(y, x, dst); break;
+            case BinaryOp.Minimum: TensorPrimitives.Min(x, y, dst); break;
+            case BinaryOp.Subtract when scalarFirst: TensorPrimitives.Subtract(y, x, dst); break;
             case BinaryOp.Subtract: TensorPrimitives.Subtract(x, y, dst); break;
-            case BinaryOp.Multiply: TensorPrimitives.Multiply(y, x, dst); break;
-            case BinaryOp.Divide: TensorPrimitives.Divide(x, y, dst); break;
-            case BinaryOp.Maximum: TensorPrimitives.Max(y, x, dst); break;
-            default: TensorPrimitives.Min(y, x, dst); break;
+            case BinaryOp.Divide when scalarFirst: TensorPrimitives.Divide(y, x, dst); break;
+            default: TensorPrimitives.Divide(x, y, dst); break;
         }
     }
 
