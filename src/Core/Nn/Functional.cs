@@ -34,13 +34,13 @@ public static partial class Nn
     // On the CPU, floating inputs take the one-pass kernel (every intermediate in registers); the compiled
     // composition serves other dtypes and the GPU.
     private static MxArray? OnePass(Kernels.ActivationFn fn, MxArray x) =>
-        x.DType.IsFloating() && Mx.PlacementDevice.Type == DeviceType.Cpu ? MxArray.Create(x.ShapeRef, x.DType, new ActivationPrimitive(fn), x) : null;
+        x.DType.IsFloating() && Mx.PlacedOnCpu ? MxArray.Create(x.ShapeRef, x.DType, new ActivationPrimitive(fn), x) : null;
     public static MxArray HardSwish(MxArray x) => Mx.Multiply(x, Mx.Divide(Relu6(Mx.Add(x, 3.0)), 6.0));
     public static MxArray HardTanh(MxArray x, double minVal = -1, double maxVal = 1) => Mx.Clip(x, Mx.Array(minVal, x.DType), Mx.Array(maxVal, x.DType));
     public static MxArray Softmin(MxArray x, int axis = -1) => Mx.Softmax(Mx.Negative(x), axis);
     public static MxArray LogSoftmax(MxArray x, int axis = -1)
     {
-        if (x.DType is DType.Float32 or DType.Float64 or DType.Float16 or DType.BFloat16 && x.NDim > 0)
+        if (x.DType is DType.Float32 or DType.Float64 or DType.Float16 or DType.BFloat16 && x.NDim > 0 && Mx.PlacedOnCpu)
         {
             // One kernel: (x - max) - log(sum(exp(x - max))), the shift by the max first as MLX's composition does.
             return MxArray.Create(x.ShapeRef, x.DType, new SoftmaxPrimitive(Shapes.Axis(axis, x.NDim), log: true), x);

@@ -125,12 +125,10 @@ public sealed class Dropout : Module
 public sealed class LayerNorm : Module
 {
     private readonly double _eps;
-    private readonly int _dims;
 
     public LayerNorm(int dims, double eps = 1e-5, bool affine = true, bool bias = true)
     {
         _eps = eps;
-        _dims = dims;
         if (affine)
         {
             Param("weight", Mx.Ones(new[] { dims }));

@@ -88,6 +88,12 @@ public static unsafe partial class Mx
     internal static Device PlacementDevice => t_placement ?? s_defaultDevice;
 
     /// <summary>
+    /// Whether new nodes run on the CPU: ops with a one-kernel CPU primitive and no GPU kernel (layer norm, log-softmax,
+    /// logsumexp, partition, top-k, the activations) build their composition of GPU-capable ops elsewhere.
+    /// </summary>
+    internal static bool PlacedOnCpu => PlacementDevice.Type == DeviceType.Cpu;
+
+    /// <summary>
     /// Places every node an op builds (its sub-ops included) on <paramref name="stream"/>'s device until disposed;
     /// free when <paramref name="stream"/> is null.
     /// </summary>

@@ -13,6 +13,7 @@ public static partial class Mx
         {
             using var placement = Place(stream);
             var operands = NormOperands("layer_norm", x, weight, bias);
+            if (!PlacedOnCpu) return LayerNormPrimitive.Composed(operands[0], weight is null ? null : operands[1], bias is null ? null : operands[^1], eps);
             return MxArray.Create(x.ShapeRef, operands[0].DType, new LayerNormPrimitive(eps, weight is not null, bias is not null), operands);
         }
 
@@ -21,6 +22,7 @@ public static partial class Mx
         {
             using var placement = Place(stream);
             var operands = NormOperands("rms_norm", x, weight, null);
+            if (!PlacedOnCpu) return RmsNormPrimitive.Composed(operands[0], weight is null ? null : operands[1], eps);
             return MxArray.Create(x.ShapeRef, operands[0].DType, new RmsNormPrimitive(eps, weight is not null), operands);
         }
 

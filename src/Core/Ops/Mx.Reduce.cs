@@ -111,7 +111,7 @@ public static partial class Mx
         using var placement = Place(stream);
         var x = a.DType.IsInexact() ? a : AsType(a, DType.Float32);
         var single = Shapes.Axes(axes, a.NDim);
-        if (single.Length == 1 && x.DType.IsFloating() && a.ShapeRef[single[0]] > 0)
+        if (single.Length == 1 && x.DType.IsFloating() && a.ShapeRef[single[0]] > 0 && PlacedOnCpu)
         {
             var shape = (int[])x.ShapeRef.Clone();
             shape[single[0]] = 1;
@@ -265,7 +265,10 @@ public static partial class Mx
         using var placement = Place(stream);
         if (axis is null) return Partition(Flatten(a), kth, 0, stream);
         int ax = Shapes.Axis(axis.Value, a.NDim);
-        return MxArray.Create(a.ShapeRef, a.DType, new PartitionPrimitive(ax, CheckKth(a, kth, ax), false), a);
+        int k = CheckKth(a, kth, ax);
+        // A full sort satisfies a partition; on the GPU it is the kernel there is.
+        if (!PlacedOnCpu) return Sort(a, ax, stream);
+        return MxArray.Create(a.ShapeRef, a.DType, new PartitionPrimitive(ax, k, false), a);
     }
 
     /// <summary>The positions that would partition the array (see <see cref="Partition(MxArray, int, int?, StreamOrDevice?)"/>), uint32.</summary>
@@ -274,7 +277,9 @@ public static partial class Mx
         using var placement = Place(stream);
         if (axis is null) return ArgPartition(Flatten(a), kth, 0, stream);
         int ax = Shapes.Axis(axis.Value, a.NDim);
-        return MxArray.Create(a.ShapeRef, DType.UInt32, new PartitionPrimitive(ax, CheckKth(a, kth, ax), true), a);
+        int k = CheckKth(a, kth, ax);
+        if (!PlacedOnCpu) return ArgSort(a, ax, stream);
+        return MxArray.Create(a.ShapeRef, DType.UInt32, new PartitionPrimitive(ax, k, true), a);
     }
 
     private static int CheckKth(MxArray a, int kth, int axis)
@@ -294,6 +299,13 @@ public static partial class Mx
         if (k < 0 || k > n) throw new ArgumentException($"topk: k = {k} is out of range for an axis of size {n}.");
         var shape = (int[])a.ShapeRef.Clone();
         shape[ax] = k;
+        if (!PlacedOnCpu)
+        {
+            // On the GPU: the last k of its sort.
+            var start = new int[a.NDim];
+            start[ax] = n - k;
+            return Slice(Sort(a, ax, stream), start, (int[])a.ShapeRef.Clone());
+        }
         return MxArray.Create(shape, a.DType, new TopKPrimitive(ax, k, false), a);
     }
 
