@@ -46,8 +46,89 @@ public static unsafe class Selection
     /// <summary>o[r, :] = the stable ascending order of x[r, :] (positions), rows of length n.</summary>
     public static void ArgSortRows<T>(T* x, uint* o, long rows, int n) where T : unmanaged
     {
-        if (sizeof(T) <= 4) ArgSortRows<T, ulong>(x, o, rows, n);
+        if (sizeof(T) <= 4 && n <= RadixMaxRow) RadixSortRows(x, null, o, rows, n);
+        else if (sizeof(T) <= 4) ArgSortRows<T, ulong>(x, o, rows, n);
         else ArgSortRows<T, UInt128>(x, o, rows, n);
+    }
+
+    /// <summary>
+    /// Rows of up to 32-bit values sorted in the stable order (values into <paramref name="values"/> and/or positions
+    /// into <paramref name="indices"/>) by a least-significant-digit radix sort of the keys, a byte a pass: a counting
+    /// pass and a scatter pass over each row, stable, so equal keys (NaNs, -0 and +0, ties) keep their input order,
+    /// with the values themselves carried along (NaN payloads and zero signs unchanged). A byte that every key shares
+    /// costs only its count. 4096 rows of 1024 floats: 70-90 ms by comparison sorts.
+    /// </summary>
+    public static void RadixSortRows<T>(T* x, T* values, uint* indices, long rows, int n) where T : unmanaged
+    {
+        if (sizeof(T) > 4 || n > RadixMaxRow) throw new NotSupportedException("Radix sort takes keys of up to 32 bits and rows of up to 2^26.");
+        if (rows == 0 || n == 0) return;
+        nint px = (nint)x, pv = (nint)values, pi = (nint)indices;
+        Parallelism.For(rows, (long)n * 16, (s, e) =>
+        {
+            // Two key and two payload buffers (ping-pong between passes) and the byte counts, pinned once.
+            var scratch = new uint[4 * n + 256];
+            fixed (uint* basePtr = scratch)
+            {
+                uint* keyA = basePtr, keyB = basePtr + n, payA = basePtr + 2 * n, payB = basePtr + 3 * n;
+                int* count = (int*)(basePtr + 4 * n);
+                for (long r = s; r < e; r++)
+                {
+                    T* row = (T*)px + r * n;
+                    for (int i = 0; i < n; i++)
+                    {
+                        keyA[i] = (uint)Key(row[i]);
+                        payA[i] = pi != 0 ? (uint)i : Bits(row[i]);
+                    }
+                    uint* k0 = keyA, k1 = keyB, p0 = payA, p1 = payB;
+                    for (int shift = 0; shift < 8 * sizeof(T); shift += 8)
+                    {
+                        new Span<int>(count, 256).Clear();
+                        for (int i = 0; i < n; i++) count[(k0[i] >> shift) & 255]++;
+                        if (count[(k0[0] >> shift) & 255] == n) continue; // every key has this byte: nothing moves
+                        int sum = 0;
+                        for (int b = 0; b < 256; b++)
+                        {
+                            int c = count[b];
+                            count[b] = sum;
+                            sum += c;
+                        }
+                        for (int i = 0; i < n; i++)
+                        {
+                            uint k = k0[i];
+                            int d = count[(k >> shift) & 255]++;
+                            k1[d] = k;
+                            p1[d] = p0[i];
+                        }
+                        uint* t = k0; k0 = k1; k1 = t;
+                        t = p0; p0 = p1; p1 = t;
+                    }
+                    if (pi != 0)
+                    {
+                        new ReadOnlySpan<uint>(p0, n).CopyTo(new Span<uint>((uint*)pi + r * n, n));
+                    }
+                    else
+                    {
+                        T* dst = (T*)pv + r * n;
+                        for (int i = 0; i < n; i++) dst[i] = FromBits<T>(p0[i]);
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>The longest row the radix sort takes (its scratch is four rows of uint).</summary>
+    public const int RadixMaxRow = 1 << 26;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Bits<T>(T v) where T : unmanaged =>
+        sizeof(T) == 1 ? Unsafe.As<T, byte>(ref v) : sizeof(T) == 2 ? Unsafe.As<T, ushort>(ref v) : Unsafe.As<T, uint>(ref v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T FromBits<T>(uint bits) where T : unmanaged
+    {
+        if (sizeof(T) == 1) { byte b = (byte)bits; return Unsafe.As<byte, T>(ref b); }
+        if (sizeof(T) == 2) { ushort h = (ushort)bits; return Unsafe.As<ushort, T>(ref h); }
+        return Unsafe.As<uint, T>(ref bits);
     }
 
     /// <summary>

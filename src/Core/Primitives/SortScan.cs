@@ -121,9 +121,15 @@ internal sealed unsafe class SortPrimitive : Primitive
             nint px = (nint)X.Ptr<T>(), po = (nint)O.RawPtr;
             long n = N;
             bool indices = Indices;
+            if (!indices && sizeof(T) <= 4 && n <= Selection.RadixMaxRow)
+            {
+                // Values of up to 32 bits: a stable radix sort carrying the values (see Selection.RadixSortRows).
+                Selection.RadixSortRows((T*)px, (T*)px, null, Rows, (int)n);
+                return;
+            }
             if (!indices)
             {
-                // Values alone: an in-place introsort of each row (Span.Sort over the numbers) instead of sorting
+                // 64-bit values and very long rows: an in-place introsort of each row (Span.Sort over the numbers) instead of sorting
                 // positions through a comparison delegate. What stability decided before is restored: NaNs go last
                 // in their original order, and the run of equal zeros keeps the input's order of -0 and +0.
                 Parallelism.For(Rows, n * 16, (s, e) =>
