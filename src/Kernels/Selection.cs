@@ -9,7 +9,8 @@ namespace Mlx.Kernels;
 /// with the order MLX sorts in (ascending, -0 equal to +0, every NaN equal and after +inf), and the key is joined
 /// with the element's position: (key, position) as one integer. Keys are then all distinct, ties fall to the
 /// position (a stable order with no comparison delegate), and a plain integer sort or selection does the work.
-/// Keys of up to 32 bits join into a ulong, 64-bit ones into a UInt128.
+/// Keys of up to 32 bits join into a ulong, 64-bit ones into a UInt128; sorting keys of up to 32 bits is a radix
+/// sort of the keys alone, which is stable by construction.
 /// </summary>
 public static unsafe class Selection
 {
@@ -43,12 +44,16 @@ public static unsafe class Selection
         throw new NotSupportedException($"No sort key for {typeof(T).Name}.");
     }
 
-    /// <summary>o[r, :] = the stable ascending order of x[r, :] (positions), rows of length n.</summary>
-    public static void ArgSortRows<T>(T* x, uint* o, long rows, int n) where T : unmanaged
+    /// <summary>
+    /// Each row of length n in the stable ascending order: the values into <paramref name="values"/> (which may be
+    /// <paramref name="x"/> itself) or their positions into <paramref name="indices"/>. Keys of up to 32 bits take
+    /// the radix sort; 64-bit keys (and rows past <see cref="RadixMaxRow"/>) an integer sort of the joined keys.
+    /// </summary>
+    public static void SortRows<T>(T* x, T* values, uint* indices, long rows, int n) where T : unmanaged
     {
-        if (sizeof(T) <= 4 && n <= RadixMaxRow) RadixSortRows(x, null, o, rows, n);
-        else if (sizeof(T) <= 4) ArgSortRows<T, ulong>(x, o, rows, n);
-        else ArgSortRows<T, UInt128>(x, o, rows, n);
+        if (sizeof(T) <= 4 && n <= RadixMaxRow) RadixSortRows(x, values, indices, rows, n);
+        else if (sizeof(T) <= 4) SortJoined<T, ulong>(x, values, indices, rows, n);
+        else SortJoined<T, UInt128>(x, values, indices, rows, n);
     }
 
     /// <summary>
@@ -56,7 +61,8 @@ public static unsafe class Selection
     /// into <paramref name="indices"/>) by a least-significant-digit radix sort of the keys, a byte a pass: a counting
     /// pass and a scatter pass over each row, stable, so equal keys (NaNs, -0 and +0, ties) keep their input order,
     /// with the values themselves carried along (NaN payloads and zero signs unchanged). A byte that every key shares
-    /// costs only its count. 4096 rows of 1024 floats: 70-90 ms by comparison sorts.
+    /// costs only its count. 4096 rows of 1024 floats: 27 ms for values and 34 for positions, against 90 and 68 ms
+    /// by comparison sorts (measured side by side with TorchSharp, 2 cores).
     /// </summary>
     public static void RadixSortRows<T>(T* x, T* values, uint* indices, long rows, int n) where T : unmanaged
     {
@@ -159,20 +165,24 @@ public static unsafe class Selection
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int PositionOf<TKey>(TKey joined) where TKey : IBinaryInteger<TKey> => (int)uint.CreateTruncating(joined);
 
-    private static void ArgSortRows<T, TKey>(T* x, uint* o, long rows, int n) where T : unmanaged where TKey : unmanaged, IBinaryInteger<TKey>
+    private static void SortJoined<T, TKey>(T* x, T* values, uint* indices, long rows, int n) where T : unmanaged where TKey : unmanaged, IBinaryInteger<TKey>
     {
         if (rows == 0 || n == 0) return;
-        nint px = (nint)x, po = (nint)o;
+        nint px = (nint)x, pv = (nint)values, pi = (nint)indices;
         Parallelism.For(rows, (long)n * 24, (s, e) =>
         {
             var keys = new TKey[n];
-            for (long r = s; r < e; r++)
+            var sorted = pv != 0 ? new T[n] : null; // values go through a copy: the output may be the input
+            fixed (T* copy = sorted)
             {
-                T* row = (T*)px + r * n;
-                for (int i = 0; i < n; i++) keys[i] = Joined<T, TKey>(row[i], i);
-                keys.AsSpan().Sort();
-                uint* dst = (uint*)po + r * n;
-                for (int i = 0; i < n; i++) dst[i] = (uint)PositionOf(keys[i]);
+                for (long r = s; r < e; r++)
+                {
+                    T* row = (T*)px + r * n;
+                    for (int i = 0; i < n; i++) keys[i] = Joined<T, TKey>(row[i], i);
+                    keys.AsSpan().Sort();
+                    Write(row, keys, copy, (uint*)pi + r * n, pv != 0, pi != 0);
+                    if (pv != 0) new ReadOnlySpan<T>(copy, n).CopyTo(new Span<T>((T*)pv + r * n, n));
+                }
             }
         });
     }

@@ -76,6 +76,23 @@ internal static class RuleHelpers
         return k >= 0 ? Mx.AsType(tangents[k], primals[input].DType) : Mx.ZerosLike(primals[input]);
     }
 
+    /// <summary>
+    /// The VJP of a primitive that computes what <paramref name="composition"/> computes from ops (a fused kernel):
+    /// the derivative is the composition's, so the two cannot drift apart, and it is differentiable again.
+    /// </summary>
+    public static MxArray[] VjpOfComposition(Func<MxArray[], MxArray> composition, MxArray[] primals, MxArray[] cotangents, int[] argnums)
+    {
+        var (_, vjps) = Mx.Vjp(a => new[] { composition(a) }, primals, cotangents);
+        return argnums.Select(i => vjps[i]).ToArray();
+    }
+
+    /// <summary>The JVP counterpart of <see cref="VjpOfComposition"/>: inputs without a tangent get zeros.</summary>
+    public static MxArray[] JvpOfComposition(Func<MxArray[], MxArray> composition, MxArray[] primals, MxArray[] tangents, int[] argnums)
+    {
+        var full = primals.Select((_, i) => TangentOrZeros(i, primals, tangents, argnums)).ToArray();
+        return Mx.Jvp(a => new[] { composition(a) }, primals, full).Jvps;
+    }
+
     /// <summary>The batch size: the leading axis of the first batched input.</summary>
     public static int BatchSize(MxArray[] inputs, bool[] batched) => inputs.Where((_, i) => batched[i]).First().ShapeRef[0];
 

@@ -16,16 +16,14 @@ public static partial class Nn
     public static MxArray Softsign(MxArray x) => Mx.Divide(x, Mx.Add(Mx.Abs(x), 1.0));
     public static MxArray Mish(MxArray x) => Mx.Multiply(x, Mx.Tanh(Softplus(x)));
     public static MxArray Tanh(MxArray x) => Mx.Tanh(x);
-    // The elementwise chains below run compiled off the CPU, as mlx.nn's activations do (shapeless compile): one fused
+    // Off the CPU (or for other dtypes) the activations run compiled, as mlx.nn's do (shapeless compile): one fused
     // pass over memory instead of one per op; they stay differentiable.
-    private static readonly Func<MxArray, MxArray> GeluCompiled = Mx.Compile(
-        x => Mx.Multiply(Mx.Multiply(x, 0.5), Mx.Add(Mx.Erf(Mx.Divide(x, Math.Sqrt(2))), 1.0)), shapeless: true);
-    // x^3 as x * x * x: a power is not fusable.
-    private static readonly Func<MxArray, MxArray> GeluApproxCompiled = Mx.Compile(
-        x => Mx.Multiply(Mx.Multiply(x, 0.5), Mx.Add(Mx.Tanh(Mx.Multiply(Mx.Add(x, Mx.Multiply(Mx.Multiply(Mx.Multiply(x, x), x), 0.044715)), Math.Sqrt(2 / Math.PI))), 1.0)),
-        shapeless: true);
-    private static readonly Func<MxArray, MxArray> GeluFastApproxCompiled = Mx.Compile(x => Mx.Multiply(x, Mx.Sigmoid(Mx.Multiply(x, 1.702))), shapeless: true);
-    private static readonly Func<MxArray, MxArray> SiluCompiled = Mx.Compile(x => Mx.Multiply(x, Mx.Sigmoid(x)), shapeless: true);
+    private static readonly Func<MxArray, MxArray> GeluCompiled = Compiled(Kernels.ActivationFn.Gelu);
+    private static readonly Func<MxArray, MxArray> GeluApproxCompiled = Compiled(Kernels.ActivationFn.GeluApprox);
+    private static readonly Func<MxArray, MxArray> GeluFastApproxCompiled = Compiled(Kernels.ActivationFn.GeluFastApprox);
+    private static readonly Func<MxArray, MxArray> SiluCompiled = Compiled(Kernels.ActivationFn.Silu);
+
+    private static Func<MxArray, MxArray> Compiled(Kernels.ActivationFn fn) => Mx.Compile(x => ActivationPrimitive.Composition(fn, x), shapeless: true);
 
     public static MxArray Gelu(MxArray x) => OnePass(Kernels.ActivationFn.Gelu, x) ?? GeluCompiled(x);
     public static MxArray GeluApprox(MxArray x) => OnePass(Kernels.ActivationFn.GeluApprox, x) ?? GeluApproxCompiled(x);
@@ -40,7 +38,7 @@ public static partial class Nn
     public static MxArray Softmin(MxArray x, int axis = -1) => Mx.Softmax(Mx.Negative(x), axis);
     public static MxArray LogSoftmax(MxArray x, int axis = -1)
     {
-        if (x.DType is DType.Float32 or DType.Float64 or DType.Float16 or DType.BFloat16 && x.NDim > 0 && Mx.PlacedOnCpu)
+        if (x.DType.IsFloating() && x.NDim > 0 && Mx.PlacedOnCpu)
         {
             // One kernel: (x - max) - log(sum(exp(x - max))), the shift by the max first as MLX's composition does.
             return MxArray.Create(x.ShapeRef, x.DType, new SoftmaxPrimitive(Shapes.Axis(axis, x.NDim), log: true), x);

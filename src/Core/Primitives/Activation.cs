@@ -5,7 +5,8 @@ namespace Mlx;
 /// <summary>
 /// silu and the gelus in one pass on the CPU (<see cref="Activations"/>): float32 directly, float16/bfloat16 tile by
 /// tile through float32, float64 element by element with the exact formulas (erf included). nn builds it for
-/// floating inputs placed on the CPU; elsewhere it builds the compiled composition. Derivatives are built from ops.
+/// floating inputs placed on the CPU; elsewhere it builds the compiled composition. Its derivatives are the
+/// composition's.
 /// </summary>
 internal sealed unsafe class ActivationPrimitive : Primitive
 {
@@ -57,44 +58,24 @@ internal sealed unsafe class ActivationPrimitive : Primitive
         _ => x / (1 + Math.Exp(-1.702 * x)),
     };
 
-    /// <summary>d activation / dx at <paramref name="x"/>, from ops.</summary>
-    private MxArray Derivative(MxArray x)
+    /// <summary>
+    /// The activation composed from ops (mlx.nn's definitions): what the derivatives are taken of, and, compiled, what
+    /// nn runs off the CPU. x^3 is x * x * x there, a power not being fusable.
+    /// </summary>
+    internal static MxArray Composition(ActivationFn fn, MxArray x) => fn switch
     {
-        switch (Fn)
-        {
-            case ActivationFn.Silu:
-            {
-                var s = Mx.Sigmoid(x);
-                return Mx.Multiply(s, Mx.Add(Mx.Multiply(x, Mx.Subtract(1.0, s)), 1.0));
-            }
-            case ActivationFn.Gelu:
-            {
-                // Phi(x) + x phi(x)
-                var cdf = Mx.Multiply(Mx.Add(Mx.Erf(Mx.Multiply(x, 1 / Math.Sqrt(2))), 1.0), 0.5);
-                var pdf = Mx.Multiply(Mx.Exp(Mx.Multiply(Mx.Square(x), -0.5)), 1 / Math.Sqrt(2 * Math.PI));
-                return Mx.Add(cdf, Mx.Multiply(x, pdf));
-            }
-            case ActivationFn.GeluApprox:
-            {
-                double c = Math.Sqrt(2 / Math.PI);
-                var x2 = Mx.Square(x);
-                var t = Mx.Tanh(Mx.Multiply(Mx.Add(x, Mx.Multiply(Mx.Multiply(x2, x), 0.044715)), c));
-                var du = Mx.Multiply(Mx.Add(Mx.Multiply(x2, 3 * 0.044715), 1.0), c);
-                return Mx.Add(Mx.Multiply(Mx.Add(t, 1.0), 0.5), Mx.Multiply(Mx.Multiply(Mx.Multiply(x, 0.5), Mx.Subtract(1.0, Mx.Square(t))), du));
-            }
-            default:
-            {
-                var s = Mx.Sigmoid(Mx.Multiply(x, 1.702));
-                return Mx.Add(s, Mx.Multiply(Mx.Multiply(x, 1.702), Mx.Multiply(s, Mx.Subtract(1.0, s))));
-            }
-        }
-    }
+        ActivationFn.Silu => Mx.Multiply(x, Mx.Sigmoid(x)),
+        ActivationFn.Gelu => Mx.Multiply(Mx.Multiply(x, 0.5), Mx.Add(Mx.Erf(Mx.Divide(x, Math.Sqrt(2))), 1.0)),
+        ActivationFn.GeluApprox => Mx.Multiply(Mx.Multiply(x, 0.5),
+            Mx.Add(Mx.Tanh(Mx.Multiply(Mx.Add(x, Mx.Multiply(Mx.Multiply(Mx.Multiply(x, x), x), 0.044715)), Math.Sqrt(2 / Math.PI))), 1.0)),
+        _ => Mx.Multiply(x, Mx.Sigmoid(Mx.Multiply(x, 1.702))),
+    };
 
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
-        new[] { Mx.AsType(Mx.Multiply(cotangents[0], Derivative(primals[0])), primals[0].DType) };
+        RuleHelpers.VjpOfComposition(a => Composition(Fn, a[0]), primals, cotangents, argnums);
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
-        new[] { Mx.AsType(Mx.Multiply(tangents[0], Derivative(primals[0])), primals[0].DType) };
+        RuleHelpers.JvpOfComposition(a => Composition(Fn, a[0]), primals, tangents, argnums);
 
     public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
         new[] { MxArray.Create(inputs[0].ShapeRef, outputs[0].DType, this, inputs[0]) };

@@ -2,8 +2,8 @@ namespace Mlx;
 
 /// <summary>
 /// Layer normalization over the last axis, as mlx.core.fast.layer_norm: inputs x and, when present, weight and bias
-/// (1-D, the last axis' length). float16/bfloat16 are computed in float32. Its derivatives are built from ops, so
-/// they are differentiable again.
+/// (1-D, the last axis' length). float16/bfloat16 are computed in float32. Its derivatives are those of the same
+/// function composed from ops (<see cref="Composed"/>), so they are differentiable again.
 /// </summary>
 internal sealed unsafe class LayerNormPrimitive : Primitive
 {
@@ -49,48 +49,13 @@ internal sealed unsafe class LayerNormPrimitive : Primitive
         return y;
     }
 
-    private MxArray[] Split(MxArray[] a) => new[] { a[0], HasWeight ? a[1] : null!, HasBias ? a[^1] : null! };
+    private MxArray Composition(MxArray[] a) => Composed(a[0], HasWeight ? a[1] : null, HasBias ? a[^1] : null, Eps);
 
-    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
-    {
-        var (x, w, g) = (primals[0], HasWeight ? primals[1] : null, cotangents[0]);
-        var result = new MxArray[argnums.Length];
-        var xf = x.DType is DType.Float16 or DType.BFloat16 ? Mx.AsType(x, DType.Float32) : x;
-        var gf = Mx.AsType(g, xf.DType);
-        var mean = Mx.Mean(xf, -1, keepDims: true);
-        var centered = Mx.Subtract(xf, mean);
-        var inv = Mx.Rsqrt(Mx.Add(Mx.Mean(Mx.Square(centered), -1, keepDims: true), Eps));
-        var xhat = Mx.Multiply(centered, inv);
-        int[] lead = Enumerable.Range(0, g.NDim - 1).ToArray();
-        for (int k = 0; k < argnums.Length; k++)
-        {
-            int arg = argnums[k];
-            if (arg == 0)
-            {
-                // dx = inv (wg - mean(wg) - xhat mean(wg xhat)), wg = w g
-                var wg = w is null ? gf : Mx.Multiply(gf, Mx.AsType(w, gf.DType));
-                var dx = Mx.Multiply(inv, Mx.Subtract(Mx.Subtract(wg, Mx.Mean(wg, -1, keepDims: true)),
-                    Mx.Multiply(xhat, Mx.Mean(Mx.Multiply(wg, xhat), -1, keepDims: true))));
-                result[k] = Mx.AsType(dx, x.DType);
-            }
-            else if (HasWeight && arg == 1)
-            {
-                result[k] = Mx.AsType(Mx.Sum(Mx.Multiply(gf, xhat), lead), primals[1].DType);
-            }
-            else
-            {
-                result[k] = Mx.AsType(Mx.Sum(gf, lead), primals[^1].DType);
-            }
-        }
-        return result;
-    }
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        RuleHelpers.VjpOfComposition(Composition, primals, cotangents, argnums);
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
-    {
-        var full = primals.Select(p => Mx.ZerosLike(p)).ToArray();
-        for (int k = 0; k < argnums.Length; k++) full[argnums[k]] = tangents[k];
-        return Mx.Jvp(a => { var s = Split(a); return new[] { Composed(s[0], s[1], s[2], Eps) }; }, primals, full).Jvps;
-    }
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        RuleHelpers.JvpOfComposition(Composition, primals, tangents, argnums);
 
     public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
         batched.Skip(1).Any(b => b) ? null
@@ -134,36 +99,13 @@ internal sealed unsafe class RmsNormPrimitive : Primitive
         return w is null ? y : Mx.Multiply(y, w);
     }
 
-    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
-    {
-        var (x, w, g) = (primals[0], HasWeight ? primals[1] : null, cotangents[0]);
-        var xf = x.DType is DType.Float16 or DType.BFloat16 ? Mx.AsType(x, DType.Float32) : x;
-        var gf = Mx.AsType(g, xf.DType);
-        var inv = Mx.Rsqrt(Mx.Add(Mx.Mean(Mx.Square(xf), -1, keepDims: true), Eps));
-        var result = new MxArray[argnums.Length];
-        for (int k = 0; k < argnums.Length; k++)
-        {
-            if (argnums[k] == 0)
-            {
-                // dx = inv (wg - x inv^2 mean(wg x)), wg = w g
-                var wg = w is null ? gf : Mx.Multiply(gf, Mx.AsType(w, gf.DType));
-                var dx = Mx.Multiply(inv, Mx.Subtract(wg, Mx.Multiply(Mx.Multiply(xf, Mx.Square(inv)), Mx.Mean(Mx.Multiply(wg, xf), -1, keepDims: true))));
-                result[k] = Mx.AsType(dx, x.DType);
-            }
-            else
-            {
-                result[k] = Mx.AsType(Mx.Sum(Mx.Multiply(gf, Mx.Multiply(xf, inv)), Enumerable.Range(0, g.NDim - 1).ToArray()), primals[1].DType);
-            }
-        }
-        return result;
-    }
+    private MxArray Composition(MxArray[] a) => Composed(a[0], HasWeight ? a[1] : null, Eps);
 
-    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
-    {
-        var full = primals.Select(p => Mx.ZerosLike(p)).ToArray();
-        for (int k = 0; k < argnums.Length; k++) full[argnums[k]] = tangents[k];
-        return Mx.Jvp(a => new[] { Composed(a[0], HasWeight ? a[1] : null, Eps) }, primals, full).Jvps;
-    }
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        RuleHelpers.VjpOfComposition(Composition, primals, cotangents, argnums);
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        RuleHelpers.JvpOfComposition(Composition, primals, tangents, argnums);
 
     public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
         batched.Skip(1).Any(b => b) ? null : new[] { MxArray.Create(inputs[0].ShapeRef, outputs[0].DType, this, inputs) };

@@ -121,55 +121,8 @@ internal sealed unsafe class SortPrimitive : Primitive
             nint px = (nint)X.Ptr<T>(), po = (nint)O.RawPtr;
             long n = N;
             bool indices = Indices;
-            if (!indices && sizeof(T) <= 4 && n <= Selection.RadixMaxRow)
-            {
-                // Values of up to 32 bits: a stable radix sort carrying the values (see Selection.RadixSortRows).
-                Selection.RadixSortRows((T*)px, (T*)px, null, Rows, (int)n);
-                return;
-            }
-            if (!indices)
-            {
-                // 64-bit values and very long rows: an in-place introsort of each row (Span.Sort over the numbers) instead of sorting
-                // positions through a comparison delegate. What stability decided before is restored: NaNs go last
-                // in their original order, and the run of equal zeros keeps the input's order of -0 and +0.
-                Parallelism.For(Rows, n * 16, (s, e) =>
-                {
-                    var nans = new List<T>();
-                    var zeros = new List<T>();
-                    for (long r = s; r < e; r++)
-                    {
-                        var row = new Span<T>((T*)px + r * n, (int)n);
-                        nans.Clear();
-                        zeros.Clear();
-                        int m = 0;
-                        for (int i = 0; i < row.Length; i++)
-                        {
-                            T v = row[i];
-                            if (T.IsNaN(v))
-                            {
-                                nans.Add(v);
-                                continue;
-                            }
-                            if (T.IsZero(v))
-                            {
-                                zeros.Add(v);
-                            }
-                            row[m++] = v;
-                        }
-                        row[..m].Sort();
-                        if (zeros.Count > 1)
-                        {
-                            int z = 0;
-                            while (row[z] != T.Zero) z++;
-                            for (int i = 0; i < zeros.Count; i++) row[z + i] = zeros[i];
-                        }
-                        for (int i = 0; i < nans.Count; i++) row[m + i] = nans[i];
-                    }
-                });
-                return;
-            }
-            // Positions: integer keys joined with the position, sorted as integers (stable, no comparison delegate).
-            Selection.ArgSortRows((T*)px, (uint*)po, Rows, (int)n);
+            // In place for values (the scratch is the result); positions into the uint32 output.
+            Selection.SortRows((T*)px, indices ? null : (T*)px, indices ? (uint*)po : null, Rows, (int)n);
         }
     }
 

@@ -446,16 +446,12 @@ internal sealed unsafe class FusedElementwisePrimitive : Primitive
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
     {
         int[] shape = outputs[0].ShapeRef;
-        var (_, vjps) = Mx.Vjp(xs => new[] { Unfused(xs, shape) }, primals, cotangents);
-        return argnums.Select(i => vjps[i]).ToArray();
+        return RuleHelpers.VjpOfComposition(xs => Unfused(xs, shape), primals, cotangents, argnums);
     }
 
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
     {
         int[] shape = outputs[0].ShapeRef;
-        var full = primals.Select(p => Mx.ZerosLike(p)).ToArray();
-        for (int k = 0; k < argnums.Length; k++) full[argnums[k]] = tangents[k];
-        var (_, jvps) = Mx.Jvp(xs => new[] { Unfused(xs, shape) }, primals, full);
-        return jvps;
+        return RuleHelpers.JvpOfComposition(xs => Unfused(xs, shape), primals, tangents, argnums);
     }
 }
