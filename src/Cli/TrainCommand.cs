@@ -150,6 +150,7 @@ internal static class TrainCommand
         for (int start = 0; start < labels.Length; start += 1000)
         {
             var rows = Enumerable.Range(start, Math.Min(1000, labels.Length - start)).ToArray();
+            using var scope = Mx.NewDisposeScope();
             var predicted = Mx.ArgMax(model.Forward(Batch(images, rows, kind)), -1).ToArray<uint>();
             for (int i = 0; i < rows.Length; i++) if (predicted[i] == labels[rows[i]]) correct++;
         }
@@ -183,6 +184,8 @@ internal static class TrainCommand
             for (int b = 0; b < batches; b++)
             {
                 var rows = order.Skip(b * o.BatchSize).Take(o.BatchSize).ToArray();
+                // The step's arrays (batch, activations, gradients) go back to the cache when it ends.
+                using var scope = Mx.NewDisposeScope();
                 var x = Batch(data.TrainImages, rows, o.Model);
                 var y = Mx.Array(rows.Select(r => data.TrainLabels[r]).ToArray());
                 var (loss, grads) = lossAndGrad(new[] { x, y });

@@ -8,7 +8,7 @@ namespace Mlx;
 /// An n-dimensional array: a shape, a dtype, and either data (after evaluation) or the node that will compute it.
 /// Views (reshape, transpose, slices, broadcasts) share their source's buffer with other strides and offset.
 /// </summary>
-public sealed unsafe partial class MxArray
+public sealed unsafe partial class MxArray : IDisposable
 {
     private readonly int[] _shape;
     private Node? _node;
@@ -16,21 +16,132 @@ public sealed unsafe partial class MxArray
     private long[] _strides;
     private long _offset;
 
+    // Claims on the data: the owner's (until Dispose) and one per pending node that reads this array. At zero the
+    // buffer goes back to the cache at once instead of when the GC finds the array.
+    private int _claims = 1;
+    private int _disposed;
+    private bool _released;
+
+    // Whether this array counts among its buffer's holders (see Buffer.Hold): every array given data by SetData and
+    // the caller's arrays made from data; a kernel's temporaries hold nothing, so a buffer they hand to an output
+    // (or a view of an input they make) is freed with that output (or input).
+    private bool _holds;
+
     internal MxArray(int[] shape, DType dtype, Node node)
     {
         _shape = shape;
         DType = dtype;
         _node = node;
         _strides = Array.Empty<long>();
+        DisposeScope.Register(this);
     }
 
-    internal MxArray(int[] shape, DType dtype, Buffer buffer, long[] strides, long offset)
+    internal MxArray(int[] shape, DType dtype, Buffer buffer, long[] strides, long offset, bool holds = false)
     {
         _shape = shape;
         DType = dtype;
+        if (holds)
+        {
+            buffer.Hold();
+            _holds = true;
+        }
         _buffer = buffer;
         _strides = strides;
         _offset = offset;
+        DisposeScope.Register(this);
+    }
+
+    /// <summary>The dispose scope that will dispose this array, if any.</summary>
+    internal DisposeScope? Scope { get; set; }
+
+    /// <summary>
+    /// Gives up this handle's claim on the data (Python's <c>del</c>): the memory returns to the cache as soon as no
+    /// pending computation and no view needs it, instead of when the GC collects the array. Using the array after
+    /// that throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Unclaim();
+        }
+    }
+
+    internal bool IsDisposed => _disposed != 0;
+
+    /// <summary>A pending node reads this array.</summary>
+    internal void Claim() => Interlocked.Increment(ref _claims);
+
+    /// <summary>A reader is done; at zero claims evaluated data is freed (pending data is freed once computed).</summary>
+    internal void Unclaim()
+    {
+        if (Interlocked.Decrement(ref _claims) != 0)
+        {
+            return;
+        }
+        if (_node is null)
+        {
+            ReleaseData();
+        }
+        else
+        {
+            Abandon(this);
+        }
+    }
+
+    /// <summary>
+    /// A pending array nobody can read any more: when its siblings are unclaimed too, its node will never run, so
+    /// the node lets go of its inputs, and so on up the graph (a derivative rule's unused branch, say).
+    /// </summary>
+    private static void Abandon(MxArray first)
+    {
+        lock (Evaluator.Lock)
+        {
+            var stack = new Stack<MxArray>();
+            stack.Push(first);
+            while (stack.Count > 0)
+            {
+                var a = stack.Pop();
+                if (a._node is not { } node)
+                {
+                    // Computed in the meantime.
+                    if (a.Unclaimed) a.ReleaseData();
+                    continue;
+                }
+                if (node.Outputs.Any(o => !o.Unclaimed))
+                {
+                    continue;
+                }
+                foreach (var o in node.Outputs)
+                {
+                    o._node = null;
+                    o._released = true;
+                }
+                foreach (var input in node.Inputs)
+                {
+                    if (Interlocked.Decrement(ref input._claims) == 0) stack.Push(input);
+                }
+            }
+        }
+    }
+
+    internal bool Unclaimed => Volatile.Read(ref _claims) <= 0;
+
+    /// <summary>Drops the data of an array nobody can read any more.</summary>
+    internal void ReleaseData()
+    {
+        if (_buffer is { } b)
+        {
+            _buffer = null;
+            _released = true;
+            if (_holds) b.Drop();
+            _holds = false;
+        }
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed != 0) throw new ObjectDisposedException(nameof(MxArray), "The array was disposed.");
     }
 
     /// <summary>Builds the outputs of one node: a primitive applied to inputs.</summary>
@@ -93,7 +204,12 @@ public sealed unsafe partial class MxArray
 
     public bool IsEvaluated => _buffer is not null;
 
-    internal Buffer Buffer => _buffer ?? throw new InvalidOperationException("The array has not been evaluated.");
+    /// <summary>Whether this array's data was freed (it was disposed and nothing else needed it).</summary>
+    internal bool IsReleased => _released;
+
+    internal Buffer Buffer => _buffer ?? throw (_released
+        ? new ObjectDisposedException(nameof(MxArray), "The array's data was freed: it was disposed (or its dispose scope ended) and is used afterwards.")
+        : new InvalidOperationException("The array has not been evaluated."));
 
     /// <summary>Strides in elements (valid after evaluation).</summary>
     internal long[] Strides => _strides;
@@ -112,6 +228,9 @@ public sealed unsafe partial class MxArray
 
     internal void SetData(Buffer buffer, long[] strides, long offset)
     {
+        buffer.Hold();
+        if (_holds) _buffer?.Drop();
+        _holds = true;
         _buffer = buffer;
         _strides = strides;
         _offset = offset;
@@ -146,6 +265,7 @@ public sealed unsafe partial class MxArray
     /// <summary>Evaluates (if needed) and copies the elements out in row-major order, converting to <typeparamref name="T"/>'s dtype.</summary>
     public T[] ToArray<T>() where T : unmanaged
     {
+        ThrowIfDisposed();
         var dtype = DTypes.Of<T>();
         var source = dtype == DType ? this : Mx.AsType(this, dtype);
         Mx.Eval(source);
@@ -189,6 +309,7 @@ public sealed unsafe partial class MxArray
     /// <summary>Printed as MLX prints: <c>array([1, 2, 3], dtype=int32)</c>. Evaluates the array.</summary>
     public override string ToString()
     {
+        ThrowIfDisposed();
         var sb = new StringBuilder("array(");
         string[] items = FormatElements();
         if (_shape.Length == 0)

@@ -10,7 +10,7 @@ namespace Mlx.Backends.Tests;
 [Collection(nameof(SerialCollection))]
 public sealed class TrainingTests
 {
-    private static (double[] Losses, float[] Weights) Train(Device device, DType dtype, string optimizerName)
+    private static (double[] Losses, float[] Weights) Train(Device device, DType dtype, string optimizerName, bool scoped = false)
     {
         Mx.Random.Seed(7);
         var model = new Sequential(new Linear(12, 16), new ReLU(), new Linear(16, 16), new GELU(), new Linear(16, 5));
@@ -24,6 +24,8 @@ public sealed class TrainingTests
             var step = Nn.Nn.ValueAndGrad(model, a => Nn.Nn.CrossEntropy(model.Forward(a[0]), a[1], reduction: "mean"));
             for (int i = 0; i < 6; i++)
             {
+                // Each step's arrays (device memory included) freed as soon as the step no longer needs them.
+                using var scope = scoped ? Mx.NewDisposeScope() : null;
                 var (loss, grads) = step(new[] { x, y });
                 optimizer.Update(model, grads);
                 Mx.Eval(model.Parameters().Values.Append(loss));
@@ -45,5 +47,16 @@ public sealed class TrainingTests
         Assert.True(cpuLosses[^1] < cpuLosses[0], "the loss falls");
         H.Close(cpuLosses, gpuLosses, tol, tol, "losses");
         H.Close(cpuWeights.Select(v => (double)v).ToArray(), gpuWeights.Select(v => (double)v).ToArray(), tol * 10, tol * 10, "first layer");
+    }
+
+    [Theory]
+    [InlineData("adam")]
+    [InlineData("sgd")]
+    public void MlpTrainingInDisposeScopesOnTheGpuFollowsTheCpu(string optimizer)
+    {
+        var (cpuLosses, cpuWeights) = Train(Device.Cpu, DType.Float32, optimizer);
+        var (gpuLosses, gpuWeights) = Train(Backends.Gpu, DType.Float32, optimizer, scoped: true);
+        H.Close(cpuLosses, gpuLosses, 1e-5, 1e-5, "losses");
+        H.Close(cpuWeights.Select(v => (double)v).ToArray(), gpuWeights.Select(v => (double)v).ToArray(), 1e-4, 1e-4, "first layer");
     }
 }

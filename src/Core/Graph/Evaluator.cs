@@ -12,6 +12,8 @@ internal static class Evaluator
     {
         lock (s_lock)
         {
+            // Scratch arrays of kernels belong to no caller's dispose scope.
+            using var suspension = DisposeScope.Suspend();
             var order = TopologicalOrder(roots);
             foreach (var node in order)
             {
@@ -36,8 +38,16 @@ internal static class Evaluator
                 }
                 foreach (var output in node.Outputs)
                 {
-                    // Dropping the node frees the inputs once nothing else refers to them.
                     output.Detach();
+                }
+                // The node is done with its inputs: those that nobody else claims give their memory back now.
+                foreach (var input in node.Inputs)
+                {
+                    input.Unclaim();
+                }
+                foreach (var output in node.Outputs)
+                {
+                    if (output.Unclaimed) output.ReleaseData();
                 }
             }
         }

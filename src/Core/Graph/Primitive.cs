@@ -52,6 +52,14 @@ internal sealed class Node
 {
     public Node(Primitive primitive, MxArray[] inputs)
     {
+        foreach (var input in inputs)
+        {
+            if (input.IsReleased) throw new ObjectDisposedException(nameof(MxArray), "An operand was disposed (or its dispose scope ended) and its data freed.");
+        }
+        foreach (var input in inputs)
+        {
+            input.Claim();
+        }
         Primitive = primitive;
         Inputs = inputs;
         Outputs = Array.Empty<MxArray>();

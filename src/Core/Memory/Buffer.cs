@@ -42,6 +42,21 @@ internal abstract unsafe class Buffer
 
     /// <summary>Gives the memory back now (scratch buffers of kernels); the buffer must not be used afterwards.</summary>
     internal abstract void Release();
+
+    // Arrays whose data this is (views included). Arrays that the GC collects never let go, so the count reaches
+    // zero only when every holder was disposed or freed explicitly; otherwise the finalizer returns the memory.
+    private int _holders;
+
+    internal void Hold() => Interlocked.Increment(ref _holders);
+
+    internal void Drop()
+    {
+        if (Interlocked.Decrement(ref _holders) == 0)
+        {
+            Device?.Release();
+            Release();
+        }
+    }
 }
 
 internal sealed unsafe class NativeBuffer : Buffer

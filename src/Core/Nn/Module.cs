@@ -21,6 +21,7 @@ public abstract class Module
     protected MxArray Param(string name, MxArray value)
     {
         if (!_params.ContainsKey(name)) _paramOrder.Add(name);
+        DisposeScope.Detach(value);
         _params[name] = value;
         return value;
     }
@@ -86,6 +87,7 @@ public abstract class Module
     {
         if (_params.ContainsKey(dotted))
         {
+            DisposeScope.Detach(value);
             _params[dotted] = value;
             return true;
         }

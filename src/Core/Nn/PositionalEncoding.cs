@@ -115,6 +115,7 @@ public sealed class SinusoidalPositionalEncoding : Module
         double lmin = Math.Log(minFreq), lmax = Math.Log(maxFreq);
         _sigmas = Mx.Exp(Mx.Add(Mx.Multiply(oneZero, lmax - lmin), lmin));
         if (fullTurns) _sigmas = Mx.Multiply(_sigmas, 2 * Math.PI);
+        DisposeScope.Detach(_sigmas);
         _scale = scale ?? Math.Sqrt(2.0 / dims);
         _cosFirst = cosFirst;
     }

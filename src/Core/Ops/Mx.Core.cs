@@ -139,6 +139,13 @@ public static unsafe partial class Mx
     /// <summary>Computes the given arrays and everything they depend on.</summary>
     public static void Eval(params MxArray[] arrays) => Evaluator.Eval(arrays);
 
+    /// <summary>
+    /// Starts a <see cref="DisposeScope"/> on this thread: the arrays made until it is disposed are disposed with it,
+    /// except those moved out (<see cref="DisposeScope.MoveToOuter(MxArray[])"/>), detached, or stored as module
+    /// parameters or optimizer state. One per training step keeps memory flat and the cache warm.
+    /// </summary>
+    public static DisposeScope NewDisposeScope() => new();
+
     public static void Eval(IEnumerable<MxArray> arrays) => Evaluator.Eval(arrays);
 
     /// <summary>Starts computing the arrays in the background; a later <see cref="Eval"/> or read waits for it.</summary>
@@ -188,7 +195,7 @@ public static unsafe partial class Mx
     {
         var buffer = Allocator.Allocate((long)data.Length * sizeof(T));
         data.CopyTo(new Span<T>((void*)buffer.Pointer, data.Length));
-        return new MxArray(shape, dtype, buffer, MxArray.RowMajorStrides(shape), 0);
+        return new MxArray(shape, dtype, buffer, MxArray.RowMajorStrides(shape), 0, holds: true);
     }
 
     /// <summary>An evaluated array over a copy of raw little-endian bytes.</summary>

@@ -18,7 +18,14 @@ public static partial class Mx
         var kept = (int[])a.ShapeRef.Clone();
         foreach (int i in ax) kept[i] = 1;
         var r = ax.Length == 0 && a.DType == outType ? a : MxArray.Create(kept, outType, new ReducePrimitive(op, ax.OrderBy(i => i).ToArray()), a);
-        return keepDims ? r : Reshape(r, a.ShapeRef.Where((_, i) => !ax.Contains(i)).ToArray());
+        if (keepDims || ReferenceEquals(r, a))
+        {
+            return keepDims ? r : Reshape(r, a.ShapeRef.Where((_, i) => !ax.Contains(i)).ToArray());
+        }
+        // The reduction's own result is read only by the reshape: disposing the reshaped array frees the data.
+        var reshaped = Reshape(r, a.ShapeRef.Where((_, i) => !ax.Contains(i)).ToArray());
+        if (!ReferenceEquals(reshaped, r)) r.Dispose();
+        return reshaped;
     }
 
     /// <summary>MLX's sum dtype: bool, int8 and int16 sum to int32; uint8 and uint16 to uint32.</summary>
@@ -85,7 +92,13 @@ public static partial class Mx
     {
         using var placement = Place(stream);
         var x = a.DType.IsInexact() ? a : AsType(a, DType.Float32);
-        return Divide(Sum(x, axes, keepDims), (double)ReducedCount(a, axes));
+        var sum = Sum(x, axes, keepDims);
+        var mean = Divide(sum, (double)ReducedCount(a, axes));
+        // Read only by the division: disposing the mean frees them.
+        // (Sum returns its operand when there is nothing to reduce: never dispose the caller's array.)
+        if (!ReferenceEquals(sum, mean) && !ReferenceEquals(sum, a)) sum.Dispose();
+        if (!ReferenceEquals(x, a) && !ReferenceEquals(x, mean)) x.Dispose();
+        return mean;
     }
 
     public static MxArray Mean(MxArray a, int axis, bool keepDims = false, StreamOrDevice? stream = null) => Mean(a, new[] { axis }, keepDims, stream);

@@ -49,12 +49,17 @@ public abstract class Optimizer
         foreach (var (name, g) in gradients)
         {
             var p = parameters[name];
+            // The update's intermediates (lr * g, ...) are freed as soon as the new value is computed.
+            using var scope = Mx.NewDisposeScope();
             if (!_state.TryGetValue(name, out var state))
             {
                 _state[name] = state = new Dictionary<string, MxArray>(StringComparer.Ordinal);
                 Init(p, state);
             }
-            result[name] = ApplySingle(g, p, state, lr);
+            var updated = ApplySingle(g, p, state, lr);
+            DisposeScope.Detach(state.Values);
+            scope.MoveToOuter(updated);
+            result[name] = updated;
         }
         Step++;
         return result;

@@ -65,6 +65,8 @@ internal sealed class CompiledGraph
 
     public static CompiledGraph Trace(Func<MxArray[], MxArray[]> fun, MxArray[] inputs)
     {
+        // The trace and its constants live as long as the compiled function, not as the caller's dispose scope.
+        using var suspension = DisposeScope.Suspend();
         var tracers = inputs.Select(x => MxArray.Create(x.ShapeRef, x.DType, new TracerPrimitive(), x)).ToArray();
         var outputs = fun(tracers);
         var order = Evaluator.TopologicalOrder(outputs);
@@ -129,12 +131,16 @@ internal sealed class CompiledGraph
         if (inputs.Length != _inputCount) throw new ArgumentException($"The compiled function takes {_inputCount} inputs, not {inputs.Length}.");
         var produced = new MxArray[_steps.Count][];
         MxArray Resolve(Operand o) => o.Constant ?? (o.Input >= 0 ? inputs[o.Input] : produced[o.Step][o.Output]);
+        // The steps' own arrays are nobody else's: each is freed once the steps reading it have run.
+        using var scope = Mx.NewDisposeScope();
         for (int i = 0; i < _steps.Count; i++)
         {
             var s = _steps[i];
             produced[i] = MxArray.Create(s.Shapes, s.DTypes, s.Primitive, s.Inputs.Select(Resolve).ToArray());
         }
-        return _outputs.Select(Resolve).ToArray();
+        var outputs = _outputs.Select(Resolve).ToArray();
+        scope.MoveToOuter(outputs);
+        return outputs;
     }
 
     // ------------------------------------------------------------------ fusion

@@ -67,6 +67,8 @@ public static partial class Mx
             throw new ArgumentException($"vjp: {outputs.Length} outputs but {cotangents.Length} cotangents.");
         }
         var (order, dependent) = Tape(tracers, outputs);
+        // The backward pass's arrays are this function's own: each is freed once what reads it has run.
+        using var scope = Mx.NewDisposeScope();
         var grads = new Dictionary<MxArray, MxArray>(ReferenceEqualityComparer.Instance);
         void Accumulate(MxArray target, MxArray g)
         {
@@ -94,6 +96,7 @@ public static partial class Mx
             }
         }
         var result = tracers.Select(t => grads.TryGetValue(t, out var g) ? g : ZerosLike(t)).ToArray();
+        scope.MoveToOuter(result);
         return (outputs, result);
     }
 
