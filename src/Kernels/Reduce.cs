@@ -85,6 +85,17 @@ public static unsafe class Reduction
                 *o = acc;
                 return;
             }
+            if (IsFloatExtreme<T, TOp>(out bool max))
+            {
+                long rows = Math.Max(4, Block / K / 4 * 4);
+                Parallelism.ForBlocks((A + rows - 1) / rows, rows * K, b =>
+                {
+                    long first = b * rows, n = Math.Min(rows, A - first);
+                    if (typeof(T) == typeof(float)) FloatExtreme.Rows((float*)px + first * K, n, K, K, (float*)po + first, max);
+                    else FloatExtreme.Rows((double*)px + first * K, n, K, K, (double*)po + first, max);
+                });
+                return;
+            }
             if (IsFloatSum<T, TOp>())
             {
                 long rows = Math.Max(4, Block / K / 4 * 4);
@@ -117,6 +128,13 @@ public static unsafe class Reduction
     /// <summary>Elements per block of a bandwidth-bound reduction handed to a thread at a time.</summary>
     private const long Block = 1 << 18;
 
+    // JIT-time constants: float32/64 max and min take FloatExtreme's kernel.
+    private static bool IsFloatExtreme<T, TOp>(out bool max)
+    {
+        max = typeof(TOp) == typeof(MaxReduce<float>) || typeof(TOp) == typeof(MaxReduce<double>);
+        return max || typeof(TOp) == typeof(MinReduce<float>) || typeof(TOp) == typeof(MinReduce<double>);
+    }
+
     // A JIT-time constant: float sums take FloatSum's multi-stream kernel.
     private static bool IsFloatSum<T, TOp>() => typeof(T) == typeof(float) && typeof(TOp) == typeof(SumReduce<float>) && Vector512.IsHardwareAccelerated;
 
@@ -144,8 +162,7 @@ public static unsafe class Reduction
                 for (long a = s; a < e; a++)
                 {
                     T* p = (T*)px + a * K;
-                    var row = new ReadOnlySpan<T>(p, (int)K);
-                    T best = max ? Extreme(row, true) : Extreme(row, false);
+                    T best = Extreme(p, K, max);
                     ((uint*)po)[a] = (uint)FirstIndexOf(p, K, best);
                 }
             });
@@ -239,15 +256,13 @@ public static unsafe class Reduction
         });
     }
 
-    private static T Extreme<T>(ReadOnlySpan<T> row, bool max) where T : unmanaged, INumber<T>
+    private static T Extreme<T>(T* row, long n, bool max) where T : unmanaged
     {
         if (typeof(T) == typeof(float))
         {
-            var f = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(row);
-            return (T)(object)(max ? TensorPrimitives.Max(f) : TensorPrimitives.Min(f));
+            return (T)(object)FloatExtreme.Of((float*)row, n, max);
         }
-        var d = System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(row);
-        return (T)(object)(max ? TensorPrimitives.Max(d) : TensorPrimitives.Min(d));
+        return (T)(object)FloatExtreme.Of((double*)row, n, max);
     }
 
     // The first k with p[k] == value, or the first NaN when value is NaN.
@@ -340,5 +355,138 @@ internal static unsafe class FloatSum
         o[os] = Vector512.Sum(a1 + b1) + t1;
         o[2 * os] = Vector512.Sum(a2 + b2) + t2;
         o[3 * os] = Vector512.Sum(a3 + b3) + t3;
+    }
+}
+
+/// <summary>
+/// Max or min of float32/64 rows with Vector512's native (non-propagating) max/min, beside a detector that turns
+/// non-zero on any NaN or infinity (x * 0 accumulated): rows that hold one, or whose extreme is a zero (whose sign the
+/// native ops pick by operand order), are recomputed by TensorPrimitives, so results are its own: the first NaN if
+/// there is one, +0 above -0. Four rows a quarter of the block apart are read side by side, as FloatSum does.
+/// </summary>
+internal static unsafe class FloatExtreme
+{
+    private interface IPick<T> where T : unmanaged
+    {
+        static abstract Vector512<T> Apply(Vector512<T> a, Vector512<T> b);
+        static abstract bool Better(T a, T b);
+        static abstract T Reference(ReadOnlySpan<T> row);
+    }
+
+    private struct MaxPick<T> : IPick<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public static Vector512<T> Apply(Vector512<T> a, Vector512<T> b) => Vector512.MaxNative(a, b);
+        public static bool Better(T a, T b) => a > b;
+        public static T Reference(ReadOnlySpan<T> row) => TensorPrimitives.Max(row);
+    }
+
+    private struct MinPick<T> : IPick<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public static Vector512<T> Apply(Vector512<T> a, Vector512<T> b) => Vector512.MinNative(a, b);
+        public static bool Better(T a, T b) => a < b;
+        public static T Reference(ReadOnlySpan<T> row) => TensorPrimitives.Min(row);
+    }
+
+    /// <summary>o[r] = max (or min) of x[r*ld .. r*ld + len) for r in [0, rows); len &gt; 0.</summary>
+    public static void Rows<T>(T* x, long rows, long len, long ld, T* o, bool max) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (max) Rows<T, MaxPick<T>>(x, rows, len, ld, o); else Rows<T, MinPick<T>>(x, rows, len, ld, o);
+    }
+
+    /// <summary>Max (or min) of x[0..n); n &gt; 0.</summary>
+    public static T Of<T>(T* x, long n, bool max) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T r;
+        Rows(x, 1, n, n, &r, max);
+        return r;
+    }
+
+    private static void Rows<T, TPick>(T* x, long rows, long len, long ld, T* o) where T : unmanaged, IFloatingPointIeee754<T> where TPick : IPick<T>
+    {
+        long q = Vector512.IsHardwareAccelerated && len >= 2 * Vector512<T>.Count ? rows / 4 : 0;
+        for (long r = 0; r < q; r++)
+        {
+            Four<T, TPick>(x + r * ld, q * ld, len, o + r, q);
+        }
+        for (long r = 4 * q; r < rows; r++)
+        {
+            T* row = x + r * ld;
+            o[r] = Vector512.IsHardwareAccelerated && len >= 2 * Vector512<T>.Count ? One<T, TPick>(row, len) : TPick.Reference(new ReadOnlySpan<T>(row, checked((int)len)));
+        }
+    }
+
+    // o[r * os] for the rows x + r*ld, r in [0, 4), two accumulators each.
+    private static void Four<T, TPick>(T* x, long ld, long len, T* o, long os) where T : unmanaged, IFloatingPointIeee754<T> where TPick : IPick<T>
+    {
+        int w = Vector512<T>.Count;
+        T* x0 = x, x1 = x + ld, x2 = x + 2 * ld, x3 = x + 3 * ld;
+        Vector512<T> a0 = Vector512.Load(x0), b0 = Vector512.Load(x0 + w), a1 = Vector512.Load(x1), b1 = Vector512.Load(x1 + w);
+        Vector512<T> a2 = Vector512.Load(x2), b2 = Vector512.Load(x2 + w), a3 = Vector512.Load(x3), b3 = Vector512.Load(x3 + w);
+        var zero = Vector512<T>.Zero;
+        Vector512<T> z0 = Detect(a0, Detect(b0, zero)), z1 = Detect(a1, Detect(b1, zero));
+        Vector512<T> z2 = Detect(a2, Detect(b2, zero)), z3 = Detect(a3, Detect(b3, zero));
+        long i = 2 * w;
+        for (; i + 2 * w <= len; i += 2 * w)
+        {
+            Vector512<T> v0 = Vector512.Load(x0 + i), u0 = Vector512.Load(x0 + i + w), v1 = Vector512.Load(x1 + i), u1 = Vector512.Load(x1 + i + w);
+            Vector512<T> v2 = Vector512.Load(x2 + i), u2 = Vector512.Load(x2 + i + w), v3 = Vector512.Load(x3 + i), u3 = Vector512.Load(x3 + i + w);
+            a0 = TPick.Apply(a0, v0); b0 = TPick.Apply(b0, u0); a1 = TPick.Apply(a1, v1); b1 = TPick.Apply(b1, u1);
+            a2 = TPick.Apply(a2, v2); b2 = TPick.Apply(b2, u2); a3 = TPick.Apply(a3, v3); b3 = TPick.Apply(b3, u3);
+            z0 = Detect(v0, Detect(u0, z0));
+            z1 = Detect(v1, Detect(u1, z1));
+            z2 = Detect(v2, Detect(u2, z2));
+            z3 = Detect(v3, Detect(u3, z3));
+        }
+        // The rest a vector at a time, the last one overlapping what was read (repeats change no max or min).
+        for (; i < len; i += w)
+        {
+            long at = Math.Min(i, len - w);
+            Vector512<T> v0 = Vector512.Load(x0 + at), v1 = Vector512.Load(x1 + at), v2 = Vector512.Load(x2 + at), v3 = Vector512.Load(x3 + at);
+            a0 = TPick.Apply(a0, v0); a1 = TPick.Apply(a1, v1); a2 = TPick.Apply(a2, v2); a3 = TPick.Apply(a3, v3);
+            z0 = Detect(v0, z0); z1 = Detect(v1, z1);
+            z2 = Detect(v2, z2); z3 = Detect(v3, z3);
+        }
+        o[0] = Finish<T, TPick>(TPick.Apply(a0, b0), z0, x0, len);
+        o[os] = Finish<T, TPick>(TPick.Apply(a1, b1), z1, x1, len);
+        o[2 * os] = Finish<T, TPick>(TPick.Apply(a2, b2), z2, x2, len);
+        o[3 * os] = Finish<T, TPick>(TPick.Apply(a3, b3), z3, x3, len);
+    }
+
+    private static T One<T, TPick>(T* x, long len) where T : unmanaged, IFloatingPointIeee754<T> where TPick : IPick<T>
+    {
+        int w = Vector512<T>.Count;
+        Vector512<T> a = Vector512.Load(x), b = Vector512.Load(x + w), zero = Vector512<T>.Zero;
+        Vector512<T> z = Detect(a, Detect(b, zero));
+        long i = 2 * w;
+        for (; i + 2 * w <= len; i += 2 * w)
+        {
+            Vector512<T> v = Vector512.Load(x + i), u = Vector512.Load(x + i + w);
+            a = TPick.Apply(a, v);
+            b = TPick.Apply(b, u);
+            z = Detect(v, Detect(u, z));
+        }
+        for (; i < len; i += w)
+        {
+            var v = Vector512.Load(x + Math.Min(i, len - w));
+            a = TPick.Apply(a, v);
+            z = Detect(v, z);
+        }
+        return Finish<T, TPick>(TPick.Apply(a, b), z, x, len);
+    }
+
+    // z + x * 0: stays zero until x holds a NaN or an infinity.
+    private static Vector512<T> Detect<T>(Vector512<T> x, Vector512<T> z) where T : unmanaged =>
+        typeof(T) == typeof(float) ? Vector512.FusedMultiplyAdd(x.As<T, float>(), Vector512<float>.Zero, z.As<T, float>()).As<float, T>()
+        : Vector512.FusedMultiplyAdd(x.As<T, double>(), Vector512<double>.Zero, z.As<T, double>()).As<double, T>();
+
+    private static T Finish<T, TPick>(Vector512<T> a, Vector512<T> z, T* row, long len) where T : unmanaged, IFloatingPointIeee754<T> where TPick : IPick<T>
+    {
+        T r = a.GetElement(0);
+        for (int k = 1; k < Vector512<T>.Count; k++)
+        {
+            T e = a.GetElement(k);
+            if (TPick.Better(e, r)) r = e;
+        }
+        return z == Vector512<T>.Zero && !T.IsZero(r) ? r : TPick.Reference(new ReadOnlySpan<T>(row, checked((int)len)));
     }
 }

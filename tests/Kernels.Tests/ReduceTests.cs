@@ -103,6 +103,74 @@ public unsafe class ReduceTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(17)]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(100)]
+    [InlineData(1003)]
+    [InlineData(4096)]
+    public void MaxAndMinOfRowsPropagateNaNAndRankPlusZeroAboveMinusZero(int K)
+    {
+        // Rows: random, a NaN at the start / middle / last element (the tail), signed zeros only, infinities,
+        // all equal, and a max (min) in the last element only.
+        const int Rows = 10;
+        var rng = new System.Random(K + 1);
+        var x = new double[Rows * K];
+        for (int i = 0; i < x.Length; i++) x[i] = rng.NextDouble() * 20 - 10;
+        x[1 * K] = double.NaN;
+        x[2 * K + K / 2] = double.NaN;
+        x[3 * K + K - 1] = double.NaN;
+        for (int k = 0; k < K; k++) x[4 * K + k] = k % 2 == 0 ? -0.0 : -1.0;               // +0 only at two places (max)
+        for (int k = 0; k < K; k++) x[5 * K + k] = k == K / 2 ? -0.0 : k % 2 == 0 ? 0.0 : 1.0; // one -0 among +0 (min)
+        x[4 * K + K / 3] = 0.0; x[4 * K + K - 1] = 0.0;
+        x[6 * K + K / 3] = double.PositiveInfinity; x[6 * K + K - 1] = double.NegativeInfinity;
+        for (int k = 0; k < K; k++) x[7 * K + k] = 3.5;
+        x[8 * K + K - 1] = 99; x[9 * K + K - 1] = -99;
+        foreach (bool max in new[] { true, false })
+        {
+            var want = new double[Rows];
+            for (int r = 0; r < Rows; r++)
+            {
+                // The rule: NaN if any element is NaN; otherwise the extreme, +0 counting above -0.
+                double best = x[r * K];
+                for (int k = 0; k < K; k++)
+                {
+                    double v = x[r * K + k];
+                    if (double.IsNaN(v)) { best = v; break; }
+                    bool better = v == best ? (max ? !double.IsNegative(v) && double.IsNegative(best) : double.IsNegative(v) && !double.IsNegative(best))
+                        : max ? v > best : v < best;
+                    if (better) best = v;
+                }
+                want[r] = best;
+            }
+            var gotD = new double[Rows];
+            var gotF = new float[Rows];
+            var xf = x.Select(v => (float)v).ToArray();
+            fixed (double* px = x) fixed (float* pf = xf) fixed (double* od = gotD) fixed (float* of = gotF)
+            {
+                if (max)
+                {
+                    Reduction.Run<double, MaxReduce<double>>(px, Rows, K, 1, od);
+                    Reduction.Run<float, MaxReduce<float>>(pf, Rows, K, 1, of);
+                }
+                else
+                {
+                    Reduction.Run<double, MinReduce<double>>(px, Rows, K, 1, od);
+                    Reduction.Run<float, MinReduce<float>>(pf, Rows, K, 1, of);
+                }
+            }
+            for (int r = 0; r < Rows; r++)
+            {
+                Assert.True(want[r].Equals(gotD[r]) && BitConverter.DoubleToInt64Bits(want[r]) >> 63 == BitConverter.DoubleToInt64Bits(gotD[r]) >> 63, $"row {r} ({(max ? "max" : "min")}, K {K}) float64: {gotD[r]}, expected {want[r]}");
+                float wf = (float)want[r];
+                Assert.True(wf.Equals(gotF[r]) && float.IsNegative(wf) == float.IsNegative(gotF[r]), $"row {r} ({(max ? "max" : "min")}, K {K}) float32: {gotF[r]}, expected {wf}");
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(16)]
     [InlineData(17)]
     [InlineData(100)]
