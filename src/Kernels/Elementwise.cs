@@ -242,25 +242,34 @@ public static unsafe class Elementwise
         }
         nint pc = (nint)c, pa = (nint)a, pb = (nint)b, po = (nint)o;
         long ic = st[0][nd - 1], ia = st[1][nd - 1], ib = st[2][nd - 1];
+        if (outer == 1)
+        {
+            // One long run (contiguous operands, or a scalar among them): split it across threads.
+            Parallelism.For(inner, 1, (start, end) =>
+                SelectRun((bool*)pc + start * ic, ic, (T*)pa + start * ia, ia, (T*)pb + start * ib, ib, (T*)po + start, end - start));
+            return;
+        }
         Parallelism.For(outer, inner, (start, end) =>
         {
             for (long r = start; r < end; r++)
             {
-                bool* cr = (bool*)pc + Strided.OuterOffset(r, cs, st[0]);
-                T* ar = (T*)pa + Strided.OuterOffset(r, cs, st[1]);
-                T* br = (T*)pb + Strided.OuterOffset(r, cs, st[2]);
-                T* or = (T*)po + r * inner;
-                if (typeof(T) == typeof(uint) && ic == 1 && ia <= 1 && ib <= 1)
-                {
-                    SelectRun32(cr, (uint*)ar, ia, (uint*)br, ib, (uint*)or, inner);
-                    continue;
-                }
-                for (long i = 0; i < inner; i++)
-                {
-                    or[i] = cr[i * ic] ? ar[i * ia] : br[i * ib];
-                }
+                SelectRun((bool*)pc + Strided.OuterOffset(r, cs, st[0]), ic, (T*)pa + Strided.OuterOffset(r, cs, st[1]), ia,
+                    (T*)pb + Strided.OuterOffset(r, cs, st[2]), ib, (T*)po + r * inner, inner);
             }
         });
+    }
+
+    private static void SelectRun<T>(bool* c, long ic, T* a, long ia, T* b, long ib, T* o, long n) where T : unmanaged
+    {
+        if (typeof(T) == typeof(uint) && ic == 1 && ia <= 1 && ib <= 1)
+        {
+            SelectRun32(c, (uint*)a, ia, (uint*)b, ib, (uint*)o, n);
+            return;
+        }
+        for (long i = 0; i < n; i++)
+        {
+            o[i] = c[i * ic] ? a[i * ia] : b[i * ib];
+        }
     }
 
     /// <summary>o = p - s * g over contiguous memory, the product rounded first (as the two separate ops round).</summary>

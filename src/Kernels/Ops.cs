@@ -234,31 +234,61 @@ public struct RightShiftOp<T> : IBinaryOp<T, T> where T : unmanaged, IBinaryInte
 public struct EqualOp<T> : IBinaryOp<T, bool> where T : unmanaged, IEqualityOperators<T, T, bool>
 {
     public static bool Apply(T a, T b) => a == b;
+    public static bool HasSpanForms => true;
+    public static bool HasScalarForms => true;
+    public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<bool> o) => Comparison.Run<T, EqualOp<T>, EqualVectors>(a, false, b, false, o);
+    public static void VS(ReadOnlySpan<T> a, T b, Span<bool> o) => Comparison.Run<T, EqualOp<T>, EqualVectors>(a, false, new ReadOnlySpan<T>(in b), true, o);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<bool> o) => Comparison.Run<T, EqualOp<T>, EqualVectors>(new ReadOnlySpan<T>(in a), true, b, false, o);
 }
 
 public struct NotEqualOp<T> : IBinaryOp<T, bool> where T : unmanaged, IEqualityOperators<T, T, bool>
 {
     public static bool Apply(T a, T b) => a != b;
+    public static bool HasSpanForms => true;
+    public static bool HasScalarForms => true;
+    public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<bool> o) => Comparison.Run<T, NotEqualOp<T>, NotEqualVectors>(a, false, b, false, o);
+    public static void VS(ReadOnlySpan<T> a, T b, Span<bool> o) => Comparison.Run<T, NotEqualOp<T>, NotEqualVectors>(a, false, new ReadOnlySpan<T>(in b), true, o);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<bool> o) => Comparison.Run<T, NotEqualOp<T>, NotEqualVectors>(new ReadOnlySpan<T>(in a), true, b, false, o);
 }
 
 public struct LessOp<T> : IBinaryOp<T, bool> where T : unmanaged, IComparisonOperators<T, T, bool>
 {
     public static bool Apply(T a, T b) => a < b;
+    public static bool HasSpanForms => true;
+    public static bool HasScalarForms => true;
+    public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<bool> o) => Comparison.Run<T, LessOp<T>, LessVectors>(a, false, b, false, o);
+    public static void VS(ReadOnlySpan<T> a, T b, Span<bool> o) => Comparison.Run<T, LessOp<T>, LessVectors>(a, false, new ReadOnlySpan<T>(in b), true, o);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<bool> o) => Comparison.Run<T, LessOp<T>, LessVectors>(new ReadOnlySpan<T>(in a), true, b, false, o);
 }
 
 public struct LessEqualOp<T> : IBinaryOp<T, bool> where T : unmanaged, IComparisonOperators<T, T, bool>
 {
     public static bool Apply(T a, T b) => a <= b;
+    public static bool HasSpanForms => true;
+    public static bool HasScalarForms => true;
+    public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<bool> o) => Comparison.Run<T, LessEqualOp<T>, LessEqualVectors>(a, false, b, false, o);
+    public static void VS(ReadOnlySpan<T> a, T b, Span<bool> o) => Comparison.Run<T, LessEqualOp<T>, LessEqualVectors>(a, false, new ReadOnlySpan<T>(in b), true, o);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<bool> o) => Comparison.Run<T, LessEqualOp<T>, LessEqualVectors>(new ReadOnlySpan<T>(in a), true, b, false, o);
 }
 
 public struct GreaterOp<T> : IBinaryOp<T, bool> where T : unmanaged, IComparisonOperators<T, T, bool>
 {
     public static bool Apply(T a, T b) => a > b;
+    public static bool HasSpanForms => true;
+    public static bool HasScalarForms => true;
+    public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<bool> o) => Comparison.Run<T, GreaterOp<T>, GreaterVectors>(a, false, b, false, o);
+    public static void VS(ReadOnlySpan<T> a, T b, Span<bool> o) => Comparison.Run<T, GreaterOp<T>, GreaterVectors>(a, false, new ReadOnlySpan<T>(in b), true, o);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<bool> o) => Comparison.Run<T, GreaterOp<T>, GreaterVectors>(new ReadOnlySpan<T>(in a), true, b, false, o);
 }
 
 public struct GreaterEqualOp<T> : IBinaryOp<T, bool> where T : unmanaged, IComparisonOperators<T, T, bool>
 {
     public static bool Apply(T a, T b) => a >= b;
+    public static bool HasSpanForms => true;
+    public static bool HasScalarForms => true;
+    public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<bool> o) => Comparison.Run<T, GreaterEqualOp<T>, GreaterEqualVectors>(a, false, b, false, o);
+    public static void VS(ReadOnlySpan<T> a, T b, Span<bool> o) => Comparison.Run<T, GreaterEqualOp<T>, GreaterEqualVectors>(a, false, new ReadOnlySpan<T>(in b), true, o);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<bool> o) => Comparison.Run<T, GreaterEqualOp<T>, GreaterEqualVectors>(new ReadOnlySpan<T>(in a), true, b, false, o);
 }
 
 /// <summary>NaN == NaN, for array_equal(equal_nan=True) and isclose(equal_nan=True).</summary>

@@ -465,6 +465,32 @@ public class BinaryTests
     }
 
     [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    [InlineData(DType.Int16)]
+    public void WhereOverOneLongRunSplitAcrossThreadsMatchesTheScalarRule(DType dtype)
+    {
+        // 3 x 70001: one contiguous run of 210003 elements with a broadcast scalar, split between threads at odd
+        // places; the comparison that builds the mask runs vectorized with a tail.
+        var xs = H.Rand(3 * 70001, 21, -5, 5).Select(v => Math.Round(v)).ToArray();
+        var ys = H.Rand(3 * 70001, 22, -5, 5).Select(v => Math.Round(v)).ToArray();
+        var x = Mx.AsType(Mx.Array(xs, new[] { 3, 70001 }), dtype);
+        var y = Mx.AsType(Mx.Array(ys, new[] { 3, 70001 }), dtype);
+        var mask = Mx.GreaterEqual(x, y);
+        var picked = Mx.Where(mask, x, Mx.AsType(Mx.Array(-9.0), dtype));
+        var other = Mx.Where(Mx.Less(x, 0), Mx.AsType(Mx.Array(7.0), dtype), y);
+        var gotMask = mask.ToArray<bool>();
+        var got = picked.AsType(DType.Float64).ToArray<double>();
+        var got2 = other.AsType(DType.Float64).ToArray<double>();
+        for (int i = 0; i < xs.Length; i++)
+        {
+            Assert.Equal(xs[i] >= ys[i], gotMask[i]);
+            Assert.Equal(xs[i] >= ys[i] ? xs[i] : -9, got[i]);
+            Assert.Equal(xs[i] < 0 ? 7 : ys[i], got2[i]);
+        }
+    }
+
+    [Theory]
     [InlineData(9, 1)]
     [InlineData(37, 7)]
     [InlineData(20, 1024)]
