@@ -168,6 +168,73 @@ public class LinalgTests
         Assert.Equal(new[] { 8f, 11, 16, 23 }, Mx.Addmm(Mx.Array(1f), a, a).ToArray<float>());
     }
 
+    public static IEnumerable<object[]> AddmmCases()
+    {
+        foreach (var (m, k, n) in new[] { (1, 1, 1), (7, 17, 33), (33, 7, 17), (65, 300, 70), (3, 0, 4), (0, 5, 3), (256, 512, 10), (2, 10, 2100) })
+        {
+            foreach (var c in new[] { "full", "row", "column", "scalar" })
+            {
+                yield return new object[] { m, k, n, c };
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(AddmmCases))]
+    public void AddmmIsOneGemmIntoTheBroadcastBiasAndMatchesMathNet(int m, int k, int n, string cShape)
+    {
+        var av = H.Rand(m * k, 81);
+        var bv = H.Rand(k * n, 82);
+        int[] shape = cShape switch { "full" => new[] { m, n }, "row" => new[] { n }, "column" => new[] { m, 1 }, _ => System.Array.Empty<int>() };
+        int cCount = shape.Aggregate(1, (p, d) => p * d);
+        var cv = H.Rand(Math.Max(1, cCount), 83);
+        double C(int i, int j) => cShape switch { "full" => cv[i * n + j], "row" => cv[j], "column" => cv[i], _ => cv[0] };
+        var product = Ref(av, m, k) * Ref(bv, k, n);
+        foreach (var (alpha, beta) in new[] { (1.0, 1.0), (2.0, -0.5), (0.5, 0.0) })
+        {
+            var expected = Enumerable.Range(0, m).SelectMany(i => Enumerable.Range(0, n).Select(j => alpha * product[i, j] + beta * C(i, j))).ToArray();
+            foreach (var dtype in new[] { DType.Float64, DType.Float32 })
+            {
+                var a = Mx.Array(av, new[] { m, k }, dtype);
+                // b as the transpose of a row-major (n, k) array: the layout nn.Linear's weight has.
+                var b = Mx.Transpose(Mx.Array(Enumerable.Range(0, n * k).Select(t => bv[t % k * n + t / k]).ToArray(), new[] { n, k }, dtype));
+                var c = Mx.Array(cv.Take(cCount).ToArray(), shape, dtype);
+                var r = Mx.Addmm(c, a, b, alpha, beta);
+                Assert.IsType<AddMMPrimitive>(r.Primitive);
+                double tol = dtype == DType.Float64 ? 1e-12 : 2e-5;
+                H.Close(expected, r.AsType(DType.Float64).ToArray<double>(), tol, tol * Math.Max(1, k), $"{dtype} alpha {alpha} beta {beta} c {cShape}");
+            }
+        }
+    }
+
+    [Fact]
+    public void AddmmOverABatchAndItsDerivativesFollowTheComposition()
+    {
+        var av = H.Rand(2 * 5 * 3, 84);
+        var bv = H.Rand(3 * 4, 85);
+        var cv = H.Rand(4, 86);
+        var a = Mx.Array(av, new[] { 2, 5, 3 });
+        var b = Mx.Array(bv, new[] { 3, 4 });
+        var c = Mx.Array(cv, new[] { 4 });
+        var r = Mx.Addmm(c, a, b, 1.5, 2.0);
+        Assert.IsType<AddMMPrimitive>(r.Primitive);
+        H.Close(Mx.Add(Mx.Multiply(c, 2.0), Mx.Multiply(Mx.Matmul(a, b), 1.5)).ToArray<double>(), r.ToArray<double>(), 1e-12, 1e-12, "batched");
+        var w = Mx.Array(H.Rand(2 * 5 * 4, 87), new[] { 2, 5, 4 });
+        Nn.L.CheckGrad(x => Mx.Sum(Mx.Multiply(Mx.Addmm(x, a, b, 1.5, 2.0), w)), cv, new[] { 4 });
+        Nn.L.CheckGrad(x => Mx.Sum(Mx.Multiply(Mx.Addmm(c, x, b, 1.5, 2.0), w)), av, new[] { 2, 5, 3 });
+        Nn.L.CheckGrad(x => Mx.Sum(Mx.Multiply(Mx.Addmm(c, a, x, 1.5, 2.0), w)), bv, new[] { 3, 4 });
+        // Forward mode and vmap agree with the composition.
+        var t = Mx.Array(H.Rand(3 * 4, 88), new[] { 3, 4 });
+        var (_, jvp) = Mx.Jvp(x => new[] { Mx.Addmm(c, a, x[0], 1.5, 2.0) }, new[] { b }, new[] { t });
+        H.Close(Mx.Multiply(Mx.Matmul(a, t), 1.5).ToArray<double>(), jvp[0].ToArray<double>(), 1e-12, 1e-12, "jvp");
+        var cs = Mx.Array(H.Rand(3 * 4, 89), new[] { 3, 4 });
+        var mapped = Mx.Vmap(x => new[] { Mx.Addmm(x[0], a, b) }, new int?[] { 0 })(new[] { cs })[0];
+        for (int i = 0; i < 3; i++)
+        {
+            H.Close(Mx.Addmm(cs[i], a, b).ToArray<double>(), mapped[i].ToArray<double>(), 1e-12, 1e-12, $"vmap {i}");
+        }
+    }
+
     [Fact]
     public void TensordotInnerOuter()
     {

@@ -13,8 +13,8 @@ public sealed class Linear : Module
 
     public override MxArray Forward(MxArray x)
     {
-        var y = Mx.Matmul(x, Mx.Transpose(P("weight")));
-        return HasParam("bias") ? Mx.Add(y, P("bias")) : y;
+        // As MLX: addmm(bias, x, weight.T), one GEMM that accumulates into the broadcast bias.
+        return HasParam("bias") ? Mx.Addmm(P("bias"), x, Mx.Transpose(P("weight"))) : Mx.Matmul(x, Mx.Transpose(P("weight")));
     }
 }
 

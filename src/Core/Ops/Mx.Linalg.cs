@@ -36,6 +36,15 @@ public static partial class Mx
     {
         using var placement = Place(stream);
         var ab = Matmul(a, b, stream);
+        if (PlacedOnCpu && ab.Primitive is MatmulPrimitive && ab.DType is DType.Float32 or DType.Float64 && c.DType == ab.DType
+            && Shapes.Broadcast(c.ShapeRef, ab.ShapeRef).SequenceEqual(ab.ShapeRef))
+        {
+            // One GEMM accumulating into c, over the operands as Matmul prepared them (broadcast, promoted).
+            var operands = ab.Inputs;
+            var fused = MxArray.Create(ab.ShapeRef, ab.DType, new AddMMPrimitive(alpha, beta), BroadcastTo(c, ab.ShapeRef), operands[0], operands[1]);
+            ab.Dispose();
+            return fused;
+        }
         if (alpha != 1.0) ab = Multiply(ab, alpha);
         return Add(beta == 1.0 ? c : Multiply(c, beta), ab);
     }

@@ -21,7 +21,7 @@ internal sealed unsafe class MatmulPrimitive : Primitive
             }
             return;
         }
-        var v = new Kernel { A = inputs[0], B = inputs[1], O = outputs[0] };
+        var v = new Kernel { A = inputs[0], B = inputs[1], O = outputs[0], Alpha = 1 };
         outputs[0].AllocateData();
         Dispatch.Float(outputs[0].DType, ref v);
     }
@@ -92,9 +92,12 @@ internal sealed unsafe class MatmulPrimitive : Primitive
         return (new(copy.Memory, 0, rm[^2], rm[^1], rm[..^2]), copy.Scratch);
     }
 
-    private struct Kernel : IFloatVisitor
+    internal struct Kernel : IFloatVisitor
     {
         public MxArray A, B, O;
+
+        // O = Alpha * (A @ B) + Beta * O: Beta 0 overwrites O (Matmul), 1 accumulates into it (AddMM).
+        public double Alpha, Beta;
 
         public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
         {
@@ -107,6 +110,7 @@ internal sealed unsafe class MatmulPrimitive : Primitive
             }
             // Many small products: one per thread, each single-threaded; few large ones: each across all threads.
             bool acrossBatch = batch >= Parallelism.MaxThreads && (long)M * N * K <= 1L << 24;
+            T alpha = T.CreateChecked(Alpha), beta = T.CreateChecked(Beta);
             nint pa = (nint)A.Ptr<T>(), pb = (nint)B.Ptr<T>(), po = (nint)O.Ptr<T>();
             int[] shape = O.ShapeRef;
             long[] sa = A.Strides, sb = B.Strides;
@@ -121,7 +125,7 @@ internal sealed unsafe class MatmulPrimitive : Primitive
                     offB += i * sb[d];
                 }
                 Gemm.Run(M, N, K, (T*)pa + offA, sa[nd - 2], sa[nd - 1], (T*)pb + offB, sb[nd - 2], sb[nd - 1],
-                    (T*)po + bi * M * N, N, T.One, T.Zero, threads);
+                    (T*)po + bi * M * N, N, alpha, beta, threads);
             }
             if (acrossBatch)
             {
@@ -162,5 +166,62 @@ internal sealed unsafe class MatmulPrimitive : Primitive
         var a = batched[0] ? inputs[0] : Mx.ExpandDims(inputs[0], 0);
         var b = batched[1] ? inputs[1] : Mx.ExpandDims(inputs[1], 0);
         return new[] { Mx.Matmul(a, b) };
+    }
+}
+
+/// <summary>
+/// alpha * (a @ b) + beta * c (MLX's AddMM, what nn.Linear computes with its bias): the output starts as c broadcast
+/// and the GEMM accumulates into it, so the bias add costs no pass over memory of its own. Inputs are (c broadcast to
+/// the output's shape, a, b) as Matmul's node has them; float32/float64 on the CPU (Mx.Addmm builds Matmul and Add
+/// otherwise). Derivatives are those of that composition.
+/// </summary>
+internal sealed unsafe class AddMMPrimitive : Primitive
+{
+    public AddMMPrimitive(double alpha, double beta)
+    {
+        Alpha = alpha;
+        Beta = beta;
+    }
+
+    public double Alpha { get; }
+
+    public double Beta { get; }
+
+    public override string Name => "AddMM";
+
+    public override bool IsEquivalent(Primitive other) => other is AddMMPrimitive p && p.Alpha.Equals(Alpha) && p.Beta.Equals(Beta);
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var (c, o) = (inputs[0], outputs[0]);
+        o.AllocateData();
+        if (o.Size == 0) return;
+        int size = o.ItemSize;
+        if (size == 4) Strided.Copy(c.Ptr<float>(), o.ShapeRef, c.Strides, o.Ptr<float>());
+        else Strided.Copy(c.Ptr<double>(), o.ShapeRef, c.Strides, o.Ptr<double>());
+        var v = new MatmulPrimitive.Kernel { A = inputs[1], B = inputs[2], O = o, Alpha = Alpha, Beta = Beta };
+        Dispatch.Float(o.DType, ref v);
+    }
+
+    internal static MxArray Composed(MxArray c, MxArray a, MxArray b, double alpha, double beta)
+    {
+        var ab = Mx.Matmul(a, b);
+        if (alpha != 1.0) ab = Mx.Multiply(ab, alpha);
+        return Mx.Add(beta == 1.0 ? c : Mx.Multiply(c, beta), ab);
+    }
+
+    private MxArray Composition(MxArray[] x) => Composed(x[0], x[1], x[2], Alpha, Beta);
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        RuleHelpers.VjpOfComposition(Composition, primals, cotangents, argnums);
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        RuleHelpers.JvpOfComposition(Composition, primals, tangents, argnums);
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        // All three operands have the output's batch dims already; a leading batch axis is one more.
+        var x = inputs.Select((a, i) => batched[i] ? a : Mx.ExpandDims(a, 0)).ToArray();
+        return new[] { Mx.Addmm(x[0], x[1], x[2], Alpha, Beta) };
     }
 }
