@@ -153,14 +153,30 @@ public struct Log1pOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIee
 public struct SinOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static T Apply(T x) => T.Sin(x);
-    public static void Span(ReadOnlySpan<T> x, Span<T> o) => TensorPrimitives.Sin(x, o);
+    public static void Span(ReadOnlySpan<T> x, Span<T> o)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            SinCosFloat.Sin(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(x), System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(o));
+            return;
+        }
+        TensorPrimitives.Sin(x, o);
+    }
     public static bool HasSpanForm => true;
 }
 
 public struct CosOp<T> : IUnaryOp<T, T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static T Apply(T x) => T.Cos(x);
-    public static void Span(ReadOnlySpan<T> x, Span<T> o) => TensorPrimitives.Cos(x, o);
+    public static void Span(ReadOnlySpan<T> x, Span<T> o)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            SinCosFloat.Cos(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(x), System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(o));
+            return;
+        }
+        TensorPrimitives.Cos(x, o);
+    }
     public static bool HasSpanForm => true;
 }
 
