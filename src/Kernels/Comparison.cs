@@ -81,6 +81,13 @@ public static unsafe class Comparison
             var bytes = Vector256.Narrow(Vector256.Narrow(m0, m1), Vector256.Narrow(m2, m3)).AsByte();
             (bytes & one).Store(o + i);
         }
+        // Then a vector at a time (rows of 8 or 16 channels never reach four): its 8 bytes are the first of the narrowing.
+        for (; i + w <= n; i += w)
+        {
+            var m = TCmp.Compare(Load(a, aScalar, i), Load(b, bScalar, i)).AsInt32();
+            var s = Vector256.Narrow(m, m);
+            *(ulong*)(o + i) = (Vector256.Narrow(s, s).AsByte() & one).AsUInt64().ToScalar();
+        }
         return i;
     }
 
@@ -96,6 +103,13 @@ public static unsafe class Comparison
             var q3 = Vector256.Narrow(TCmp.Compare(Load(a, aScalar, i + 6 * w), Load(b, bScalar, i + 6 * w)).AsInt64(), TCmp.Compare(Load(a, aScalar, i + 7 * w), Load(b, bScalar, i + 7 * w)).AsInt64());
             var bytes = Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3)).AsByte();
             (bytes & one).Store(o + i);
+        }
+        for (; i + w <= n; i += w)
+        {
+            var m = TCmp.Compare(Load(a, aScalar, i), Load(b, bScalar, i)).AsInt64();
+            var d = Vector256.Narrow(m, m);
+            var s = Vector256.Narrow(d, d);
+            *(uint*)(o + i) = (Vector256.Narrow(s, s).AsByte() & one).AsUInt32().ToScalar();
         }
         return i;
     }

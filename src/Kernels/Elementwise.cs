@@ -112,10 +112,12 @@ public static unsafe class Elementwise
         }
         Parallelism.For(outer, inner, (start, end) =>
         {
-            for (long r = start; r < end; r++)
+            Span<long> index = stackalloc long[nd];
+            Strided.RowIndex(start, cs, index);
+            long oa = Strided.OuterOffset(start, cs, ca), ob = Strided.OuterOffset(start, cs, cb);
+            for (long r = start; r < end; r++, Strided.NextRow(index, cs, ca, cb, ref oa, ref ob))
             {
-                Run<T, TOut, TOp>((T*)pa + Strided.OuterOffset(r, cs, ca), ia, (T*)pb + Strided.OuterOffset(r, cs, cb), ib,
-                    (TOut*)po + r * inner, inner);
+                Run<T, TOut, TOp>((T*)pa + oa, ia, (T*)pb + ob, ib, (TOut*)po + r * inner, inner);
             }
         });
     }
@@ -251,10 +253,12 @@ public static unsafe class Elementwise
         }
         Parallelism.For(outer, inner, (start, end) =>
         {
-            for (long r = start; r < end; r++)
+            Span<long> index = stackalloc long[nd];
+            Strided.RowIndex(start, cs, index);
+            long oc = Strided.OuterOffset(start, cs, st[0]), oa = Strided.OuterOffset(start, cs, st[1]), ob = Strided.OuterOffset(start, cs, st[2]);
+            for (long r = start; r < end; r++, Strided.NextRow(index, cs, st[0], st[1], st[2], ref oc, ref oa, ref ob))
             {
-                SelectRun((bool*)pc + Strided.OuterOffset(r, cs, st[0]), ic, (T*)pa + Strided.OuterOffset(r, cs, st[1]), ia,
-                    (T*)pb + Strided.OuterOffset(r, cs, st[2]), ib, (T*)po + r * inner, inner);
+                SelectRun((bool*)pc + oc, ic, (T*)pa + oa, ia, (T*)pb + ob, ib, (T*)po + r * inner, inner);
             }
         });
     }

@@ -110,6 +110,50 @@ public static unsafe class Strided
     }
 
     /// <summary>Element offset of the row-major outer index <paramref name="outer"/> over all dims but the last.</summary>
+    /// <summary>The multi-index of row <paramref name="outer"/> over all dims but the last (the start of a row walk).</summary>
+    public static void RowIndex(long outer, long[] shape, Span<long> index)
+    {
+        for (int d = shape.Length - 2; d >= 0; d--)
+        {
+            index[d] = outer % shape[d];
+            outer /= shape[d];
+        }
+    }
+
+    /// <summary>
+    /// Steps <paramref name="index"/> to the next row and moves two operands' offsets with it: an add per row where
+    /// <see cref="OuterOffset"/> divides per dimension (rows of 16 channels under broadcast spatial dims cost more in
+    /// those divisions than in their arithmetic).
+    /// </summary>
+    public static void NextRow(Span<long> index, long[] shape, long[] sa, long[] sb, ref long a, ref long b)
+    {
+        for (int d = shape.Length - 2; d >= 0; d--)
+        {
+            a += sa[d];
+            b += sb[d];
+            if (++index[d] < shape[d]) return;
+            a -= sa[d] * shape[d];
+            b -= sb[d] * shape[d];
+            index[d] = 0;
+        }
+    }
+
+    /// <summary>As above for three operands.</summary>
+    public static void NextRow(Span<long> index, long[] shape, long[] sa, long[] sb, long[] sc, ref long a, ref long b, ref long c)
+    {
+        for (int d = shape.Length - 2; d >= 0; d--)
+        {
+            a += sa[d];
+            b += sb[d];
+            c += sc[d];
+            if (++index[d] < shape[d]) return;
+            a -= sa[d] * shape[d];
+            b -= sb[d] * shape[d];
+            c -= sc[d] * shape[d];
+            index[d] = 0;
+        }
+    }
+
     public static long OuterOffset(long outer, long[] shape, long[] strides)
     {
         long offset = 0;
@@ -154,10 +198,13 @@ public static unsafe class Strided
         nint s = (nint)src, o = (nint)dst;
         Parallelism.For(outer, inner, (start, end) =>
         {
-            for (long r = start; r < end; r++)
+            Span<long> index = stackalloc long[nd];
+            RowIndex(start, cs, index);
+            long so = OuterOffset(start, cs, ss), dof = OuterOffset(start, cs, ds);
+            for (long r = start; r < end; r++, NextRow(index, cs, ss, ds, ref so, ref dof))
             {
-                T* sp = (T*)s + OuterOffset(r, cs, ss);
-                T* dp = (T*)o + OuterOffset(r, cs, ds);
+                T* sp = (T*)s + so;
+                T* dp = (T*)o + dof;
                 if (si == 1 && di == 1)
                 {
                     new ReadOnlySpan<T>(sp, (int)inner).CopyTo(new Span<T>(dp, (int)inner));

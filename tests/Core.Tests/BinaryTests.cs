@@ -464,6 +464,45 @@ public class BinaryTests
         Assert.Equal(new long[] { 5, 0, 5 }, Mx.Where(c, Mx.Array(new[] { 5L }), Mx.Array(new[] { 0L })).ToArray<long>());
     }
 
+    [Fact]
+    public void RowsOfABroadcastMultiDimViewAreWalkedInOrder()
+    {
+        // A max-pool gradient's layout: x (N, H, 2, W, 2, C) against y (N, H, 1, W, 1, C) broadcast, with rows of C
+        // elements; enough rows that two threads split them at an odd place, and a transposed operand beside.
+        int[] xs = { 419, 5, 2, 7, 2, 3 };
+        int n = xs.Aggregate(1, (p, d) => p * d);
+        var xv = H.Rand(n, 31, -3, 3).Select(v => Math.Round(v)).ToArray();
+        var yv = H.Rand(n / 4, 32, -3, 3).Select(v => Math.Round(v)).ToArray();
+        var x = Mx.Array(xv, xs);
+        var y = Mx.Array(yv, new[] { 419, 5, 1, 7, 1, 3 });
+        int YIndex(int i)
+        {
+            int c = i % 3, w = i / 6 % 7, h = i / 84 % 5, b = i / 420;
+            return ((b * 5 + h) * 7 + w) * 3 + c;
+        }
+        var sum = Mx.Add(x, y).ToArray<double>();
+        var eq = Mx.Equal(x, y).ToArray<bool>();
+        var pick = Mx.Where(Mx.Greater(x, 0), y, x).ToArray<double>();
+        var copy = Mx.Contiguous(Mx.BroadcastTo(y, xs)).ToArray<double>();
+        for (int i = 0; i < n; i++)
+        {
+            double yi = yv[YIndex(i)];
+            Assert.Equal(xv[i] + yi, sum[i]);
+            Assert.Equal(xv[i] == yi, eq[i]);
+            Assert.Equal(xv[i] > 0 ? yi : xv[i], pick[i]);
+            Assert.Equal(yi, copy[i]);
+        }
+        // A transposed operand (rows of the output cross its columns) with a broadcast one.
+        var t = Mx.Array(H.Rand(3 * 37 * 5, 33), new[] { 3, 37, 5 });
+        var tt = Mx.Transpose(t, new[] { 1, 2, 0 });                       // (37, 5, 3), strides (5, 1, 185)
+        var r = Mx.Multiply(tt, Mx.Array(new[] { 1.0, 10, 100 })).ToArray<double>();
+        var tv = t.ToArray<double>();
+        for (int b = 0; b < 37; b++)
+            for (int h = 0; h < 5; h++)
+                for (int c = 0; c < 3; c++)
+                    Assert.Equal(tv[(c * 37 + b) * 5 + h] * Math.Pow(10, c), r[(b * 5 + h) * 3 + c], 12);
+    }
+
     [Theory]
     [InlineData(DType.Float32)]
     [InlineData(DType.Float64)]
