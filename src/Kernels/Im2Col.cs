@@ -133,7 +133,9 @@ public sealed class ConvGeometry
     /// </summary>
     public unsafe bool TryForward<T>(T* x, T* w, int cout, T* o) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int nr = Gemm.PanelWidth<T>(), mr = Gemm.MR;
+        // Fewer output channels than a panel is wide (16 or 32 with AVX-512's 64): panels one vector wide, which the
+        // micro-kernel runs whole, instead of a wide panel mostly padding that takes its partial-tile path.
+        int nr = cout < Gemm.PanelWidth<T>() && Gemm.NarrowWidth<T>() > 0 ? Gemm.NarrowWidth<T>() : Gemm.PanelWidth<T>(), mr = Gemm.MR;
         int kt = (int)Cols, c = Channels, d = Spatial.Length, last = d - 1;
         if ((long)kt * nr * sizeof(T) > CacheInfo.L2 / 2)
         {

@@ -45,4 +45,48 @@ public class ConvBlockTests
         }
         H.Close(expected, Mx.Conv2d(x, w, stride, pad, dil), 1e-4, 1e-4);
     }
+
+    [Theory]
+    [InlineData(40, 12, 12, 8, 5, 1, 1, DType.Float32)]   // 12 images per thread's column chunk: 4 chunks
+    [InlineData(40, 12, 12, 8, 5, 1, 1, DType.Float64)]   // 6 per chunk: 7 chunks, the last partial
+    [InlineData(60, 28, 28, 1, 16, 1, 1, DType.Float32)]  // one input channel (the first layer of an image model): 18 images per chunk
+    [InlineData(3, 12, 12, 8, 5, 1, 1, DType.Float32)]    // too few images to split: one GEMM per chunk, as before
+    public void Conv2dGradientsOverImageChunksMatchDirectLoops(int n, int h, int wd, int cin, int cout, int stride, int pad, DType dtype)
+    {
+        const int k = 3;
+        var xv = H.Rand(n * h * wd * cin, 91);
+        var wv = H.Rand(cout * k * k * cin, 92);
+        int oh = (h + 2 * pad - k) / stride + 1, ow = (wd + 2 * pad - k) / stride + 1;
+        var gv = H.Rand(n * oh * ow * cout, 93);
+        var x = Mx.Array(xv, new[] { n, h, wd, cin }, dtype);
+        var w = Mx.Array(wv, new[] { cout, k, k, cin }, dtype);
+        var g = Mx.Array(gv, new[] { n, oh, ow, cout }, dtype);
+        var grads = Mx.Grad(a => Mx.Sum(Mx.Multiply(Mx.Conv2d(a[0], a[1], stride, pad), g)), new[] { 0, 1 })(new[] { x, w });
+        // dL/dw[o,ki,kj,c] = sum over images and outputs of g * x at the tap; dL/dx gathers g back through the same taps.
+        double X(double[] v, int b, int y, int z, int c) => v[((b * h + y) * wd + z) * cin + c];
+        var dw = new double[wv.Length];
+        var dx = new double[xv.Length];
+        for (int b = 0; b < n; b++)
+        for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++)
+        for (int co = 0; co < cout; co++)
+        {
+            double gi = gv[((b * oh + i) * ow + j) * cout + co];
+            for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++)
+            {
+                int y = i * stride - pad + ki, z = j * stride - pad + kj;
+                if (y < 0 || y >= h || z < 0 || z >= wd) continue;
+                for (int ci = 0; ci < cin; ci++)
+                {
+                    int wi = ((co * k + ki) * k + kj) * cin + ci;
+                    dw[wi] += gi * X(xv, b, y, z, ci);
+                    dx[((b * h + y) * wd + z) * cin + ci] += gi * wv[wi];
+                }
+            }
+        }
+        double tol = dtype == DType.Float64 ? 1e-10 : 2e-4;
+        H.Close(dx, grads[0].AsType(DType.Float64).ToArray<double>(), tol, tol, "dx");
+        H.Close(dw, grads[1].AsType(DType.Float64).ToArray<double>(), tol, tol * Math.Sqrt(n * oh * ow), "dw");
+    }
 }
