@@ -140,9 +140,12 @@ internal sealed unsafe class ReducePrimitive : Primitive
             case ReduceOp.Prod:
                 return new[] { Mx.Multiply(Mx.BroadcastTo(g, x.ShapeRef), ProductOfOthers(x)) };
             case ReduceOp.Max or ReduceOp.Min:
+                // The cotangent shared among the tied extremes: divided on the reduced shape, then spread by the mask
+                // (one pass over the input's size fewer than mask / count * g; a window with no match, NaN, still
+                // gives 0 * (g / 0) = NaN, as MLX's).
                 var mask = Mx.AsType(Mx.Equal(x, y), g.DType);
                 var count = Mx.Sum(mask, Axes, keepDims: true);
-                return new[] { Mx.Multiply(Mx.Divide(mask, count), g) };
+                return new[] { Mx.Multiply(mask, Mx.Divide(g, count)) };
             default:
                 return new[] { Mx.ZerosLike(x) };
         }

@@ -122,6 +122,20 @@ public class GradTests
     }
 
     [Fact]
+    public void MaxSharesTheCotangentAmongTiesAndANaNWindowGivesNaN()
+    {
+        // As MLX's Reduce VJP: mask / count * g, so tied maxima split g equally; a row whose max is NaN matches
+        // nothing (NaN != NaN), and 0 / 0 makes its gradient NaN.
+        var x = Mx.Array(new[] { 1.0, 3, 3, 2, 2, 2, double.NaN, 1, 0 }, new[] { 3, 3 });
+        var weights = Mx.Array(new[] { 1.0, 6, 2 });
+        var grad = Mx.Grad(v => Mx.Sum(Mx.Multiply(Mx.Max(v, 1), weights)))(x).ToArray<double>();
+        Assert.Equal(new[] { 0.0, 0.5, 0.5, 2, 2, 2 }, grad.Take(6));
+        Assert.All(grad.Skip(6), v => Assert.True(double.IsNaN(v)));
+        var gmin = Mx.Grad(v => Mx.Sum(Mx.Min(v, 0)))(Mx.Array(new[] { 1.0, 5, 1, 7 }, new[] { 2, 2 })).ToArray<double>();
+        Assert.Equal(new[] { 0.5, 1, 0.5, 0 }, gmin);
+    }
+
+    [Fact]
     public void ViewsAndIndexing()
     {
         var x = RandomValues(12, 11);
