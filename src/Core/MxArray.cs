@@ -67,8 +67,6 @@ public sealed unsafe partial class MxArray : IDisposable
         }
     }
 
-    internal bool IsDisposed => _disposed != 0;
-
     /// <summary>A pending node reads this array.</summary>
     internal void Claim() => Interlocked.Increment(ref _claims);
 
@@ -104,7 +102,7 @@ public sealed unsafe partial class MxArray : IDisposable
                 var a = stack.Pop();
                 if (a._node is not { } node)
                 {
-                    // Computed in the meantime.
+                    // An evaluated input that nothing else claims: its data goes now.
                     if (a.Unclaimed) a.ReleaseData();
                     continue;
                 }
