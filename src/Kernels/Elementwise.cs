@@ -276,6 +276,28 @@ public static unsafe class Elementwise
         }
     }
 
+    /// <summary>
+    /// o = min(max(x, lo), hi) in one pass, with TensorPrimitives.Max/Min's IEEE rules (NaN stays NaN, +0 above -0):
+    /// what clip computes as two.
+    /// </summary>
+    public static void Clamp(ReadOnlySpan<float> x, float lo, float hi, Span<float> o)
+    {
+        int i = 0, n = x.Length;
+        ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref float os = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(o);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> l = Vector512.Create(lo), h = Vector512.Create(hi);
+            for (; i + 16 <= n; i += 16) Vector512.Min(Vector512.Max(Vector512.LoadUnsafe(ref xs, (nuint)i), l), h).StoreUnsafe(ref os, (nuint)i);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> l = Vector256.Create(lo), h = Vector256.Create(hi);
+            for (; i + 8 <= n; i += 8) Vector256.Min(Vector256.Max(Vector256.LoadUnsafe(ref xs, (nuint)i), l), h).StoreUnsafe(ref os, (nuint)i);
+        }
+        for (; i < n; i++) o[i] = float.Min(float.Max(x[i], lo), hi);
+    }
+
     /// <summary>o = p - s * g over contiguous memory, the product rounded first (as the two separate ops round).</summary>
     public static void SubtractScaled<T>(T* p, T* g, T s, T* o, long n) where T : unmanaged, INumber<T>
     {

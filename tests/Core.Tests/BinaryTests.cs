@@ -559,6 +559,29 @@ public class BinaryTests
             }
     }
 
+    [Theory]
+    [InlineData(-1f, 1f)]
+    [InlineData(0f, 6f)]      // relu6: zeros of both signs land on the bound
+    [InlineData(-0f, 0f)]
+    [InlineData(2f, -2f)]     // a_min above a_max: every element becomes a_max, as NumPy's clip
+    public void ClipWithScalarBoundsIsOnePassAndBitwiseTheTwoOps(float lo, float hi)
+    {
+        // 3 tiles and an odd tail; NaN, signed zeros, infinities and the bounds themselves among the values.
+        var v = H.RandF(3 * (8192 + 37), 41, -8, 8);
+        float[] specials = { float.NaN, 0f, -0f, float.PositiveInfinity, float.NegativeInfinity, lo, hi, -lo, 6f };
+        for (int i = 0; i < v.Length; i += 7) v[i] = specials[i / 7 % specials.Length];
+        var x = Mx.Array(v, new[] { 3, v.Length / 3 });
+        var got = Mx.Clip(x, Mx.Array(lo), Mx.Array(hi)).ToArray<float>();
+        var want = Mx.Minimum(Mx.Maximum(x, Mx.Array(lo)), Mx.Array(hi)).ToArray<float>();
+        for (int i = 0; i < v.Length; i++)
+        {
+            Assert.True(BitConverter.SingleToInt32Bits(want[i]) == BitConverter.SingleToInt32Bits(got[i]) || (float.IsNaN(want[i]) && float.IsNaN(got[i])),
+                $"clip({v[i]:R}, {lo}, {hi}) = {got[i]:R}, two ops give {want[i]:R}");
+            float expected = float.IsNaN(v[i]) ? float.NaN : lo > hi ? hi : Math.Min(Math.Max(v[i], lo), hi);
+            Assert.True(expected.Equals(got[i]), $"clip({v[i]:R}, {lo}, {hi}) = {got[i]:R}");
+        }
+    }
+
     [Fact]
     public void ClipBoundsAndNaN()
     {

@@ -238,10 +238,20 @@ internal sealed unsafe class FusedElementwisePrimitive : Primitive
     private readonly FusedOp[] _program;
     private readonly int _externals;
 
+    // Step j is a maximum with a value whose only reader, step j + 1, takes its minimum with another: clip.
+    private readonly bool[] _clampAt;
+
     public FusedElementwisePrimitive(FusedOp[] program, int externals)
     {
         _program = program;
         _externals = externals;
+        _clampAt = new bool[program.Length];
+        for (int j = 0; j + 1 < program.Length; j++)
+        {
+            _clampAt[j] = program[j].Primitive is BinaryPrimitive { Op: BinaryOp.Maximum } && program[j + 1].Primitive is BinaryPrimitive { Op: BinaryOp.Minimum }
+                && program[j].Args.Length == 2 && program[j + 1].Args.Count(a => a == j) == 1 && program[j + 1].Args.Count(a => a < 0) == 1
+                && program.Count(p => p.Args.Contains(j)) == 1;
+        }
     }
 
     public override string Name => "Fused[" + string.Join(",", _program.Select(p => p.Primitive.Name)) + "]";
@@ -360,6 +370,12 @@ internal sealed unsafe class FusedElementwisePrimitive : Primitive
         long outOffset = row * cs[nd - 1] + start;
         for (int j = 0; j < _program.Length; j++)
         {
+            if (_clampAt[j] && TryClamp(j, ext, scalar, isScalar, results, j + 2 == _program.Length ? (float*)outBase + outOffset : results + (j + 1) * Tile, len))
+            {
+                // min(max(x, lo), hi) in one pass over the tile (Mx.Clip) instead of two.
+                j++;
+                continue;
+            }
             bool last = j == _program.Length - 1;
             var dst = last ? new Span<float>((float*)outBase + outOffset, len) : new Span<float>(results + j * Tile, len);
             var op = _program[j];
@@ -407,6 +423,21 @@ internal sealed unsafe class FusedElementwisePrimitive : Primitive
                     break;
             }
         }
+    }
+
+    // Steps j and j + 1 as one clamp when, in this tile, exactly one of max's operands and min's other are scalars.
+    private bool TryClamp(int j, Span<nint> ext, Span<float> scalar, Span<bool> isScalar, float* results, float* dst, int len)
+    {
+        int[] max = _program[j].Args, min = _program[j + 1].Args;
+        bool s0 = max[0] < 0 && isScalar[-1 - max[0]], s1 = max[1] < 0 && isScalar[-1 - max[1]];
+        int hiArg = min[0] == j ? min[1] : min[0];
+        if (s0 == s1 || !isScalar[-1 - hiArg])
+        {
+            return false;
+        }
+        var x = Arg(s0 ? max[1] : max[0], ext, results, len);
+        Elementwise.Clamp(x, scalar[-1 - (s0 ? max[0] : max[1])], scalar[-1 - hiArg], new Span<float>(dst, len));
+        return true;
     }
 
     /// <summary>op(x, y) with x a span and y a scalar, or op(y, x) when <paramref name="scalarFirst"/>.</summary>
