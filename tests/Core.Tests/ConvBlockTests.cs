@@ -16,6 +16,10 @@ public class ConvBlockTests
     [InlineData(2, 11, 13, 35, 9, 3, 2, 2, 2)]    // stride 2 and dilation 2
     [InlineData(1, 6, 14, 64, 3, 5, 1, 2, 1)]     // 5x5 kernel: tiles whose first kernel rows are all padding
     [InlineData(1, 12, 12, 512, 8, 3, 1, 1, 1)]   // a packed weight panel past L2: the im2col fallback
+    [InlineData(5, 28, 28, 1, 16, 3, 1, 1, 1)]    // small patches, direct: one input channel into 16 (MNIST's first layer)
+    [InlineData(3, 17, 13, 3, 32, 3, 2, 1, 1)]    // small patches: RGB, stride 2, two output vectors
+    [InlineData(2, 11, 9, 1, 64, 5, 1, 2, 1)]     // small patches: 5x5 taps, four output vectors, wide padding
+    [InlineData(2, 12, 12, 2, 48, 3, 1, 2, 2)]    // small patches: dilation 2, three output vectors
     public void Conv2dMatchesDirectLoop(int n, int h, int wd, int cin, int cout, int k, int stride, int pad, int dil)
     {
         var xv = H.Rand(n * h * wd * cin, 81);
@@ -49,7 +53,9 @@ public class ConvBlockTests
     [Theory]
     [InlineData(40, 12, 12, 8, 5, 1, 1, DType.Float32)]   // 12 images per thread's column chunk: 4 chunks
     [InlineData(40, 12, 12, 8, 5, 1, 1, DType.Float64)]   // 6 per chunk: 7 chunks, the last partial
-    [InlineData(60, 28, 28, 1, 16, 1, 1, DType.Float32)]  // one input channel (the first layer of an image model): 18 images per chunk
+    [InlineData(60, 28, 28, 1, 16, 1, 1, DType.Float32)]  // one input channel (the first layer of an image model): small patches, direct
+    [InlineData(60, 28, 28, 1, 16, 1, 1, DType.Float64)]  // the same in float64: 9 images per chunk through the GEMM
+    [InlineData(7, 9, 11, 3, 32, 2, 1, DType.Float32)]    // RGB into 32, stride 2: small patches, two output vectors
     [InlineData(3, 12, 12, 8, 5, 1, 1, DType.Float32)]    // too few images to split: one GEMM per chunk, as before
     public void Conv2dGradientsOverImageChunksMatchDirectLoops(int n, int h, int wd, int cin, int cout, int stride, int pad, DType dtype)
     {

@@ -125,7 +125,7 @@ internal sealed unsafe class ConvPrimitive : Primitive
             MxArray x = X, w = W, o = O;
             int cout = w.ShapeRef[0];
             int kc = (int)g.Cols;
-            if (g.TryForward(x.Ptr<T>(), w.Ptr<T>(), cout, o.Ptr<T>()))
+            if (g.TryForwardSmallPatches(x.Ptr<T>(), w.Ptr<T>(), cout, o.Ptr<T>()) || g.TryForward(x.Ptr<T>(), w.Ptr<T>(), cout, o.Ptr<T>()))
             {
                 return;
             }
@@ -474,6 +474,10 @@ internal sealed unsafe class ConvWeightGradPrimitive : Primitive
             if (geo.Batch == 0)
             {
                 new Span<T>(o.Ptr<T>(), cout * kc).Clear();
+            }
+            if (geo.Batch > 0 && geo.TryWeightGradSmallPatches(x.Ptr<T>(), g.Ptr<T>(), cout, o.Ptr<T>()))
+            {
+                return;
             }
             int threads = Parallelism.MaxThreads;
             int chunk = ConvPrimitive.CacheChunkImages(geo, sizeof(T));
