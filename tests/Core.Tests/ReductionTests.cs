@@ -440,3 +440,64 @@ internal static class ReshapeExtensions
 {
     public static MxArray Reshape1(this MxArray a) => Mx.Reshape(a, new[] { 1 });
 }
+
+/// <summary>Reductions of many short rows into one, and of adjacent axes together, against double loops.</summary>
+public class RowSplitReductionTests
+{
+    [Theory]
+    [InlineData(9000, 16)]   // float32 sums in Vector512 registers, two threads' shares
+    [InlineData(3000, 48)]
+    [InlineData(20000, 7)]   // a row not a multiple of 16: span accumulation per share
+    [InlineData(600, 256)]
+    public void ManyShortRowsIntoOneMatchTheScalarRule(int rows, int cols)
+    {
+        // Sum / max / min over every axis but the last, as a bias gradient or a per-channel statistic: the rows are
+        // split between threads and combined in thread order.
+        var v = H.Rand(rows * cols, rows + cols, -2, 2);
+        int[] shape = rows % 3 == 0 ? new[] { 3, rows / 3, cols } : new[] { 1, rows, cols };
+        var x64 = Mx.Array(v, shape);
+        var x32 = Mx.AsType(x64, DType.Float32);
+        var xi = Mx.AsType(Mx.Multiply(x64, 100.0), DType.Int32);
+        var sum = new double[cols];
+        var max = Enumerable.Repeat(double.NegativeInfinity, cols).ToArray();
+        var min = Enumerable.Repeat(double.PositiveInfinity, cols).ToArray();
+        var isum = new long[cols];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+            {
+                double e = v[r * cols + c];
+                sum[c] += e;
+                max[c] = Math.Max(max[c], e);
+                min[c] = Math.Min(min[c], e);
+                isum[c] += (int)(e * 100);
+            }
+        int[] axes = { 0, 1 };
+        H.Close(sum, Mx.Sum(x64, axes), 1e-12, 1e-9, "float64 sum");
+        H.Close(sum, Mx.Sum(x32, axes), 1e-4, 1e-3, "float32 sum");
+        H.Close(max, Mx.Max(x32, axes), 1e-6, 1e-6, "float32 max");
+        H.Close(min, Mx.Min(x64, axes), 0, 0, "float64 min");
+        Assert.Equal(isum.Select(s => (int)s).ToArray(), Mx.Sum(xi, axes).ToArray<int>());
+    }
+
+    [Fact]
+    public void AdjacentAndSeparateReducedAxesTogether()
+    {
+        // Axes {0, 1, 3} of (5, 6, 7, 8, 3): the first two run as one reduction, the fourth as another.
+        int[] shape = { 5, 6, 7, 8, 3 };
+        int n = shape.Aggregate(1, (a, b) => a * b);
+        var v = H.Rand(n, 77, -2, 2);
+        var x = Mx.Array(v, shape);
+        var want = new double[7 * 3];
+        var wantMax = Enumerable.Repeat(double.NegativeInfinity, 7 * 3).ToArray();
+        for (int i = 0; i < n; i++)
+        {
+            int c = i % 3, l = i / 3 % 8, k = i / 24 % 7;
+            want[k * 3 + c] += v[i];
+            wantMax[k * 3 + c] = Math.Max(wantMax[k * 3 + c], v[i]);
+            _ = l;
+        }
+        H.Close(want, Mx.Sum(x, new[] { 0, 1, 3 }), 1e-12, 1e-12, "sum");
+        H.Close(wantMax, Mx.Max(x, new[] { 3, 0, 1 }), 0, 0, "max");
+        Assert.Equal(new[] { 1, 1, 7, 1, 3 }, Mx.Sum(x, new[] { 0, 1, 3 }, keepDims: true).Shape);
+    }
+}

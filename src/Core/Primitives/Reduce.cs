@@ -25,6 +25,18 @@ internal sealed unsafe class ReducePrimitive : Primitive
 
     public override bool IsEquivalent(Primitive other) => other is ReducePrimitive p && p.Op == Op && p.Axes.SequenceEqual(Axes);
 
+    /// <summary>Runs of consecutive axes (first, last), the last run first.</summary>
+    private static IEnumerable<(int First, int Last)> AdjacentRuns(int[] axes)
+    {
+        var sorted = axes.OrderByDescending(a => a).ToArray();
+        for (int i = 0; i < sorted.Length;)
+        {
+            int last = sorted[i], first = last;
+            while (++i < sorted.Length && sorted[i] == first - 1) first--;
+            yield return (first, last);
+        }
+    }
+
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
         var o = outputs[0];
@@ -37,13 +49,18 @@ internal sealed unsafe class ReducePrimitive : Primitive
         var x = inputs[0].DType == work && inputs[0].IsRowContiguous ? inputs[0] : Cast.Materialize(inputs[0], work);
         var shape = (int[])x.ShapeRef.Clone();
         MxArray current = x;
-        foreach (int axis in Axes.OrderByDescending(a => a))
+        // Adjacent reduced axes go as one (x is row-major): a bias gradient over (N, H, W) of NHWC is one sum over
+        // N*H*W rows of C, not three passes over short rows.
+        foreach (var (first, last) in AdjacentRuns(Axes))
         {
-            long A = 1, B = 1;
-            for (int i = 0; i < axis; i++) A *= shape[i];
-            for (int i = axis + 1; i < shape.Length; i++) B *= shape[i];
-            long K = shape[axis];
-            shape[axis] = 1;
+            long A = 1, B = 1, K = 1;
+            for (int i = 0; i < first; i++) A *= shape[i];
+            for (int i = last + 1; i < shape.Length; i++) B *= shape[i];
+            for (int i = first; i <= last; i++)
+            {
+                K *= shape[i];
+                shape[i] = 1;
+            }
             var next = new MxArray((int[])shape.Clone(), work, Allocator.Allocate(A * B * work.Size()), MxArray.RowMajorStrides(shape), 0);
             var v = new Kernel { X = current, O = next, A = A, K = K, B = B, Op = Op };
             if (work == DType.Complex64)
