@@ -133,7 +133,7 @@ public sealed class ConvGeometry
     /// </summary>
     public unsafe bool TryForwardSmallPatches<T>(T* x, T* w, int cout, T* o) where T : unmanaged
     {
-        if (typeof(T) != typeof(float) || !Vector512.IsHardwareAccelerated || cout % 16 != 0 || cout > 64 || Cols > 32)
+        if (!SmallPatches<T>(cout))
         {
             return false;
         }
@@ -180,6 +180,9 @@ public sealed class ConvGeometry
         return true;
     }
 
+    // At most 32 taps x channels into 16, 32, 48 or 64 float32 output channels, with Vector512.
+    private bool SmallPatches<T>(int cout) => typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated && cout % 16 == 0 && cout <= 64 && Cols <= 32;
+
     /// <summary>
     /// The weight gradient of the same small-patch convolutions: dw[oc, t] = sum over positions of g[position, oc]
     /// times the position's input at tap t. Each thread sums its contiguous share of the positions into per-tap
@@ -188,7 +191,7 @@ public sealed class ConvGeometry
     /// </summary>
     public unsafe bool TryWeightGradSmallPatches<T>(T* x, T* g, int cout, T* dw) where T : unmanaged
     {
-        if (typeof(T) != typeof(float) || !Vector512.IsHardwareAccelerated || cout % 16 != 0 || cout > 64 || Cols > 32)
+        if (!SmallPatches<T>(cout))
         {
             return false;
         }

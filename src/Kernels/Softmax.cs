@@ -27,8 +27,8 @@ public static unsafe class Softmax
         });
     }
 
-    /// <summary>The double version: TensorPrimitives passes over the row (all but the first hit cache).</summary>
-    public static void Rows(double* x, double* y, long rows, int n)
+    /// <summary>The double version (log-softmax with <paramref name="log"/>): TensorPrimitives passes over the row (all but the first hit cache).</summary>
+    public static void Rows(double* x, double* y, long rows, int n, bool log = false)
     {
         if (rows == 0 || n == 0)
         {
@@ -37,6 +37,7 @@ public static unsafe class Softmax
         nint px = (nint)x, py = (nint)y;
         Parallelism.For(rows, (long)n * 8, (s, e) =>
         {
+            var exps = log ? new double[n] : null;
             for (long r = s; r < e; r++)
             {
                 var src = new ReadOnlySpan<double>((double*)px + r * n, n);
@@ -49,8 +50,16 @@ public static unsafe class Softmax
                     continue;
                 }
                 TensorPrimitives.Subtract(src, max, dst);
-                TensorPrimitives.Exp(dst, dst);
-                TensorPrimitives.Multiply(dst, 1.0 / TensorPrimitives.Sum<double>(dst), dst);
+                if (log)
+                {
+                    TensorPrimitives.Exp(dst, exps);
+                    TensorPrimitives.Subtract(dst, Math.Log(TensorPrimitives.Sum<double>(exps)), dst);
+                }
+                else
+                {
+                    TensorPrimitives.Exp(dst, dst);
+                    TensorPrimitives.Multiply(dst, 1.0 / TensorPrimitives.Sum<double>(dst), dst);
+                }
             }
         });
     }
@@ -115,33 +124,6 @@ public static unsafe class Softmax
         });
     }
 
-    /// <summary>The double version of <see cref="LogRows(float*, float*, long, int)"/>, by TensorPrimitives passes.</summary>
-    public static void LogRows(double* x, double* y, long rows, int n)
-    {
-        if (rows == 0 || n == 0)
-        {
-            return;
-        }
-        nint px = (nint)x, py = (nint)y;
-        Parallelism.For(rows, (long)n * 8, (s, e) =>
-        {
-            var shifted = new double[n];
-            for (long r = s; r < e; r++)
-            {
-                var src = new ReadOnlySpan<double>((double*)px + r * n, n);
-                var dst = new Span<double>((double*)py + r * n, n);
-                double max = TensorPrimitives.Max(src);
-                if (!double.IsFinite(max))
-                {
-                    dst.Fill(double.NaN);
-                    continue;
-                }
-                TensorPrimitives.Subtract(src, max, dst);
-                TensorPrimitives.Exp(dst, shifted);
-                TensorPrimitives.Subtract(dst, Math.Log(TensorPrimitives.Sum<double>(shifted)), dst);
-            }
-        });
-    }
 
     /// <summary>
     /// y = exp(x - max(x)) over one row (x and y may be the same memory), returning the sum: softmax without its

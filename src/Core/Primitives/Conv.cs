@@ -33,9 +33,38 @@ internal sealed unsafe class ConvPrimitive : Primitive
     internal ConvGeometry Geometry(MxArray x, MxArray w) =>
         new(x.ShapeRef[0], x.ShapeRef[1..^1], x.ShapeRef[^1], w.ShapeRef[1..^1], Stride, Padding, Dilation);
 
-    /// <summary>Images per chunk of a thread's own column scratch: about half a core's L2 (at least one image).</summary>
-    internal static int CacheChunkImages(ConvGeometry g, int itemSize) =>
-        (int)Math.Clamp((512L << 10) / Math.Max(1, g.OutputPerImage * g.Cols * itemSize), 1, Math.Max(1, g.Batch));
+    /// <summary>
+    /// Runs <paramref name="body"/>(thread, first, count, rows, col) over chunks of images sized so each thread's own
+    /// column scratch is about half a core's L2; thread t takes chunks t, t + threads, ... (a fixed assignment, so
+    /// per-thread partial sums depend on the thread count only). Returns false, doing nothing, when there are fewer
+    /// than two chunks per thread: the caller then takes <see cref="ForEachChunk"/>.
+    /// </summary>
+    internal static bool ForEachChunkPerThread<T>(ConvGeometry g, int threads, Action<int, int, int, int, nint> body) where T : unmanaged
+    {
+        int chunk = (int)Math.Clamp((512L << 10) / Math.Max(1, g.OutputPerImage * g.Cols * sizeof(T)), 1, Math.Max(1, g.Batch));
+        int chunks = (g.Batch + chunk - 1) / chunk;
+        if (threads < 2 || chunks < 2 * threads)
+        {
+            return false;
+        }
+        Parallelism.Run(threads, t =>
+        {
+            T* col = (T*)NativeMemory.AlignedAlloc((nuint)((long)chunk * g.OutputPerImage * g.Cols * sizeof(T)), 64);
+            try
+            {
+                for (int c = t; c < chunks; c += threads)
+                {
+                    int first = c * chunk, count = Math.Min(chunk, g.Batch - first);
+                    body(t, first, count, (int)(count * g.OutputPerImage), (nint)col);
+                }
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(col);
+            }
+        });
+        return true;
+    }
 
     /// <summary>Images per chunk so the column scratch stays near 32 MB.</summary>
     internal static int ChunkImages(ConvGeometry g, int itemSize) =>
@@ -322,32 +351,15 @@ internal sealed unsafe class ConvInputGradPrimitive : Primitive
             MxArray g = G, w = W, o = O;
             int cout = w.ShapeRef[0];
             int kc = (int)geo.Cols;
-            int threads = Parallelism.MaxThreads;
-            int chunk = ConvPrimitive.CacheChunkImages(geo, sizeof(T));
-            int chunks = (geo.Batch + chunk - 1) / chunk;
-            if (threads > 1 && chunks >= 2 * threads)
+            // Each thread's chunks of images: a single-threaded GEMM into its own cache-sized column scratch, then
+            // col2im into those images' dx (images are disjoint, so the sums do not depend on who took which).
+            nint pg = (nint)g.Ptr<T>(), pw = (nint)w.Ptr<T>(), pdx = (nint)o.Ptr<T>();
+            if (ConvPrimitive.ForEachChunkPerThread<T>(geo, Parallelism.MaxThreads, (_, first, count, rows, col) =>
             {
-                // Each thread takes chunks of images in turn: a single-threaded GEMM into its own cache-sized column
-                // scratch, then col2im into those images' dx (images are disjoint, so any order gives the same sums).
-                nint pg = (nint)g.Ptr<T>(), pw = (nint)w.Ptr<T>(), pdx = (nint)o.Ptr<T>();
-                int next = 0;
-                Parallelism.Run(threads, _ =>
-                {
-                    T* col = (T*)NativeMemory.AlignedAlloc((nuint)((long)chunk * geo.OutputPerImage * kc * sizeof(T)), 64);
-                    try
-                    {
-                        for (int c; (c = Interlocked.Increment(ref next) - 1) < chunks;)
-                        {
-                            int first = c * chunk, count = Math.Min(chunk, geo.Batch - first);
-                            Gemm.Run((int)(count * geo.OutputPerImage), kc, cout, (T*)pg + first * geo.OutputPerImage * cout, cout, 1, (T*)pw, kc, 1, col, kc, T.One, T.Zero, 1);
-                            geo.Col2Im(col, first, count, (T*)pdx);
-                        }
-                    }
-                    finally
-                    {
-                        NativeMemory.AlignedFree(col);
-                    }
-                });
+                Gemm.Run(rows, kc, cout, (T*)pg + first * geo.OutputPerImage * cout, cout, 1, (T*)pw, kc, 1, (T*)col, kc, T.One, T.Zero, 1);
+                geo.Col2Im((T*)col, first, count, (T*)pdx);
+            }))
+            {
                 return;
             }
             ConvPrimitive.ForEachChunk<T>(geo, (first, count, rows, col) =>
@@ -479,39 +491,21 @@ internal sealed unsafe class ConvWeightGradPrimitive : Primitive
             {
                 return;
             }
+            // dw is small and the sum over images long (K = batch x positions): each thread im2cols its chunks into its
+            // own cache-sized scratch and runs a single-threaded GEMM into its own partial dw, added in thread order.
+            // (28.9 MB of columns for the CNN's second layer in one piece ran at 37 GFLOP/s.)
             int threads = Parallelism.MaxThreads;
-            int chunk = ConvPrimitive.CacheChunkImages(geo, sizeof(T));
-            int chunks = (geo.Batch + chunk - 1) / chunk;
-            if (threads > 1 && chunks >= 2 * threads)
+            nint px = (nint)x.Ptr<T>(), pg = (nint)g.Ptr<T>();
+            var partial = new T[threads][];
+            if (ConvPrimitive.ForEachChunkPerThread<T>(geo, threads, (t, first, count, rows, col) =>
             {
-                // dw is small and the sum over images long (K = batch x positions): each thread takes every threads-th
-                // chunk of images, im2col into its own cache-sized scratch and a single-threaded GEMM into its own
-                // partial dw; the partials are added in thread order (the result depends on the thread count only).
-                // 28.9 MB of columns for the CNN's second layer in one piece ran at 37 GFLOP/s.
-                nint px = (nint)x.Ptr<T>(), pg = (nint)g.Ptr<T>();
-                var partial = new T[threads][];
-                Parallelism.Run(threads, t =>
+                geo.Im2Col((T*)px, first, count, (T*)col);
+                fixed (T* acc = partial[t] ??= new T[cout * kc])
                 {
-                    var acc = partial[t] = new T[cout * kc];
-                    T* col = (T*)NativeMemory.AlignedAlloc((nuint)((long)chunk * geo.OutputPerImage * kc * sizeof(T)), 64);
-                    try
-                    {
-                        fixed (T* pacc = acc)
-                        {
-                            for (int c = t; c < chunks; c += threads)
-                            {
-                                int first = c * chunk, count = Math.Min(chunk, geo.Batch - first);
-                                geo.Im2Col((T*)px, first, count, col);
-                                Gemm.Run(cout, kc, (int)(count * geo.OutputPerImage), (T*)pg + first * geo.OutputPerImage * cout, 1, cout, col, kc, 1,
-                                    pacc, kc, T.One, c == t ? T.Zero : T.One, 1);
-                            }
-                        }
-                    }
-                    finally
-                    {
-                        NativeMemory.AlignedFree(col);
-                    }
-                });
+                    Gemm.Run(cout, kc, rows, (T*)pg + first * geo.OutputPerImage * cout, 1, cout, (T*)col, kc, 1, acc, kc, T.One, T.One, 1);
+                }
+            }))
+            {
                 var dw = new Span<T>(o.Ptr<T>(), cout * kc);
                 partial[0].CopyTo(dw);
                 for (int t = 1; t < threads; t++)

@@ -63,8 +63,7 @@ internal sealed unsafe class SoftmaxPrimitive : Primitive
         }
         else if (y.DType == DType.Float64)
         {
-            if (Log) Kernels.Softmax.LogRows(x.Ptr<double>(), y.Ptr<double>(), rows, (int)n);
-            else Kernels.Softmax.Rows(x.Ptr<double>(), y.Ptr<double>(), rows, (int)n);
+            Kernels.Softmax.Rows(x.Ptr<double>(), y.Ptr<double>(), rows, (int)n, Log);
         }
         else
         {
