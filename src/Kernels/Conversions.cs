@@ -1,46 +1,100 @@
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Mlx.Kernels;
 
 /// <summary>
 /// float32 to and from the 16-bit float types over contiguous memory, vectorized and split across cores: half-type
-/// matmuls and convolutions compute in float32, so these run over whole weight matrices on every call.
+/// matmuls and convolutions compute in float32, so these run over whole weight matrices on every call, and every
+/// elementwise op on a 16-bit array widens and narrows its tiles through them.
 /// </summary>
 public static unsafe class Conversions
 {
     // float16 both ways with our own vector code, not TensorPrimitives': its conversions ran 0.8 to 4.6 ms for 4M
     // values from one process to the next here (the JIT's tiering deciding; the slow case whenever tiered
     // compilation is off, as the CLI runs), these at a steady speed. Bit-exact against System.Half (tested).
-    public static void HalfToSingle(Half* src, float* dst, long n) => Chunks(n, (s, e) =>
+    // .NET exposes no F16C/AVX-512 half conversion instruction, so both directions are integer and float arithmetic.
+
+    /// <summary>n float16 values widened; <paramref name="parallel"/> false keeps it on the calling thread (for tiles).</summary>
+    public static void HalfToSingle(Half* src, float* dst, long n, bool parallel = true)
+    {
+        if (parallel) Chunks(n, (s, e) => HalfToSingle((ushort*)src, dst, s, e));
+        else HalfToSingle((ushort*)src, dst, 0, n);
+    }
+
+    private static void HalfToSingle(ushort* src, float* dst, long s, long e)
     {
         long i = s;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var expMask = Vector512.Create((ushort)0x7C00);
+            for (; i + 32 <= e; i += 32)
+            {
+                var h = Vector512.Load(src + i);
+                if (Vector512.EqualsAny(h & expMask, expMask))
+                {
+                    // An infinity or NaN among these 32: the full conversion.
+                    var (lo, hi) = Vector512.Widen(h);
+                    WidenHalf(lo).Store(dst + i);
+                    WidenHalf(hi).Store(dst + i + 16);
+                }
+                else
+                {
+                    var (lo, hi) = Vector512.Widen(h.AsInt16());
+                    WidenFiniteHalf(lo).Store(dst + i);
+                    WidenFiniteHalf(hi).Store(dst + i + 16);
+                }
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
         {
             for (; i + 16 <= e; i += 16)
             {
-                var (lo, hi) = Vector256.Widen(Vector256.Load((ushort*)src + i));
+                var (lo, hi) = Vector256.Widen(Vector256.Load(src + i));
                 WidenHalf(lo).Store(dst + i);
                 WidenHalf(hi).Store(dst + i + 8);
             }
         }
-        for (; i < e; i++) dst[i] = (float)src[i];
-    });
+        for (; i < e; i++) dst[i] = (float)BitConverter.UInt16BitsToHalf(src[i]);
+    }
 
-    public static void SingleToHalf(float* src, Half* dst, long n) => Chunks(n, (s, e) =>
+    /// <summary>n float32 values rounded to float16; <paramref name="parallel"/> false keeps it on the calling thread.</summary>
+    public static void SingleToHalf(float* src, Half* dst, long n, bool parallel = true)
+    {
+        if (parallel) Chunks(n, (s, e) => SingleToHalf((uint*)src, (ushort*)dst, s, e));
+        else SingleToHalf((uint*)src, (ushort*)dst, 0, n);
+    }
+
+    private static void SingleToHalf(uint* src, ushort* dst, long s, long e)
     {
         long i = s;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var abs = Vector512.Create(0x7FFF_FFFFu);
+            var infinity = Vector512.Create(0x7F80_0000u);
+            for (; i + 32 <= e; i += 32)
+            {
+                var a = Vector512.Load(src + i);
+                var b = Vector512.Load(src + i + 16);
+                if (Vector512.GreaterThanAny(Vector512.Max(a & abs, b & abs), infinity))
+                {
+                    Vector512.Narrow(NarrowToHalf(a), NarrowToHalf(b)).Store(dst + i); // a NaN among these 32
+                }
+                else
+                {
+                    Vector512.Narrow(NarrowNumberToHalf(a), NarrowNumberToHalf(b)).Store(dst + i);
+                }
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
         {
             for (; i + 16 <= e; i += 16)
             {
-                var a = NarrowToHalf(Vector256.Load((uint*)src + i));
-                var b = NarrowToHalf(Vector256.Load((uint*)src + i + 8));
-                Vector256.Narrow(a, b).Store((ushort*)dst + i);
+                Vector256.Narrow(NarrowToHalf(Vector256.Load(src + i)), NarrowToHalf(Vector256.Load(src + i + 8))).Store(dst + i);
             }
         }
-        for (; i < e; i++) dst[i] = (Half)src[i];
-    });
+        for (; i < e; i++) dst[i] = BitConverter.HalfToUInt16Bits((Half)BitConverter.UInt32BitsToSingle(src[i]));
+    }
 
     /// <summary>
     /// Eight float32 bit patterns as float16 bits (in the low 16 bits of each lane), rounded to nearest even as
@@ -48,7 +102,7 @@ public static unsafe class Conversions
     /// the smallest normal by adding 0.5 as a float (the sum's last bit is then the subnormal's, and the hardware
     /// rounds it); 65520 and above to infinity; a NaN stays a quiet NaN with its sign and top payload bits.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<uint> NarrowToHalf(Vector256<uint> f)
     {
         var sign = Vector256.ShiftRightLogical(f & Vector256.Create(0x8000_0000u), 16);
@@ -65,12 +119,41 @@ public static unsafe class Conversions
         return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(a, Vector256.Create(0x7F80_0000u)), special, finite) | sign;
     }
 
+    /// <summary>Sixteen lanes of <see cref="NarrowToHalf(Vector256{uint})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<uint> NarrowToHalf(Vector512<uint> f)
+    {
+        var sign = Vector512.ShiftRightLogical(f & Vector512.Create(0x8000_0000u), 16);
+        var a = f & Vector512.Create(0x7FFF_FFFFu);
+        var normal = Vector512.ShiftRightLogical(a - Vector512.Create(0x3800_0000u - 0x0FFFu) + (Vector512.ShiftRightLogical(a, 13) & Vector512<uint>.One), 13);
+        normal = Vector512.Min(normal, Vector512.Create(0x7C00u));
+        var magic = Vector512.Create(0x3F00_0000u);
+        var subnormal = (a.AsSingle() + magic.AsSingle()).AsUInt32() - magic;
+        var finite = Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(0x3880_0000u)), subnormal, normal);
+        var nan = Vector512.Create(0x7E00u) | (Vector512.ShiftRightLogical(a, 13) & Vector512.Create(0x03FFu));
+        var special = Vector512.ConditionalSelect(Vector512.GreaterThan(a, Vector512.Create(0x7F80_0000u)), nan, Vector512.Create(0x7C00u));
+        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(a, Vector512.Create(0x7F80_0000u)), special, finite) | sign;
+    }
+
+    /// <summary><see cref="NarrowToHalf(Vector512{uint})"/> for lanes known not to be NaN (infinities are fine).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<uint> NarrowNumberToHalf(Vector512<uint> f)
+    {
+        var a = f & Vector512.Create(0x7FFF_FFFFu);
+        var normal = Vector512.ShiftRightLogical(a - Vector512.Create(0x3800_0000u - 0x0FFFu) + (Vector512.ShiftRightLogical(a, 13) & Vector512<uint>.One), 13);
+        normal = Vector512.Min(normal, Vector512.Create(0x7C00u)); // 65520 and above, infinity included
+        var magic = Vector512.Create(0x3F00_0000u);
+        var subnormal = (a.AsSingle() + magic.AsSingle()).AsUInt32() - magic;
+        var finite = Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(0x3880_0000u)), subnormal, normal);
+        return finite | Vector512.ShiftRightLogical(f ^ a, 16);
+    }
+
     /// <summary>
     /// Eight float16 values (one per 32-bit lane, upper bits zero) as float32, in registers, for kernels that widen
     /// as they compute (Gemm.Gemv16): the 15 magnitude bits moved into a float32's place and scaled by 2^112 rebias
     /// the exponent and normalize subnormals exactly; infinities and NaNs (exponent 31) get the all-ones exponent.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> WidenHalf(Vector256<uint> h)
     {
         var expMask = Vector256.Create(0x7C00u);
@@ -83,14 +166,49 @@ public static unsafe class Conversions
         return (bits | Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16)).AsSingle();
     }
 
+    /// <summary>Sixteen lanes of <see cref="WidenHalf(Vector256{uint})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> WidenHalf(Vector512<uint> h)
+    {
+        var expMask = Vector512.Create(0x7C00u);
+        var shifted = Vector512.ShiftLeft(h & Vector512.Create(0x7FFFu), 13);
+        var finite = (shifted.AsSingle() * Vector512.Create(BitConverter.UInt32BitsToSingle(0x7780_0000u))).AsUInt32();
+        var special = Vector512.Equals(h & expMask, expMask);
+        var quiet = Vector512.AndNot(Vector512.Create(0x0040_0000u), Vector512.Equals(h & Vector512.Create(0x03FFu), Vector512<uint>.Zero));
+        var bits = Vector512.ConditionalSelect(special, shifted | Vector512.Create(0x7F80_0000u) | quiet, finite);
+        return (bits | Vector512.ShiftLeft(h & Vector512.Create(0x8000u), 16)).AsSingle();
+    }
+
+    /// <summary>
+    /// Sixteen finite float16 values, sign-extended into 32-bit lanes, as float32: shifted left by 13 the sign
+    /// lands in bit 31 (its copies above the value are masked off) and the 15 magnitude bits in a float32's place;
+    /// the product by 2^112 rebiases the exponent and normalizes subnormals exactly, keeping the sign.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> WidenFiniteHalf(Vector512<int> h) =>
+        (Vector512.ShiftLeft(h, 13) & Vector512.Create(unchecked((int)0x8FFF_E000u))).AsSingle() * Vector512.Create(BitConverter.UInt32BitsToSingle(0x7780_0000u));
+
     /// <summary>bfloat16 is the upper half of a float32: widen and shift.</summary>
-    public static void BFloat16ToSingle(ushort* src, float* dst, long n) => Chunks(n, (s, e) => BFloat16ToSingle(src, dst, s, e));
+    public static void BFloat16ToSingle(ushort* src, float* dst, long n, bool parallel = true)
+    {
+        if (parallel) Chunks(n, (s, e) => BFloat16ToSingle(src, dst, s, e));
+        else BFloat16ToSingle(src, dst, 0, n);
+    }
 
     /// <summary>dst[s..e) from src[s..e) on the calling thread.</summary>
     internal static void BFloat16ToSingle(ushort* src, float* dst, long s, long e)
     {
         long i = s;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i + 32 <= e; i += 32)
+            {
+                var (lo, hi) = Vector512.Widen(Vector512.Load(src + i));
+                Vector512.ShiftLeft(lo, 16).AsSingle().Store(dst + i);
+                Vector512.ShiftLeft(hi, 16).AsSingle().Store(dst + i + 16);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
         {
             for (; i + 16 <= e; i += 16)
             {
@@ -106,30 +224,48 @@ public static unsafe class Conversions
     }
 
     /// <summary>Round to nearest even; every NaN becomes the quiet NaN 0x7FC0 (as <see cref="BFloat16"/>'s conversion).</summary>
-    public static void SingleToBFloat16(float* src, ushort* dst, long n) => Chunks(n, (s, e) =>
+    public static void SingleToBFloat16(float* src, ushort* dst, long n, bool parallel = true)
+    {
+        if (parallel) Chunks(n, (s, e) => SingleToBFloat16((uint*)src, dst, s, e));
+        else SingleToBFloat16((uint*)src, dst, 0, n);
+    }
+
+    private static void SingleToBFloat16(uint* src, ushort* dst, long s, long e)
     {
         long i = s;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated)
         {
-            var one = Vector256.Create(1u);
-            var half = Vector256.Create(0x7FFFu);
-            var absMask = Vector256.Create(0x7FFF_FFFFu);
-            var inf = Vector256.Create(0x7F80_0000u);
-            var quietNaN = Vector256.Create(0x7FC0u);
+            for (; i + 32 <= e; i += 32)
+            {
+                Vector512.Narrow(NarrowToBFloat16(Vector512.Load(src + i)), NarrowToBFloat16(Vector512.Load(src + i + 16))).Store(dst + i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
             for (; i + 16 <= e; i += 16)
             {
-                var a = Vector256.Load((uint*)src + i);
-                var b = Vector256.Load((uint*)src + i + 8);
-                var ra = Vector256.ConditionalSelect(Vector256.GreaterThan(a & absMask, inf), quietNaN, Vector256.ShiftRightLogical(a + (Vector256.ShiftRightLogical(a, 16) & one) + half, 16));
-                var rb = Vector256.ConditionalSelect(Vector256.GreaterThan(b & absMask, inf), quietNaN, Vector256.ShiftRightLogical(b + (Vector256.ShiftRightLogical(b, 16) & one) + half, 16));
-                Vector256.Narrow(ra, rb).Store(dst + i);
+                Vector256.Narrow(NarrowToBFloat16(Vector256.Load(src + i)), NarrowToBFloat16(Vector256.Load(src + i + 8))).Store(dst + i);
             }
         }
         for (; i < e; i++)
         {
-            dst[i] = ((BFloat16)src[i]).Bits;
+            dst[i] = ((BFloat16)BitConverter.UInt32BitsToSingle(src[i])).Bits;
         }
-    });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> NarrowToBFloat16(Vector256<uint> a)
+    {
+        var rounded = Vector256.ShiftRightLogical(a + (Vector256.ShiftRightLogical(a, 16) & Vector256<uint>.One) + Vector256.Create(0x7FFFu), 16);
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(a & Vector256.Create(0x7FFF_FFFFu), Vector256.Create(0x7F80_0000u)), Vector256.Create(0x7FC0u), rounded);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<uint> NarrowToBFloat16(Vector512<uint> a)
+    {
+        var rounded = Vector512.ShiftRightLogical(a + (Vector512.ShiftRightLogical(a, 16) & Vector512<uint>.One) + Vector512.Create(0x7FFFu), 16);
+        return Vector512.ConditionalSelect(Vector512.GreaterThan(a & Vector512.Create(0x7FFF_FFFFu), Vector512.Create(0x7F80_0000u)), Vector512.Create(0x7FC0u), rounded);
+    }
 
     private static void Chunks(long n, Action<long, long> body) => Parallelism.For(n, 2, body);
 }

@@ -65,6 +65,23 @@ public class HalfTileTests
         Assert.Equal(fa.Select(x => x >= 2.5f).ToArray(), Mx.GreaterEqual(a, two).ToArray<bool>());
     }
 
+    [Theory]
+    [InlineData(DType.Float16)]
+    [InlineData(DType.BFloat16)]
+    public void AnInputGivenTwiceIsWidenedOnceAndOverlappingViewsAreNot(DType dt)
+    {
+        // x + x shares one widened tile; x[1:] * x[:-1] reads the same memory one element apart, so it must not.
+        int n = 3 * 4096 + 5;
+        var a = Mx.AsType(Mx.Array(Values(n, 7)), dt);
+        var fa = Mx.AsType(a, DType.Float32).ToArray<float>();
+        SameBits(fa.Select(x => x + x).ToArray(), Mx.Add(a, a), dt);
+        SameBits(fa.Select(x => x * x).ToArray(), Mx.Multiply(a, a), dt);
+        var tail = Mx.Slice(a, new[] { 1 }, new[] { n });
+        var head = Mx.Slice(a, new[] { 0 }, new[] { n - 1 });
+        SameBits(fa.Skip(1).Zip(fa, (x, y) => x * y).ToArray(), Mx.Multiply(tail, head), dt);
+        SameBits(fa.Skip(1).Zip(fa, (x, y) => x - y).ToArray(), Mx.Subtract(tail, head), dt);
+    }
+
     [Fact]
     public void UnaryOpsOfABroadcastScalarReadOnlyTheScalar()
     {

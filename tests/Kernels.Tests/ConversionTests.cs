@@ -58,6 +58,53 @@ public unsafe class ConversionTests
         }
     }
 
+    [Fact]
+    public void EveryHalfWidensLikeSystemHalf()
+    {
+        // In order, whole 32-value blocks of finite halves take the fast path and the blocks holding the infinities
+        // and NaNs (0x7C00-0x7FFF, 0xFC00-0xFFFF) the full one; then shifted by 7 so every block mixes both.
+        for (int shift = 0; shift < 8; shift += 7)
+        {
+            var all = Enumerable.Range(0, 65536).Select(i => (Half)BitConverter.UInt16BitsToHalf((ushort)((i + shift * 0x1FF) & 0xFFFF))).Concat(new[] { (Half)1, (Half)(-2) }).ToArray();
+            var got = new float[all.Length];
+            fixed (Half* s = all) fixed (float* d = got) Conversions.HalfToSingle(s, d, all.Length);
+            for (int i = 0; i < all.Length; i++)
+            {
+                uint want = BitConverter.SingleToUInt32Bits((float)all[i]);
+                uint bits = BitConverter.SingleToUInt32Bits(got[i]);
+                Assert.True(want == bits, $"0x{BitConverter.HalfToUInt16Bits(all[i]):X4}: 0x{bits:X8}, want 0x{want:X8}");
+            }
+        }
+    }
+
+    [Fact]
+    public void FloatsInTheHalfRangeRoundLikeSystemHalf()
+    {
+        // Random bit patterns are mostly far outside float16's range; these have exponents from below its smallest
+        // subnormal to above its largest normal, with ties and near-ties in the 13 dropped bits, and no NaN (the
+        // fast path), except one block with a NaN at its end.
+        var rng = new System.Random(5);
+        int n = 200_003;
+        var bits = new uint[n];
+        uint[] low = { 0x0000, 0x1000, 0x0FFF, 0x1001, 0x1FFF, 0x0001, 0x1FFF };
+        for (int i = 0; i < n; i++)
+        {
+            uint exponent = (uint)rng.Next(127 - 27, 127 + 17);
+            uint mantissa = (uint)rng.Next(0, 1 << 23);
+            if (i % 3 == 0) mantissa = (mantissa & ~0x1FFFu) | low[rng.Next(low.Length)];
+            bits[i] = (uint)(rng.Next(2) << 31) | exponent << 23 | mantissa;
+        }
+        bits[4000] = 0x7FC0_1234;
+        var halves = new Half[n];
+        fixed (uint* s = bits) fixed (Half* d = halves) Conversions.SingleToHalf((float*)s, d, n);
+        for (int i = 0; i < n; i++)
+        {
+            ushort want = BitConverter.HalfToUInt16Bits((Half)BitConverter.UInt32BitsToSingle(bits[i]));
+            ushort got = BitConverter.HalfToUInt16Bits(halves[i]);
+            Assert.True(want == got, $"0x{bits[i]:X8}: 0x{got:X4} want 0x{want:X4}");
+        }
+    }
+
     [Theory]
     [InlineData(14)]
     [InlineData(1_000_003)]
