@@ -34,10 +34,10 @@ public static class Activations
         // One loop per function (a switch inside the loop kept its constants out of registers).
         switch (fn)
         {
-            case ActivationFn.Silu: VectorMap.Run<SiluFn>(x, o); break;
-            case ActivationFn.Gelu: VectorMap.Run<GeluFn>(x, o); break;
-            case ActivationFn.GeluApprox: VectorMap.Run<GeluApproxFn>(x, o); break;
-            default: VectorMap.Run<GeluFastApproxFn>(x, o); break;
+            case ActivationFn.Silu: VectorMap.RunWide<SiluFn>(x, o); break;
+            case ActivationFn.Gelu: VectorMap.RunWide<GeluFn>(x, o); break;
+            case ActivationFn.GeluApprox: VectorMap.RunWide<GeluApproxFn>(x, o); break;
+            default: VectorMap.RunWide<GeluFastApproxFn>(x, o); break;
         }
     }
 
@@ -49,31 +49,36 @@ public static class Activations
         _ => GeluFastApproxFn.Apply(x),
     };
 
-    private struct SiluFn : IFloatMap
+    private struct SiluFn : IWideFloatMap
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Apply(Vector512<float> x) => x * SigmoidTanhFloat.Sigmoid(x);
         public static Vector256<float> Apply(Vector256<float> x) => x * SigmoidTanhFloat.Sigmoid(x);
         public static float Apply(float x) => x * SigmoidTanhFloat.Sigmoid(x);
     }
 
-    private struct GeluFn : IFloatMap
+    private struct GeluFn : IWideFloatMap
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Apply(Vector512<float> x) => x * Vector512.Create(0.5f) * (Vector512<float>.One + ErfAs(x * Vector512.Create(InvSqrt2)));
         public static Vector256<float> Apply(Vector256<float> x) => x * Vector256.Create(0.5f) * (Vector256<float>.One + ErfAs(x * Vector256.Create(InvSqrt2)));
         public static float Apply(float x) => x * 0.5f * (1f + ErfAs(x * InvSqrt2));
     }
 
-    private struct GeluApproxFn : IFloatMap
+    private struct GeluApproxFn : IWideFloatMap
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Apply(Vector512<float> x) => x * Vector512.Create(0.5f)
+            * (Vector512<float>.One + SigmoidTanhFloat.Tanh(Vector512.Create(SqrtTwoOverPi) * Vector512.FusedMultiplyAdd(x * x * x, Vector512.Create(0.044715f), x)));
         public static Vector256<float> Apply(Vector256<float> x) => x * Vector256.Create(0.5f)
             * (Vector256<float>.One + SigmoidTanhFloat.Tanh(Vector256.Create(SqrtTwoOverPi) * Vector256.FusedMultiplyAdd(x * x * x, Vector256.Create(0.044715f), x)));
         public static float Apply(float x) => x * 0.5f * (1f + SigmoidTanhFloat.Tanh(SqrtTwoOverPi * MathF.FusedMultiplyAdd(x * x * x, 0.044715f, x)));
     }
 
-    private struct GeluFastApproxFn : IFloatMap
+    private struct GeluFastApproxFn : IWideFloatMap
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Apply(Vector512<float> x) => x * SigmoidTanhFloat.Sigmoid(x * Vector512.Create(1.702f));
         public static Vector256<float> Apply(Vector256<float> x) => x * SigmoidTanhFloat.Sigmoid(x * Vector256.Create(1.702f));
         public static float Apply(float x) => x * SigmoidTanhFloat.Sigmoid(x * 1.702f);
     }
@@ -91,6 +96,18 @@ public static class Activations
         r = Vector256.FusedMultiplyAdd(r, t, Vector256.Create(A1));
         var y = Vector256.FusedMultiplyAdd(-(t * r), ExpFloat.Exp(-(x * x)), Vector256<float>.One);
         return Vector256.CopySign(y, x);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ErfAs(Vector512<float> x)
+    {
+        var t = Vector512<float>.One / Vector512.FusedMultiplyAdd(Vector512.Create(P), Vector512.Abs(x), Vector512<float>.One);
+        var r = Vector512.FusedMultiplyAdd(Vector512.Create(A5), t, Vector512.Create(A4));
+        r = Vector512.FusedMultiplyAdd(r, t, Vector512.Create(A3));
+        r = Vector512.FusedMultiplyAdd(r, t, Vector512.Create(A2));
+        r = Vector512.FusedMultiplyAdd(r, t, Vector512.Create(A1));
+        var y = Vector512.FusedMultiplyAdd(-(t * r), ExpFloat.Exp(-(x * x)), Vector512<float>.One);
+        return Vector512.CopySign(y, x);
     }
 
     private static float ErfAs(float x)

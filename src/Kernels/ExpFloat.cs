@@ -18,10 +18,11 @@ public static class ExpFloat
     // Past these the result is 0 or infinity whatever k is; clamping keeps k (and both half scales) in range.
     private const float Lowest = -104f, Highest = 89f;
 
-    public static void Run(ReadOnlySpan<float> x, Span<float> o) => VectorMap.Run<Map>(x, o);
+    public static void Run(ReadOnlySpan<float> x, Span<float> o) => VectorMap.RunWide<Map>(x, o);
 
-    private struct Map : IFloatMap
+    private struct Map : IWideFloatMap
     {
+        public static Vector512<float> Apply(Vector512<float> x) => Exp(x);
         public static Vector256<float> Apply(Vector256<float> x) => Exp(x);
         public static float Apply(float x) => MathF.Exp(x);
     }
@@ -48,5 +49,29 @@ public static class ExpFloat
         var s2 = ((k2 + Vector256.Create(127)) << 23).AsSingle();
         var e = p * s1 * s2;
         return Vector256.ConditionalSelect(Vector256.Equals(x, x), e, x);
+    }
+
+    /// <summary>The 16-lane twin of <see cref="Exp(Vector256{float})"/>, step for step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Exp(Vector512<float> x)
+    {
+        var t = Vector512.Min(Vector512.Max(x, Vector512.Create(Lowest)), Vector512.Create(Highest));
+        var kr = Vector512.FusedMultiplyAdd(t, Vector512.Create(Log2E), Vector512.Create(RoundMagic));
+        var k = kr - Vector512.Create(RoundMagic);
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Hi), t);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Lo), r);
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(P0), r, Vector512.Create(P1));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P5));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
+        var ki = kr.AsInt32() - Vector512.Create(BitConverter.SingleToInt32Bits(RoundMagic));
+        var k1 = Vector512.ShiftRightArithmetic(ki, 1);
+        var k2 = ki - k1;
+        var s1 = ((k1 + Vector512.Create(127)) << 23).AsSingle();
+        var s2 = ((k2 + Vector512.Create(127)) << 23).AsSingle();
+        var e = p * s1 * s2;
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), e, x);
     }
 }
