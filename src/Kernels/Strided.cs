@@ -174,6 +174,26 @@ public static unsafe class Strided
     public static void CopyInto<T>(T* src, int[] shape, long[] dstStrides, T* dst) where T : unmanaged =>
         Copy(src, RowMajor(shape), dst, dstStrides, shape);
 
+    /// <summary>
+    /// A plain copy of contiguous bytes, split across cores past 512 KB: one core copies at about half the machine's
+    /// bandwidth (a 32 MB copy: 2.2 ms on one thread, 1.4 on two).
+    /// </summary>
+    public static void CopyBytes(void* src, void* dst, long bytes)
+    {
+        const long Block = 1 << 16;
+        if (bytes < 8 * Block)
+        {
+            System.Buffer.MemoryCopy(src, dst, bytes, bytes);
+            return;
+        }
+        nint s = (nint)src, d = (nint)dst;
+        Parallelism.For((bytes + Block - 1) / Block, Block / 4, (b0, b1) =>
+        {
+            long start = b0 * Block, end = Math.Min(bytes, b1 * Block);
+            System.Buffer.MemoryCopy((byte*)s + start, (byte*)d + start, end - start, end - start);
+        });
+    }
+
     /// <summary>dst[i] = src[i] for every index i of <paramref name="shape"/>, both sides strided (stride 0 broadcasts the source).</summary>
     public static void Copy<T>(T* src, long[] srcStrides, T* dst, long[] dstStrides, int[] shape) where T : unmanaged
     {
@@ -182,6 +202,11 @@ public static unsafe class Strided
         int nd = cs.Length;
         long inner = cs[nd - 1];
         long si = ss[nd - 1], di = ds[nd - 1];
+        if (nd == 1 && si == 1 && di == 1)
+        {
+            CopyBytes(src, dst, inner * sizeof(T));
+            return;
+        }
         long outer = 1;
         for (int d = 0; d < nd - 1; d++)
         {

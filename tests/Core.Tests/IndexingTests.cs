@@ -165,15 +165,17 @@ public class IndexingTests
     }
 
     [Theory]
-    [InlineData(0)]
-    [InlineData(1)]
-    public void TakeAndScatterAtEmbeddingScaleMatchALoop(int axis)
+    [InlineData(0, new[] { 3, 50, 1500 })]
+    [InlineData(1, new[] { 3, 50, 1500 })]
+    [InlineData(0, new[] { 40, 1000 })]
+    [InlineData(0, new[] { 40, 70 })]
+    public void TakeAndScatterAtEmbeddingScaleMatchALoop(int axis, int[] shape)
     {
-        // (3, 50, 1500) with 700 indices (duplicates) along axis 0 or 1: rows copied and combined in parallel, in
-        // blocks of columns past 1024; every mode against the obvious loop, duplicates combined in index order.
-        int[] shape = { 3, 50, 1500 };
+        // (3, 50, 1500) with 700 indices (duplicates) along axis 0 or 1, and 700 updates into 40 long or short
+        // rows: destination rows written in parallel; every mode against the obvious loop, duplicates combined in
+        // index order (the last one wins without a mode).
         var r = new System.Random(axis + 3);
-        var data = Enumerable.Range(0, 3 * 50 * 1500).Select(_ => (float)Math.Round(r.NextDouble() * 8 - 4, 2)).ToArray();
+        var data = Enumerable.Range(0, shape.Aggregate(1, (p, q) => p * q)).Select(_ => (float)Math.Round(r.NextDouble() * 8 - 4, 2)).ToArray();
         var a = Mx.Array(data, shape);
         int k = shape[axis], m = 700;
         var idx = Enumerable.Range(0, m).Select(_ => r.Next(k)).ToArray();
@@ -186,7 +188,7 @@ public class IndexingTests
         var updShape = shape.ToArray();
         updShape[axis] = m;
         var upd = Enumerable.Range(0, A * m * B).Select(_ => (float)Math.Round(r.NextDouble() * 2 - 1, 2)).ToArray();
-        foreach (var mode in new[] { ScatterMode.Add, ScatterMode.Prod, ScatterMode.Max, ScatterMode.Min })
+        foreach (var mode in new[] { ScatterMode.None, ScatterMode.Add, ScatterMode.Prod, ScatterMode.Max, ScatterMode.Min })
         {
             var want = (float[])data.Clone();
             for (int i = 0; i < A; i++)
@@ -195,7 +197,7 @@ public class IndexingTests
                     {
                         ref float d = ref want[(i * k + idx[j]) * B + c];
                         float u = upd[(i * m + j) * B + c];
-                        d = mode switch { ScatterMode.Add => d + u, ScatterMode.Prod => d * u, ScatterMode.Max => Math.Max(d, u), _ => Math.Min(d, u) };
+                        d = mode switch { ScatterMode.None => u, ScatterMode.Add => d + u, ScatterMode.Prod => d * u, ScatterMode.Max => Math.Max(d, u), _ => Math.Min(d, u) };
                     }
             var got = Mx.ScatterAxis(a, Mx.Array(idx), Mx.Array(upd, updShape), axis, mode).ToArray<float>();
             Assert.Equal(want, got);
@@ -220,6 +222,28 @@ public class IndexingTests
         // Along axis 1 with broadcast updates.
         var c = Mx.ScatterAdd(Mx.Zeros(new[] { 2, 3 }), Mx.Array(new[] { 0, 0 }), Mx.Array(1f), 1);
         Assert.Equal(new[] { 2f, 0, 0, 2, 0, 0 }, c.ToArray<float>());
+    }
+
+    [Fact]
+    public void ScatterIntoATransposedSourceAndOtherDtypes()
+    {
+        // A transposed (non-contiguous) source, and plain scatters of 2-, 8- and 1-byte dtypes.
+        var src = Mx.Reshape(Mx.Arange(12, DType.Float32), new[] { 3, 4 });
+        var at = Mx.Transpose(src); // (4, 3): row r is column r of src
+        var idx = Mx.Array(new[] { 3, 1, 3 });
+        var upd = Mx.Array(new[] { 1f, 2f, 3f, 10f, 20f, 30f, 100f, 200f, 250f }, new[] { 3, 3 });
+        var want = new[] { 0f, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11 };
+        var add = (float[])want.Clone();
+        for (int c = 0; c < 3; c++) { add[3 * 3 + c] += upd.ToArray<float>()[c] + upd.ToArray<float>()[6 + c]; add[1 * 3 + c] += upd.ToArray<float>()[3 + c]; }
+        Assert.Equal(add, Mx.ScatterAdd(at, idx, upd, 0).ToArray<float>());
+        var put = (float[])want.Clone();
+        for (int c = 0; c < 3; c++) { put[3 * 3 + c] = upd.ToArray<float>()[6 + c]; put[1 * 3 + c] = upd.ToArray<float>()[3 + c]; }
+        Assert.Equal(put, Mx.Scatter(at, idx, upd, 0).ToArray<float>());
+        Assert.Equal(put.Select(v => (double)v), Mx.Scatter(Mx.AsType(at, DType.Float16), idx, upd, 0).AsType(DType.Float64).ToArray<double>());
+        var cplx = Mx.Scatter(Mx.AsType(at, DType.Complex64), idx, upd, 0);
+        Assert.Equal(put, Mx.Real(cplx).ToArray<float>());
+        Assert.Equal(put.Select(v => (byte)v), Mx.Scatter(Mx.AsType(at, DType.UInt8), idx, upd, 0).ToArray<byte>());
+        Assert.Equal(Enumerable.Range(0, 12).Select(v => (float)v), src.ToArray<float>());
     }
 
     [Fact]

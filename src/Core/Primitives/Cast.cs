@@ -152,7 +152,7 @@ internal static unsafe class Cast
     {
         if (from == to)
         {
-            System.Buffer.MemoryCopy(src, dst, n * to.Size(), n * to.Size());
+            Strided.CopyBytes(src, dst, n * to.Size());
             return;
         }
         switch (from, to)
