@@ -102,11 +102,27 @@ public unsafe class GemmTests
     [InlineData(3, 65, 515, false)]
     [InlineData(4, 40, 16, true)]
     [InlineData(4, 1100, 700, false)] // several threads
-    public void SixteenBitWeightsReadAsTheirTranspose(int M, int N, int K, bool bfloat16)
+    [InlineData(3, 20, 50, false)] // 32 at a time, then 16, then 2
+    [InlineData(2, 20, 50, true)]
+    [InlineData(1, 30, 96, false, true)] // subnormal, infinite and NaN weights in some columns
+    [InlineData(4, 30, 96, true, true)]
+    public void SixteenBitWeightsReadAsTheirTranspose(int M, int N, int K, bool bfloat16, bool specials = false)
     {
         var a = Random(M * K, M + K).Select(v => (float)v).ToArray();
         long ldw = K + 3; // column j of B at j * ldw, K contiguous 16-bit values
         var w = Random((int)(N * ldw), N + K).Select(v => bfloat16 ? ((BFloat16)(float)v).Bits : BitConverter.HalfToUInt16Bits((Half)v)).ToArray();
+        if (specials)
+        {
+            // Column 1 has a subnormal, column 3 an infinity, column 5 a NaN, column 7 -infinity and a subnormal:
+            // each in a different 32-weight block, so the blocks around them keep the fast conversion.
+            ushort Bits(float f) => bfloat16 ? ((BFloat16)f).Bits : BitConverter.HalfToUInt16Bits((Half)f);
+            ushort subnormal = bfloat16 ? (ushort)0x0003 : (ushort)0x0203;
+            w[1 * ldw + 40] = subnormal;
+            w[3 * ldw + 5] = Bits(float.PositiveInfinity);
+            w[5 * ldw + 70] = Bits(float.NaN);
+            w[7 * ldw + 33] = Bits(float.NegativeInfinity);
+            w[7 * ldw + 90] = (ushort)(subnormal | 0x8000);
+        }
         float Wide(ushort b) => bfloat16 ? BitConverter.UInt32BitsToSingle((uint)b << 16) : (float)BitConverter.UInt16BitsToHalf(b);
         var c = new float[M * (N + 2)];
         fixed (float* pa = a, pc = c) fixed (ushort* pw = w)
@@ -124,7 +140,9 @@ public unsafe class GemmTests
                     s += p;
                     sabs += Math.Abs(p);
                 }
-                Assert.True(Math.Abs(c[i * (N + 2) + j] - s) <= 1e-5 * sabs + 1e-6, $"({i},{j}): {c[i * (N + 2) + j]} vs {s}");
+                float got = c[i * (N + 2) + j];
+                if (!double.IsFinite(s)) Assert.True(double.IsNaN(s) ? float.IsNaN(got) : got == s, $"({i},{j}): {got} vs {s}");
+                else Assert.True(Math.Abs(got - s) <= 1e-5 * sabs + 1e-6, $"({i},{j}): {got} vs {s}");
             }
         }
     }
