@@ -15,10 +15,11 @@ public static class LogFloat
         P4 = 0.142490576457f, P5 = -0.166678023195f, P6 = 0.200007157489f, P7 = -0.24999996958f, P8 = 0.3333333118f;
     private const float Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f, SqrtHalf = 0.70710678118654752f;
 
-    public static void Run(ReadOnlySpan<float> x, Span<float> o) => VectorMap.Run<Map>(x, o);
+    public static void Run(ReadOnlySpan<float> x, Span<float> o) => VectorMap.RunWide<Map>(x, o);
 
-    private struct Map : IFloatMap
+    private struct Map : IWideFloatMap
     {
+        public static Vector512<float> Apply(Vector512<float> x) => Log(x);
         public static Vector256<float> Apply(Vector256<float> x) => Log(x);
         public static float Apply(float x) => MathF.Log(x);
     }
@@ -54,5 +55,37 @@ public static class LogFloat
         r = Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<float>.Zero), Vector256.Create(float.NaN), r);
         r = Vector256.ConditionalSelect(Vector256.Equals(x, Vector256.Create(float.PositiveInfinity)), x, r);
         return Vector256.ConditionalSelect(Vector256.Equals(x, x), r, x);
+    }
+
+    /// <summary>The 16-lane twin of <see cref="Log(Vector256{float})"/>, step for step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Log(Vector512<float> x)
+    {
+        var tiny = Vector512.LessThan(x, Vector512.Create(1.17549435e-38f));
+        var xs = Vector512.ConditionalSelect(tiny, x * Vector512.Create(8388608f), x);
+        var bits = xs.AsInt32();
+        var e = Vector512.ShiftRightArithmetic(bits, 23) - Vector512.ConditionalSelect(tiny.AsInt32(), Vector512.Create(126 + 23), Vector512.Create(126));
+        var m = ((bits & Vector512.Create(0x007F_FFFF)) | Vector512.Create(0x3F00_0000)).AsSingle();
+        var below = Vector512.LessThan(m, Vector512.Create(SqrtHalf));
+        e -= below.AsInt32() & Vector512<int>.One;
+        m = Vector512.ConditionalSelect(below, m + m, m) - Vector512<float>.One;
+        var ef = Vector512.ConvertToSingle(e);
+        var z = m * m;
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(P0), m, Vector512.Create(P1));
+        p = Vector512.FusedMultiplyAdd(p, m, Vector512.Create(P2));
+        p = Vector512.FusedMultiplyAdd(p, m, Vector512.Create(P3));
+        p = Vector512.FusedMultiplyAdd(p, m, Vector512.Create(P4));
+        p = Vector512.FusedMultiplyAdd(p, m, Vector512.Create(P5));
+        p = Vector512.FusedMultiplyAdd(p, m, Vector512.Create(P6));
+        p = Vector512.FusedMultiplyAdd(p, m, Vector512.Create(P7));
+        p = Vector512.FusedMultiplyAdd(p, m, Vector512.Create(P8));
+        var y = p * z * m;
+        y = Vector512.FusedMultiplyAdd(ef, Vector512.Create(Ln2Lo), y);
+        y = Vector512.FusedMultiplyAdd(z, Vector512.Create(-0.5f), y);
+        var r = Vector512.FusedMultiplyAdd(ef, Vector512.Create(Ln2Hi), m + y);
+        r = Vector512.ConditionalSelect(Vector512.Equals(x, Vector512<float>.Zero), Vector512.Create(float.NegativeInfinity), r);
+        r = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), Vector512.Create(float.NaN), r);
+        r = Vector512.ConditionalSelect(Vector512.Equals(x, Vector512.Create(float.PositiveInfinity)), x, r);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), r, x);
     }
 }

@@ -19,18 +19,20 @@ public static class SinCosFloat
     private const float C1 = 4.166664568298827e-2f, C2 = -1.388731625493765e-3f, C3 = 2.443315711809948e-5f;
     private const float Limit = 16777216f;
 
-    public static void Sin(ReadOnlySpan<float> x, Span<float> o) => VectorMap.Run<SinMap>(x, o);
+    public static void Sin(ReadOnlySpan<float> x, Span<float> o) => VectorMap.RunWide<SinMap>(x, o);
 
-    public static void Cos(ReadOnlySpan<float> x, Span<float> o) => VectorMap.Run<CosMap>(x, o);
+    public static void Cos(ReadOnlySpan<float> x, Span<float> o) => VectorMap.RunWide<CosMap>(x, o);
 
-    private struct SinMap : IFloatMap
+    private struct SinMap : IWideFloatMap
     {
+        public static Vector512<float> Apply(Vector512<float> x) => Compute(x, 0);
         public static Vector256<float> Apply(Vector256<float> x) => Compute(x, 0);
         public static float Apply(float x) => MathF.Sin(x);
     }
 
-    private struct CosMap : IFloatMap
+    private struct CosMap : IWideFloatMap
     {
+        public static Vector512<float> Apply(Vector512<float> x) => Compute(x, 1);
         public static Vector256<float> Apply(Vector256<float> x) => Compute(x, 1);
         public static float Apply(float x) => MathF.Cos(x);
     }
@@ -71,6 +73,42 @@ public static class SinCosFloat
         var j = Vector256.Round(x * Vector256.Create(TwoOverPi));
         var r = Vector256.FusedMultiplyAdd(-j, Vector256.Create(Head), x);
         r = Vector256.FusedMultiplyAdd(-j, Vector256.Create(Tail), r);
+        return (r, j);
+    }
+
+    /// <summary>The 16-lane twin of <see cref="Compute(Vector256{float}, int)"/>, step for step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Compute(Vector512<float> x, int shift)
+    {
+        if (!Vector512.LessThanAll(Vector512.Abs(x), Vector512.Create(Limit)))
+        {
+            Span<float> lanes = stackalloc float[Vector512<float>.Count];
+            x.CopyTo(lanes);
+            for (int i = 0; i < lanes.Length; i++) lanes[i] = shift == 0 ? MathF.Sin(lanes[i]) : MathF.Cos(lanes[i]);
+            return Vector512.Create<float>(lanes);
+        }
+        var (lo, hi) = Vector512.Widen(Vector512.Abs(x));
+        var (rLo, jLo) = Reduce(lo);
+        var (rHi, jHi) = Reduce(hi);
+        var r = Vector512.Narrow(rLo, rHi);
+        var q = Vector512.ConvertToInt32(Vector512.Narrow(jLo, jHi)) + Vector512.Create(shift);
+        var z = r * r;
+        var sin = Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(Vector512.Create(S3), z, Vector512.Create(S2)), z, Vector512.Create(S1)) * z, r, r);
+        var cos = Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(Vector512.Create(C3), z, Vector512.Create(C2)), z, Vector512.Create(C1)) * z, z,
+            Vector512.FusedMultiplyAdd(Vector512.Create(-0.5f), z, Vector512<float>.One));
+        var odd = Vector512.Equals(q & Vector512<int>.One, Vector512<int>.One).AsSingle();
+        var y = Vector512.ConditionalSelect(odd, cos, sin);
+        var flip = Vector512.ShiftLeft(q & Vector512.Create(2), 30).AsSingle();
+        if (shift == 0) flip ^= x & Vector512.Create(-0f);
+        return y ^ flip;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<double> R, Vector512<double> J) Reduce(Vector512<double> x)
+    {
+        var j = Vector512.Round(x * Vector512.Create(TwoOverPi));
+        var r = Vector512.FusedMultiplyAdd(-j, Vector512.Create(Head), x);
+        r = Vector512.FusedMultiplyAdd(-j, Vector512.Create(Tail), r);
         return (r, j);
     }
 }
