@@ -549,3 +549,148 @@ internal static unsafe class FloatExtreme
         return z == Vector512<T>.Zero && !T.IsZero(r) ? r : TPick.Reference(new ReadOnlySpan<T>(row, checked((int)len)));
     }
 }
+
+/// <summary>
+/// Max/min over windows and the max/min gradient, for reductions over several non-adjacent axes that keep the last
+/// (pooling: axes 2 and 4 of (N, H/2, 2, W/2, 2, C)). x (contiguous) is read as outer positions q (each at
+/// <c>base(q)</c>, from <c>outerShape</c> and the x strides <c>outerStrides</c>) times window offsets times a run of
+/// <c>c</c> contiguous elements; the reduced array holds row q's <c>c</c> results at q * c. One pass over x, where a
+/// reduction axis by axis made one pass per run of axes over ever smaller copies.
+/// </summary>
+public static unsafe class WindowReduce
+{
+    // Runs of c are split into blocks of this many elements, so that one window row (or a few) still spreads over cores.
+    private const int ColumnBlock = 256;
+
+    /// <summary>o[q, j] = max (or min) over w of x[base(q) + window[w] + j]; NaN propagates, as Mx.Max's.</summary>
+    public static void Extreme<T>(T* x, T* o, int[] outerShape, long[] outerStrides, long[] window, int c, bool max)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rows = new ExtremeRows<T> { X = x, O = o, Window = window, C = c, Max = max };
+        Walk(outerShape, outerStrides, c, window.Length, rows);
+    }
+
+    /// <summary>
+    /// The gradient of <see cref="Extreme{T}"/>: dx = g / count where x equals its window's extreme y, else 0 * (g /
+    /// count), count being the window's number of ties (MLX's mask * (g / count), NaN windows included). Each window
+    /// row is read twice while it is in cache: once to count, once to write.
+    /// </summary>
+    public static void ExtremeGrad<T>(T* x, T* y, T* g, T* dx, int[] outerShape, long[] outerStrides, long[] window, int c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rows = new GradRows<T> { X = x, Y = y, G = g, Dx = dx, Window = window, C = c };
+        Walk(outerShape, outerStrides, c, 2 * window.Length, rows);
+    }
+
+    private interface IRows
+    {
+        /// <summary>Columns [c0, c1) of outer position q, whose window starts at x + xb.</summary>
+        void Run(long q, long xb, int c0, int c1);
+    }
+
+    private struct ExtremeRows<T> : IRows where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* X, O;
+        public long[] Window;
+        public int C;
+        public bool Max;
+
+        public readonly void Run(long q, long xb, int c0, int c1)
+        {
+            T* xq = X + xb, oq = O + q * C;
+            long[] window = Window;
+            int j = c0;
+            for (; j + Vector256<T>.Count <= c1; j += Vector256<T>.Count)
+            {
+                var m = Vector256.Load(xq + window[0] + j);
+                for (int w = 1; w < window.Length; w++)
+                {
+                    var v = Vector256.Load(xq + window[w] + j);
+                    m = Max ? Vector256.Max(m, v) : Vector256.Min(m, v);
+                }
+                m.Store(oq + j);
+            }
+            for (; j < c1; j++)
+            {
+                T m = xq[window[0] + j];
+                for (int w = 1; w < window.Length; w++) m = Max ? T.Max(m, xq[window[w] + j]) : T.Min(m, xq[window[w] + j]);
+                oq[j] = m;
+            }
+        }
+    }
+
+    private struct GradRows<T> : IRows where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* X, Y, G, Dx;
+        public long[] Window;
+        public int C;
+
+        public readonly void Run(long q, long xb, int c0, int c1)
+        {
+            T* xq = X + xb, dq = Dx + xb, yq = Y + q * C, gq = G + q * C;
+            long[] window = Window;
+            int j = c0;
+            for (; j + Vector256<T>.Count <= c1; j += Vector256<T>.Count)
+            {
+                var yv = Vector256.Load(yq + j);
+                var count = Vector256<T>.Zero;
+                for (int w = 0; w < window.Length; w++)
+                {
+                    count += Vector256.ConditionalSelect(Vector256.Equals(Vector256.Load(xq + window[w] + j), yv), Vector256<T>.One, Vector256<T>.Zero);
+                }
+                var share = Vector256.Load(gq + j) / count;
+                var zero = share * Vector256<T>.Zero;
+                for (int w = 0; w < window.Length; w++)
+                {
+                    var hit = Vector256.Equals(Vector256.Load(xq + window[w] + j), yv);
+                    Vector256.ConditionalSelect(hit, share, zero).Store(dq + window[w] + j);
+                }
+            }
+            for (; j < c1; j++)
+            {
+                T count = T.Zero;
+                for (int w = 0; w < window.Length; w++) if (xq[window[w] + j] == yq[j]) count++;
+                T share = gq[j] / count, zero = share * T.Zero;
+                for (int w = 0; w < window.Length; w++) dq[window[w] + j] = xq[window[w] + j] == yq[j] ? share : zero;
+            }
+        }
+    }
+
+    // rows.Run over every outer position and block of columns, across cores; each thread walks its share in order,
+    // stepping the window's base like an odometer (no divisions per position: pooling has tens of thousands).
+    private static void Walk<TRows>(int[] outerShape, long[] outerStrides, int c, int rowsPerItem, TRows rows) where TRows : struct, IRows
+    {
+        long outer = 1;
+        foreach (int d in outerShape) outer *= d;
+        int blocks = (c + ColumnBlock - 1) / ColumnBlock;
+        if (outer == 0 || c == 0) return;
+        int nd = outerShape.Length;
+        Parallelism.For(outer * blocks, (long)rowsPerItem * Math.Min(c, ColumnBlock), (s, e) =>
+        {
+            long q = s / blocks, rest = q, xb = 0;
+            int block = (int)(s % blocks);
+            var coordinate = new int[nd];
+            for (int d = nd - 1; d >= 0; d--)
+            {
+                coordinate[d] = (int)(rest % outerShape[d]);
+                xb += coordinate[d] * outerStrides[d];
+                rest /= outerShape[d];
+            }
+            for (long item = s; item < e; item++)
+            {
+                int c0 = block * ColumnBlock;
+                rows.Run(q, xb, c0, Math.Min(c, c0 + ColumnBlock));
+                if (++block < blocks) continue;
+                block = 0;
+                q++;
+                for (int d = nd - 1; d >= 0; d--)
+                {
+                    xb += outerStrides[d];
+                    if (++coordinate[d] < outerShape[d]) break;
+                    xb -= coordinate[d] * outerStrides[d];
+                    coordinate[d] = 0;
+                }
+            }
+        });
+    }
+}

@@ -47,6 +47,16 @@ internal sealed unsafe class ReducePrimitive : Primitive
         }
         DType work = Op is ReduceOp.And or ReduceOp.Or ? DType.Bool : o.DType;
         var x = inputs[0].DType == work && inputs[0].IsRowContiguous ? inputs[0] : Cast.Materialize(inputs[0], work);
+        if (Op is ReduceOp.Max or ReduceOp.Min && Dispatch.IsComputeFloat(work) && AdjacentRuns(Axes).Skip(1).Any()
+            && Window.TryCreate(x.ShapeRef, Axes, out var window))
+        {
+            // Several separate runs of axes (a pooling window) in one pass instead of one pass per run.
+            o.AllocateData();
+            var wv = new WindowKernel { X = x, Y = o, Window = window, Max = Op == ReduceOp.Max };
+            Dispatch.Float(work, ref wv);
+            if (!ReferenceEquals(x, inputs[0])) x.Buffer.Release();
+            return;
+        }
         var shape = (int[])x.ShapeRef.Clone();
         MxArray current = x;
         // Adjacent reduced axes go as one (x is row-major): a bias gradient over (N, H, W) of NHWC is one sum over
@@ -122,6 +132,16 @@ internal sealed unsafe class ReducePrimitive : Primitive
         src.Release();
     }
 
+    private struct WindowKernel : IFloatVisitor
+    {
+        public MxArray X, Y;
+        public Window Window;
+        public bool Max;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> =>
+            WindowReduce.Extreme(X.Ptr<T>(), Y.Ptr<T>(), Window.OuterShape, Window.OuterStrides, Window.Offsets, Window.Run, Max);
+    }
+
     private struct Kernel : IFloatVisitor, IIntVisitor
     {
         public MxArray X, O;
@@ -157,12 +177,11 @@ internal sealed unsafe class ReducePrimitive : Primitive
             case ReduceOp.Prod:
                 return new[] { Mx.Multiply(Mx.BroadcastTo(g, x.ShapeRef), ProductOfOthers(x)) };
             case ReduceOp.Max or ReduceOp.Min:
-                // The cotangent shared among the tied extremes: divided on the reduced shape, then spread by the mask
-                // (one pass over the input's size fewer than mask / count * g; a window with no match, NaN, still
-                // gives 0 * (g / 0) = NaN, as MLX's).
-                var mask = Mx.AsType(Mx.Equal(x, y), g.DType);
-                var count = Mx.Sum(mask, Axes, keepDims: true);
-                return new[] { Mx.Multiply(mask, Mx.Divide(g, count)) };
+                if (Mx.PlacedOnCpu && Dispatch.IsComputeFloat(g.DType) && x.DType == g.DType && y.DType == g.DType && Window.TryCreate(x.ShapeRef, Axes, out _))
+                {
+                    return new[] { MxArray.Create(x.ShapeRef, g.DType, new ExtremumGradPrimitive(Axes), x, y, g) };
+                }
+                return new[] { ExtremumGradPrimitive.Composition(x, y, g, Axes) };
             default:
                 return new[] { Mx.ZerosLike(x) };
         }
@@ -286,4 +305,104 @@ internal sealed unsafe class ArgReducePrimitive : Primitive
 
     public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs) =>
         new[] { MxArray.Create(new[] { inputs[0].ShapeRef[0] }.Concat(outputs[0].ShapeRef).ToArray(), DType.UInt32, new ArgReducePrimitive(Max, Axis + 1), inputs[0]) };
+}
+
+/// <summary>
+/// A reduction over axes that keep the last one, seen as windows (for <see cref="WindowReduce"/>): the kept axes but
+/// the last give the outer positions, the reduced axes the offsets inside a window, the last axis a contiguous run.
+/// Taken only where the run fills at least one vector and a window has at most 4096 offsets.
+/// </summary>
+internal readonly record struct Window(int[] OuterShape, long[] OuterStrides, long[] Offsets, int Run)
+{
+    public static bool TryCreate(int[] shape, int[] axes, out Window window)
+    {
+        window = default;
+        int nd = shape.Length;
+        if (nd == 0 || axes.Length == 0 || axes.Contains(nd - 1) || shape[nd - 1] < 8) return false;
+        long size = 1;
+        foreach (int a in axes) size *= shape[a];
+        if (size == 0 || size > 4096) return false;
+        var strides = MxArray.RowMajorStrides(shape);
+        var kept = Enumerable.Range(0, nd - 1).Where(d => !axes.Contains(d)).ToArray();
+        var reduced = axes.OrderBy(a => a).ToArray();
+        var offsets = new long[size];
+        for (long w = 0; w < size; w++)
+        {
+            long rest = w, offset = 0;
+            for (int i = reduced.Length - 1; i >= 0; i--)
+            {
+                offset += rest % shape[reduced[i]] * strides[reduced[i]];
+                rest /= shape[reduced[i]];
+            }
+            offsets[w] = offset;
+        }
+        window = new Window(kept.Select(d => shape[d]).ToArray(), kept.Select(d => strides[d]).ToArray(), offsets, shape[nd - 1]);
+        return true;
+    }
+}
+
+/// <summary>
+/// The gradient of max/min over a window of axes on the CPU in one kernel (<see cref="WindowReduce.ExtremeGrad{T}"/>):
+/// inputs x, the reduction y and its cotangent g (both with the reduced axes kept as size 1). It computes what
+/// <see cref="Composition"/> does, whose derivatives and batching it takes. A 2x2 max-pool's gradient was four passes
+/// over the activations (equal, cast, count, multiply).
+/// </summary>
+internal sealed unsafe class ExtremumGradPrimitive : Primitive
+{
+    public ExtremumGradPrimitive(int[] axes) => Axes = axes;
+
+    public int[] Axes { get; }
+
+    public override string Name => "ExtremumGrad";
+
+    public override bool IsEquivalent(Primitive other) => other is ExtremumGradPrimitive p && p.Axes.SequenceEqual(Axes);
+
+    /// <summary>
+    /// The cotangent shared among the tied extremes: divided on the reduced shape, then spread by the mask (a window
+    /// with no match, NaN, gives 0 * (g / 0) = NaN, as MLX's).
+    /// </summary>
+    internal static MxArray Composition(MxArray x, MxArray y, MxArray g, int[] axes)
+    {
+        var mask = Mx.AsType(Mx.Equal(x, y), g.DType);
+        var count = Mx.Sum(mask, axes, keepDims: true);
+        return Mx.Multiply(mask, Mx.Divide(g, count));
+    }
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        var x = Cast.Contiguous(inputs[0]);
+        var y = Cast.Contiguous(inputs[1]);
+        var g = Cast.Contiguous(inputs[2]);
+        o.AllocateData();
+        Window.TryCreate(x.ShapeRef, Axes, out var window);
+        var v = new Kernel { X = x, Y = y, G = g, O = o, Window = window };
+        Dispatch.Float(o.DType, ref v);
+        foreach (var (copy, input) in new[] { (x, inputs[0]), (y, inputs[1]), (g, inputs[2]) })
+        {
+            if (!ReferenceEquals(copy, input)) copy.Buffer.Release();
+        }
+    }
+
+    private struct Kernel : IFloatVisitor
+    {
+        public MxArray X, Y, G, O;
+        public Window Window;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> =>
+            WindowReduce.ExtremeGrad(X.Ptr<T>(), Y.Ptr<T>(), G.Ptr<T>(), O.Ptr<T>(), Window.OuterShape, Window.OuterStrides, Window.Offsets, Window.Run);
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        RuleHelpers.VjpOfComposition(a => Composition(a[0], a[1], a[2], Axes), primals, cotangents, argnums);
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        RuleHelpers.JvpOfComposition(a => Composition(a[0], a[1], a[2], Axes), primals, tangents, argnums);
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        // The composition on a leading batch axis (unbatched inputs broadcast along it).
+        var lifted = inputs.Select((a, i) => batched[i] ? a : Mx.ExpandDims(a, 0)).ToArray();
+        return new[] { Composition(lifted[0], lifted[1], lifted[2], Axes.Select(a => a + 1).ToArray()) };
+    }
 }
