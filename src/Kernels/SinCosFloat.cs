@@ -43,11 +43,7 @@ public static class SinCosFloat
     {
         if (!Vector256.LessThanAll(Vector256.Abs(x), Vector256.Create(Limit)))
         {
-            // Huge, infinite or NaN lanes (the comparison is false for NaN): element by element.
-            Span<float> lanes = stackalloc float[Vector256<float>.Count];
-            x.CopyTo(lanes);
-            for (int i = 0; i < lanes.Length; i++) lanes[i] = shift == 0 ? MathF.Sin(lanes[i]) : MathF.Cos(lanes[i]);
-            return Vector256.Create<float>(lanes);
+            return ElementByElement(x, shift);
         }
         // Reduce |x| (sine is odd, cosine even): the sign of x comes back at the end, so sin(-0) = -0.
         var (lo, hi) = Vector256.Widen(Vector256.Abs(x));
@@ -67,6 +63,21 @@ public static class SinCosFloat
         return y ^ flip;
     }
 
+    // Huge, infinite or NaN lanes (the comparison is false for NaN): element by element, out of line so that the hot
+    // loop holds no stackalloc (with one inlined into it, the tiered JIT left sin at 2.4x its speed in some processes).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Vector256<float> ElementByElement(Vector256<float> x, int shift)
+    {
+        Span<float> lanes = stackalloc float[Vector256<float>.Count];
+        x.CopyTo(lanes);
+        for (int i = 0; i < lanes.Length; i++) lanes[i] = shift == 0 ? MathF.Sin(lanes[i]) : MathF.Cos(lanes[i]);
+        return Vector256.Create<float>(lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Vector512<float> ElementByElement(Vector512<float> x, int shift) =>
+        Vector512.Create(ElementByElement(x.GetLower(), shift), ElementByElement(x.GetUpper(), shift));
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector256<double> R, Vector256<double> J) Reduce(Vector256<double> x)
     {
@@ -82,10 +93,7 @@ public static class SinCosFloat
     {
         if (!Vector512.LessThanAll(Vector512.Abs(x), Vector512.Create(Limit)))
         {
-            Span<float> lanes = stackalloc float[Vector512<float>.Count];
-            x.CopyTo(lanes);
-            for (int i = 0; i < lanes.Length; i++) lanes[i] = shift == 0 ? MathF.Sin(lanes[i]) : MathF.Cos(lanes[i]);
-            return Vector512.Create<float>(lanes);
+            return ElementByElement(x, shift);
         }
         var (lo, hi) = Vector512.Widen(Vector512.Abs(x));
         var (rLo, jLo) = Reduce(lo);
