@@ -261,7 +261,7 @@ public static unsafe class Conversions
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<uint> NarrowToBFloat16(Vector512<uint> a)
+    internal static Vector512<uint> NarrowToBFloat16(Vector512<uint> a)
     {
         var rounded = Vector512.ShiftRightLogical(a + (Vector512.ShiftRightLogical(a, 16) & Vector512<uint>.One) + Vector512.Create(0x7FFFu), 16);
         return Vector512.ConditionalSelect(Vector512.GreaterThan(a & Vector512.Create(0x7FFF_FFFFu), Vector512.Create(0x7F80_0000u)), Vector512.Create(0x7FC0u), rounded);

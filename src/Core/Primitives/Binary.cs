@@ -24,6 +24,12 @@ internal sealed unsafe class BinaryPrimitive : Primitive
         DType t = a.DType;
         if (t is DType.Float16 or DType.BFloat16)
         {
+            if (o.DType == t && HalfArithmetic.Supports(Op) && Direct(a, o) is long strideA && Direct(b, o) is long strideB)
+            {
+                o.AllocateData();
+                HalfArithmetic.Run(Op, (ushort*)a.RawPtr, strideA, (ushort*)b.RawPtr, strideB, (ushort*)o.RawPtr, o.Size, t == DType.BFloat16);
+                return;
+            }
             var op = Op;
             if (!Dispatch.TryTiledViaFloat32(inputs, o, (p, st, q, len) => FloatKernel.Run(op, p[0], new[] { st[0] }, p[1], new[] { st[1] }, q, new[] { len })))
                 Dispatch.ViaFloat32(inputs, outputs, (i, o2) => EvalCpu(i, o2));
@@ -56,6 +62,10 @@ internal sealed unsafe class BinaryPrimitive : Primitive
             Dispatch.Int(t, ref v);
         }
     }
+
+    // An operand read straight from memory: 1 if it is the output's shape row-contiguous, 0 if one broadcast value.
+    private static long? Direct(MxArray x, MxArray o) =>
+        x.Size == o.Size && x.IsRowContiguous ? 1 : x.Size > 0 && x.Strides.All(st => st == 0) ? 0 : null;
 
     // bool arithmetic is logic: + and max are "or", * and min are "and".
     private static BinaryOp BoolOp(BinaryOp op) => op switch
