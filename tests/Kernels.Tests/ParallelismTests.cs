@@ -1,7 +1,11 @@
 namespace Mlx.Kernels.Tests;
 
-/// <summary>The worker pool behind Parallelism: every index once, gangs all at once, errors and nesting.</summary>
-[Collection("Parallelism")]
+/// <summary>
+/// The worker pool behind Parallelism: every index once, gangs all at once, errors and nesting. Run alone: these set
+/// the global thread count, and a job posted while another test's job holds the pool runs on the calling thread
+/// (ForBlocksTakesBlocksFromASlowThreadsShare failed that way once, under the full suite).
+/// </summary>
+[Collection("Parallelism.MaxThreads")]
 public sealed class ParallelismTests
 {
     [Theory]
