@@ -20,6 +20,8 @@ public class ConvBlockTests
     [InlineData(3, 17, 13, 3, 32, 3, 2, 1, 1)]    // small patches: RGB, stride 2, two output vectors
     [InlineData(2, 11, 9, 1, 64, 5, 1, 2, 1)]     // small patches: 5x5 taps, four output vectors, wide padding
     [InlineData(2, 12, 12, 2, 48, 3, 1, 2, 2)]    // small patches: dilation 2, three output vectors
+    [InlineData(3, 13, 11, 1, 16, 3, 1, 1, 1)]    // small patches into 16, four positions at a time: 143 an image, groups across images, tails
+    [InlineData(2, 9, 7, 3, 16, 3, 2, 1, 1)]      // small patches into 16: RGB, stride 2
     public void Conv2dMatchesDirectLoop(int n, int h, int wd, int cin, int cout, int k, int stride, int pad, int dil)
     {
         var xv = H.Rand(n * h * wd * cin, 81);
@@ -56,6 +58,8 @@ public class ConvBlockTests
     [InlineData(60, 28, 28, 1, 16, 1, 1, DType.Float32)]  // one input channel (the first layer of an image model): small patches, direct
     [InlineData(60, 28, 28, 1, 16, 1, 1, DType.Float64)]  // the same in float64: 9 images per chunk through the GEMM
     [InlineData(7, 9, 11, 3, 32, 2, 1, DType.Float32)]    // RGB into 32, stride 2: small patches, two output vectors
+    [InlineData(45, 13, 11, 1, 16, 1, 1, DType.Float32)]  // into 16, four positions at a time: 143 an image (groups across images), two threads, tails
+    [InlineData(6, 9, 7, 3, 16, 2, 1, DType.Float32)]     // RGB into 16, stride 2
     [InlineData(3, 12, 12, 8, 5, 1, 1, DType.Float32)]    // too few images to split: one GEMM per chunk, as before
     public void Conv2dGradientsOverImageChunksMatchDirectLoops(int n, int h, int wd, int cin, int cout, int stride, int pad, DType dtype)
     {
