@@ -189,15 +189,7 @@ public sealed class ConvGeometry
 
                 void FourPositions(long r, float* pw)
                 {
-                    long n0 = r / perImage, p0 = r - n0 * perImage;
-                    long n1 = n0, p1 = p0 + 1;
-                    if (p1 == perImage) { n1++; p1 = 0; }
-                    long n2 = n1, p2 = p1 + 1;
-                    if (p2 == perImage) { n2++; p2 = 0; }
-                    long n3 = n2, p3 = p2 + 1;
-                    if (p3 == perImage) { n3++; p3 = 0; }
-                    float* s0 = (float*)px + n0 * inputPerImage, s1 = (float*)px + n1 * inputPerImage;
-                    float* s2 = (float*)px + n2 * inputPerImage, s3 = (float*)px + n3 * inputPerImage;
+                    var (p0, p1, p2, p3) = Quad(r, perImage, (float*)px, inputPerImage, out float* s0, out float* s1, out float* s2, out float* s3);
                     Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
                     for (int kk = 0; kk < ks; kk++)
                     {
@@ -220,6 +212,24 @@ public sealed class ConvGeometry
             }
         });
         return true;
+    }
+
+    // Output positions r to r + 3 of the batch: each one's position in its image (returned) and its image's input
+    // (s0-s3), one division and the rest by carrying into the next image.
+    private static unsafe (long, long, long, long) Quad(long r, long perImage, float* x, long inputPerImage, out float* s0, out float* s1, out float* s2, out float* s3)
+    {
+        long n = r / perImage, p = r - n * perImage;
+        long p0 = p;
+        s0 = x + n * inputPerImage;
+        if (++p == perImage) { n++; p = 0; }
+        long p1 = p;
+        s1 = x + n * inputPerImage;
+        if (++p == perImage) { n++; p = 0; }
+        long p2 = p;
+        s2 = x + n * inputPerImage;
+        if (++p == perImage) { n++; p = 0; }
+        s3 = x + n * inputPerImage;
+        return (p0, p1, p2, p);
     }
 
     // At most 32 taps x channels into 16, 32, 48 or 64 float32 output channels, with Vector512.
@@ -284,15 +294,7 @@ public sealed class ConvGeometry
 
             void FourPositions(long r, float* acc)
             {
-                long n0 = r / perImage, p0 = r - n0 * perImage;
-                long n1 = n0, p1 = p0 + 1;
-                if (p1 == perImage) { n1++; p1 = 0; }
-                long n2 = n1, p2 = p1 + 1;
-                if (p2 == perImage) { n2++; p2 = 0; }
-                long n3 = n2, p3 = p2 + 1;
-                if (p3 == perImage) { n3++; p3 = 0; }
-                float* s0 = (float*)px + n0 * inputPerImage, s1 = (float*)px + n1 * inputPerImage;
-                float* s2 = (float*)px + n2 * inputPerImage, s3 = (float*)px + n3 * inputPerImage;
+                var (p0, p1, p2, p3) = Quad(r, perImage, (float*)px, inputPerImage, out float* s0, out float* s1, out float* s2, out float* s3);
                 float* gr = (float*)pg + r * 16;
                 Vector512<float> g0 = Vector512.Load(gr), g1 = Vector512.Load(gr + 16), g2 = Vector512.Load(gr + 32), g3 = Vector512.Load(gr + 48);
                 for (int kk = 0; kk < ks; kk++)
