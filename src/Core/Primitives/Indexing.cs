@@ -276,7 +276,7 @@ internal sealed unsafe class ScatterAxisPrimitive : Primitive
         {
             switch (Mode)
             {
-                case ScatterMode.None: Run<T, AddOp<T>>(replace: true); break;
+                case ScatterMode.None: Run<T, AddOp<T>>(replace: true); break; // rows are copied; the op is unused
                 case ScatterMode.Add: Run<T, AddOp<T>>(replace: false); break;
                 case ScatterMode.Prod: Run<T, MultiplyOp<T>>(replace: false); break;
                 case ScatterMode.Max: Run<T, MaximumOp<T>>(replace: false); break;
