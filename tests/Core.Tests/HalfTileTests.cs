@@ -82,6 +82,21 @@ public class HalfTileTests
         SameBits(fa.Skip(1).Zip(fa, (x, y) => x - y).ToArray(), Mx.Subtract(tail, head), dt);
     }
 
+    [Theory]
+    [InlineData(DType.Float16)]
+    [InlineData(DType.BFloat16)]
+    public void ZeroDimensionalAndEmptyOperands(DType dt)
+    {
+        var a = Mx.AsType(Mx.Array(1.5f), dt);
+        var b = Mx.AsType(Mx.Array(-0.25f), dt);
+        Assert.Equal(new int[0], Mx.Add(a, b).Shape);
+        Assert.Equal(1.25, Mx.AsType(Mx.Add(a, b), DType.Float64).Item<double>());
+        Assert.Equal(-0.375, Mx.AsType(Mx.Multiply(a, b), DType.Float64).Item<double>());
+        var empty = Mx.AsType(Mx.Zeros(new[] { 0, 3 }), dt);
+        Assert.Equal(new[] { 0, 3 }, Mx.Maximum(empty, a).Shape);
+        Assert.Empty(Mx.AsType(Mx.Divide(empty, empty), DType.Float32).ToArray<float>());
+    }
+
     [Fact]
     public void UnaryOpsOfABroadcastScalarReadOnlyTheScalar()
     {
