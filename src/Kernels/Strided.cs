@@ -181,8 +181,11 @@ public static unsafe class Strided
     public static void CopyBytes(void* src, void* dst, long bytes)
     {
         const long Block = 1 << 16;
-        if (bytes < 8 * Block)
+        bool overlap = (byte*)src < (byte*)dst + bytes && (byte*)dst < (byte*)src + bytes;
+        if (bytes < 8 * Block || overlap)
         {
+            // (Overlapping ranges keep MemoryCopy's memmove order: blocks copied in parallel could read what
+            // another block already wrote.)
             System.Buffer.MemoryCopy(src, dst, bytes, bytes);
             return;
         }

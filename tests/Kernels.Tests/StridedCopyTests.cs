@@ -50,4 +50,27 @@ public unsafe class StridedCopyTests
         Check(shape, strides, i => (ushort)i);
         Check(shape, strides, i => (byte)i);
     }
+
+    [Theory]
+    [InlineData(100)] // one call
+    [InlineData(3_000_017)] // blocks of 64 KB across both threads, a partial last block
+    public void CopyBytesCopiesEveryByte(int n)
+    {
+        var src = Enumerable.Range(0, n).Select(i => (byte)(i * 7 + i / 251)).ToArray();
+        var dst = new byte[n + 2];
+        fixed (byte* s = src, d = dst) Strided.CopyBytes(s, d + 1, n);
+        Assert.Equal(0, dst[0]);
+        Assert.Equal(0, dst[n + 1]);
+        Assert.True(src.AsSpan().SequenceEqual(dst.AsSpan(1, n)));
+        // Overlapping ranges, both directions: as memmove.
+        foreach (int shift in new[] { 4097, -4097 })
+        {
+            var buffer = Enumerable.Range(0, n + 8192).Select(i => (byte)(i * 13 + i / 97)).ToArray();
+            var want = (byte[])buffer.Clone();
+            int from = shift > 0 ? 0 : 8192, to = from + shift;
+            Array.Copy(want, from, want, to, n);
+            fixed (byte* b = buffer) Strided.CopyBytes(b + from, b + to, n);
+            Assert.True(want.AsSpan().SequenceEqual(buffer), $"shift {shift}");
+        }
+    }
 }
