@@ -27,23 +27,11 @@ public static unsafe class Conversions
         long i = s;
         if (Vector512.IsHardwareAccelerated)
         {
-            var expMask = Vector512.Create((ushort)0x7C00);
             for (; i + 32 <= e; i += 32)
             {
-                var h = Vector512.Load(src + i);
-                if (Vector512.EqualsAny(h & expMask, expMask))
-                {
-                    // An infinity or NaN among these 32: the full conversion.
-                    var (lo, hi) = Vector512.Widen(h);
-                    WidenHalf(lo).Store(dst + i);
-                    WidenHalf(hi).Store(dst + i + 16);
-                }
-                else
-                {
-                    var (lo, hi) = Vector512.Widen(h.AsInt16());
-                    WidenFiniteHalf(lo).Store(dst + i);
-                    WidenFiniteHalf(hi).Store(dst + i + 16);
-                }
+                var (lo, hi) = Widen32(Vector512.Load(src + i), bfloat16: false);
+                lo.Store(dst + i);
+                hi.Store(dst + i + 16);
             }
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -70,20 +58,9 @@ public static unsafe class Conversions
         long i = s;
         if (Vector512.IsHardwareAccelerated)
         {
-            var abs = Vector512.Create(0x7FFF_FFFFu);
-            var infinity = Vector512.Create(0x7F80_0000u);
             for (; i + 32 <= e; i += 32)
             {
-                var a = Vector512.Load(src + i);
-                var b = Vector512.Load(src + i + 16);
-                if (Vector512.GreaterThanAny(Vector512.Max(a & abs, b & abs), infinity))
-                {
-                    Vector512.Narrow(NarrowToHalf(a), NarrowToHalf(b)).Store(dst + i); // a NaN among these 32
-                }
-                else
-                {
-                    Vector512.Narrow(NarrowNumberToHalf(a), NarrowNumberToHalf(b)).Store(dst + i);
-                }
+                Vector512.Narrow(Narrow16(Vector512.Load(src + i), bfloat16: false), Narrow16(Vector512.Load(src + i + 16), bfloat16: false)).Store(dst + i);
             }
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -94,6 +71,43 @@ public static unsafe class Conversions
             }
         }
         for (; i < e; i++) dst[i] = BitConverter.HalfToUInt16Bits((Half)BitConverter.UInt32BitsToSingle(src[i]));
+    }
+
+    /// <summary>
+    /// Thirty-two float16 or bfloat16 values as float32 (the first sixteen, the last sixteen), for the conversions and
+    /// the kernels that widen as they compute (the 16-bit GEMV and arithmetic): a bfloat16 is its float32's upper
+    /// half; a float16 block without infinities or NaNs (almost every block) takes <see cref="WidenFiniteHalf"/>,
+    /// four operations per sixteen values, and a block holding any takes the full conversion.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector512<float> Lo, Vector512<float> Hi) Widen32(Vector512<ushort> h, bool bfloat16)
+    {
+        if (bfloat16)
+        {
+            var (b0, b1) = Vector512.Widen(h);
+            return (Vector512.ShiftLeft(b0, 16).AsSingle(), Vector512.ShiftLeft(b1, 16).AsSingle());
+        }
+        var expMask = Vector512.Create((ushort)0x7C00);
+        if (!Vector512.EqualsAny(h & expMask, expMask))
+        {
+            var (f0, f1) = Vector512.Widen(h.AsInt16());
+            return (WidenFiniteHalf(f0), WidenFiniteHalf(f1));
+        }
+        var (lo, hi) = Vector512.Widen(h);
+        return (WidenHalf(lo), WidenHalf(hi));
+    }
+
+    /// <summary>
+    /// Sixteen float32 bit patterns rounded to float16 or bfloat16 bits (in the low 16 bits of each lane); a float16
+    /// block without NaNs skips the NaN selects (<see cref="NarrowNumberToHalf"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<uint> Narrow16(Vector512<uint> f, bool bfloat16)
+    {
+        if (bfloat16) return NarrowToBFloat16(f);
+        return Vector512.GreaterThanAny(f & Vector512.Create(0x7FFF_FFFFu), Vector512.Create(0x7F80_0000u))
+            ? NarrowToHalf(f)
+            : NarrowNumberToHalf(f);
     }
 
     /// <summary>
@@ -121,7 +135,7 @@ public static unsafe class Conversions
 
     /// <summary>Sixteen lanes of <see cref="NarrowToHalf(Vector256{uint})"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<uint> NarrowToHalf(Vector512<uint> f)
+    private static Vector512<uint> NarrowToHalf(Vector512<uint> f)
     {
         var sign = Vector512.ShiftRightLogical(f & Vector512.Create(0x8000_0000u), 16);
         var a = f & Vector512.Create(0x7FFF_FFFFu);
@@ -137,7 +151,7 @@ public static unsafe class Conversions
 
     /// <summary><see cref="NarrowToHalf(Vector512{uint})"/> for lanes known not to be NaN (infinities are fine).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<uint> NarrowNumberToHalf(Vector512<uint> f)
+    private static Vector512<uint> NarrowNumberToHalf(Vector512<uint> f)
     {
         var a = f & Vector512.Create(0x7FFF_FFFFu);
         var normal = Vector512.ShiftRightLogical(a - Vector512.Create(0x3800_0000u - 0x0FFFu) + (Vector512.ShiftRightLogical(a, 13) & Vector512<uint>.One), 13);
@@ -168,7 +182,7 @@ public static unsafe class Conversions
 
     /// <summary>Sixteen lanes of <see cref="WidenHalf(Vector256{uint})"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> WidenHalf(Vector512<uint> h)
+    private static Vector512<float> WidenHalf(Vector512<uint> h)
     {
         var expMask = Vector512.Create(0x7C00u);
         var shifted = Vector512.ShiftLeft(h & Vector512.Create(0x7FFFu), 13);
@@ -185,7 +199,7 @@ public static unsafe class Conversions
     /// the product by 2^112 rebiases the exponent and normalizes subnormals exactly, keeping the sign.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> WidenFiniteHalf(Vector512<int> h) =>
+    private static Vector512<float> WidenFiniteHalf(Vector512<int> h) =>
         (Vector512.ShiftLeft(h, 13) & Vector512.Create(unchecked((int)0x8FFF_E000u))).AsSingle() * Vector512.Create(BitConverter.UInt32BitsToSingle(0x7780_0000u));
 
     /// <summary>bfloat16 is the upper half of a float32: widen and shift.</summary>
@@ -203,9 +217,9 @@ public static unsafe class Conversions
         {
             for (; i + 32 <= e; i += 32)
             {
-                var (lo, hi) = Vector512.Widen(Vector512.Load(src + i));
-                Vector512.ShiftLeft(lo, 16).AsSingle().Store(dst + i);
-                Vector512.ShiftLeft(hi, 16).AsSingle().Store(dst + i + 16);
+                var (lo, hi) = Widen32(Vector512.Load(src + i), bfloat16: true);
+                lo.Store(dst + i);
+                hi.Store(dst + i + 16);
             }
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -237,7 +251,7 @@ public static unsafe class Conversions
         {
             for (; i + 32 <= e; i += 32)
             {
-                Vector512.Narrow(NarrowToBFloat16(Vector512.Load(src + i)), NarrowToBFloat16(Vector512.Load(src + i + 16))).Store(dst + i);
+                Vector512.Narrow(Narrow16(Vector512.Load(src + i), bfloat16: true), Narrow16(Vector512.Load(src + i + 16), bfloat16: true)).Store(dst + i);
             }
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -261,7 +275,7 @@ public static unsafe class Conversions
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<uint> NarrowToBFloat16(Vector512<uint> a)
+    private static Vector512<uint> NarrowToBFloat16(Vector512<uint> a)
     {
         var rounded = Vector512.ShiftRightLogical(a + (Vector512.ShiftRightLogical(a, 16) & Vector512<uint>.One) + Vector512.Create(0x7FFFu), 16);
         return Vector512.ConditionalSelect(Vector512.GreaterThan(a & Vector512.Create(0x7FFF_FFFFu), Vector512.Create(0x7F80_0000u)), Vector512.Create(0x7FC0u), rounded);

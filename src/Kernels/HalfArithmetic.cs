@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Mlx.Kernels;
@@ -51,11 +50,11 @@ public static unsafe class HalfArithmetic
         {
             var va = strideA == 0 ? Vector512.Create(*a) : Vector512.Load(a + i);
             var vb = strideB == 0 ? Vector512.Create(*b) : Vector512.Load(b + i);
-            var (a0, a1) = Widen(va, bfloat16);
-            var (b0, b1) = Widen(vb, bfloat16);
+            var (a0, a1) = Conversions.Widen32(va, bfloat16);
+            var (b0, b1) = Conversions.Widen32(vb, bfloat16);
             var r0 = TF.Apply(a0, b0).AsUInt32();
             var r1 = TF.Apply(a1, b1).AsUInt32();
-            Vector512.Narrow(Narrow(r0, bfloat16), Narrow(r1, bfloat16)).Store(o + i);
+            Vector512.Narrow(Conversions.Narrow16(r0, bfloat16), Conversions.Narrow16(r1, bfloat16)).Store(o + i);
         }
         if (i < e)
         {
@@ -70,32 +69,5 @@ public static unsafe class HalfArithmetic
             Span<TF>(ta, 1, tb, 1, to, 0, 32, bfloat16);
             for (int k = 0; k < m; k++) o[i + k] = to[k];
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector512<float>, Vector512<float>) Widen(Vector512<ushort> h, bool bfloat16)
-    {
-        if (bfloat16)
-        {
-            var (lo, hi) = Vector512.Widen(h);
-            return (Vector512.ShiftLeft(lo, 16).AsSingle(), Vector512.ShiftLeft(hi, 16).AsSingle());
-        }
-        var expMask = Vector512.Create((ushort)0x7C00);
-        if (!Vector512.EqualsAny(h & expMask, expMask))
-        {
-            var (lo, hi) = Vector512.Widen(h.AsInt16());
-            return (Conversions.WidenFiniteHalf(lo), Conversions.WidenFiniteHalf(hi));
-        }
-        var (l, u) = Vector512.Widen(h);
-        return (Conversions.WidenHalf(l), Conversions.WidenHalf(u));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<uint> Narrow(Vector512<uint> f, bool bfloat16)
-    {
-        if (bfloat16) return Conversions.NarrowToBFloat16(f);
-        return Vector512.GreaterThanAny(f & Vector512.Create(0x7FFF_FFFFu), Vector512.Create(0x7F80_0000u))
-            ? Conversions.NarrowToHalf(f)
-            : Conversions.NarrowNumberToHalf(f);
     }
 }

@@ -24,7 +24,7 @@ internal sealed unsafe class BinaryPrimitive : Primitive
         DType t = a.DType;
         if (t is DType.Float16 or DType.BFloat16)
         {
-            if (o.DType == t && HalfArithmetic.Supports(Op) && Direct(a, o) is long strideA && Direct(b, o) is long strideB)
+            if (o.DType == t && HalfArithmetic.Supports(Op) && Dispatch.DirectStride(a, o) is long strideA && Dispatch.DirectStride(b, o) is long strideB)
             {
                 o.AllocateData();
                 HalfArithmetic.Run(Op, (ushort*)a.RawPtr, strideA, (ushort*)b.RawPtr, strideB, (ushort*)o.RawPtr, o.Size, t == DType.BFloat16);
@@ -62,10 +62,6 @@ internal sealed unsafe class BinaryPrimitive : Primitive
             Dispatch.Int(t, ref v);
         }
     }
-
-    // An operand read straight from memory: 1 if it is the output's shape row-contiguous, 0 if one broadcast value.
-    private static long? Direct(MxArray x, MxArray o) =>
-        x.Size == o.Size && x.IsRowContiguous ? 1 : x.Size > 0 && x.Strides.All(st => st == 0) ? 0 : null;
 
     // bool arithmetic is logic: + and max are "or", * and min are "and".
     private static BinaryOp BoolOp(BinaryOp op) => op switch

@@ -66,10 +66,8 @@ internal static class Dispatch
         for (int k = 0; k < count; k++)
         {
             var x = inputs[k];
-            if (x.DType is not (DType.Float16 or DType.BFloat16)) return false;
-            if (x.Size == o.Size && x.IsRowContiguous) strides[k] = 1;
-            else if (x.Size > 0 && x.Strides.All(st => st == 0)) strides[k] = 0;
-            else return false;
+            if (x.DType is not (DType.Float16 or DType.BFloat16) || DirectStride(x, o) is not long stride) return false;
+            strides[k] = stride;
         }
         var tileStrides = expandScalars ? strides.Select(_ => 1L).ToArray() : strides;
         bool narrow = o.DType is DType.Float16 or DType.BFloat16;
@@ -133,6 +131,13 @@ internal static class Dispatch
         });
         return true;
     }
+
+    /// <summary>
+    /// How an elementwise kernel can read operand <paramref name="x"/> of output <paramref name="o"/> straight from
+    /// memory: 1 if it is the output's shape row-contiguous, 0 if it is one broadcast value, null otherwise.
+    /// </summary>
+    public static long? DirectStride(MxArray x, MxArray o) =>
+        x.Size == o.Size && x.IsRowContiguous ? 1 : x.Size > 0 && x.Strides.All(st => st == 0) ? 0 : null;
 
     /// <summary>
     /// Float16 and BFloat16 compute in float32: converts the inputs to float32 arrays, runs <paramref name="compute"/>

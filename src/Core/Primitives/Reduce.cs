@@ -47,12 +47,12 @@ internal sealed unsafe class ReducePrimitive : Primitive
         }
         DType work = Op is ReduceOp.And or ReduceOp.Or ? DType.Bool : o.DType;
         var x = inputs[0].DType == work && inputs[0].IsRowContiguous ? inputs[0] : Cast.Materialize(inputs[0], work);
-        if (Op is ReduceOp.Max or ReduceOp.Min && Dispatch.IsComputeFloat(work) && AdjacentRuns(Axes).Skip(1).Any()
-            && Window.TryCreate(x.ShapeRef, Axes, out var window))
+        if (Op is ReduceOp.Max or ReduceOp.Min && Axes.Length > 1 && Dispatch.IsComputeFloat(work) && AdjacentRuns(Axes).Skip(1).Any()
+            && Window.Fits(x.ShapeRef, Axes))
         {
             // Several separate runs of axes (a pooling window) in one pass instead of one pass per run.
             o.AllocateData();
-            var wv = new WindowKernel { X = x, Y = o, Window = window, Max = Op == ReduceOp.Max };
+            var wv = new WindowKernel { X = x, Y = o, Window = Window.Of(x.ShapeRef, Axes), Max = Op == ReduceOp.Max };
             Dispatch.Float(work, ref wv);
             if (!ReferenceEquals(x, inputs[0])) x.Buffer.Release();
             return;
@@ -177,7 +177,7 @@ internal sealed unsafe class ReducePrimitive : Primitive
             case ReduceOp.Prod:
                 return new[] { Mx.Multiply(Mx.BroadcastTo(g, x.ShapeRef), ProductOfOthers(x)) };
             case ReduceOp.Max or ReduceOp.Min:
-                if (Mx.PlacedOnCpu && Dispatch.IsComputeFloat(g.DType) && x.DType == g.DType && y.DType == g.DType && Window.TryCreate(x.ShapeRef, Axes, out _))
+                if (Mx.PlacedOnCpu && Dispatch.IsComputeFloat(g.DType) && x.DType == g.DType && y.DType == g.DType && Window.Fits(x.ShapeRef, Axes))
                 {
                     return new[] { MxArray.Create(x.ShapeRef, g.DType, new ExtremumGradPrimitive(Axes), x, y, g) };
                 }
@@ -314,14 +314,21 @@ internal sealed unsafe class ArgReducePrimitive : Primitive
 /// </summary>
 internal readonly record struct Window(int[] OuterShape, long[] OuterStrides, long[] Offsets, int Run)
 {
-    public static bool TryCreate(int[] shape, int[] axes, out Window window)
+    public static bool Fits(int[] shape, int[] axes)
     {
-        window = default;
         int nd = shape.Length;
         if (nd == 0 || axes.Length == 0 || axes.Contains(nd - 1) || shape[nd - 1] < 8) return false;
         long size = 1;
         foreach (int a in axes) size *= shape[a];
-        if (size == 0 || size > 4096) return false;
+        return size > 0 && size <= 4096;
+    }
+
+    /// <summary>The window of a reduction that <see cref="Fits"/>.</summary>
+    public static Window Of(int[] shape, int[] axes)
+    {
+        int nd = shape.Length;
+        long size = 1;
+        foreach (int a in axes) size *= shape[a];
         var strides = MxArray.RowMajorStrides(shape);
         var kept = Enumerable.Range(0, nd - 1).Where(d => !axes.Contains(d)).ToArray();
         var reduced = axes.OrderBy(a => a).ToArray();
@@ -336,8 +343,7 @@ internal readonly record struct Window(int[] OuterShape, long[] OuterStrides, lo
             }
             offsets[w] = offset;
         }
-        window = new Window(kept.Select(d => shape[d]).ToArray(), kept.Select(d => strides[d]).ToArray(), offsets, shape[nd - 1]);
-        return true;
+        return new Window(kept.Select(d => shape[d]).ToArray(), kept.Select(d => strides[d]).ToArray(), offsets, shape[nd - 1]);
     }
 }
 
@@ -375,8 +381,7 @@ internal sealed unsafe class ExtremumGradPrimitive : Primitive
         var y = Cast.Contiguous(inputs[1]);
         var g = Cast.Contiguous(inputs[2]);
         o.AllocateData();
-        Window.TryCreate(x.ShapeRef, Axes, out var window);
-        var v = new Kernel { X = x, Y = y, G = g, O = o, Window = window };
+        var v = new Kernel { X = x, Y = y, G = g, O = o, Window = Window.Of(x.ShapeRef, Axes) };
         Dispatch.Float(o.DType, ref v);
         foreach (var (copy, input) in new[] { (x, inputs[0]), (y, inputs[1]), (g, inputs[2]) })
         {
