@@ -1,0 +1,255 @@
+namespace Mlx;
+
+/// <summary>MLX's quantization modes.</summary>
+public enum QuantizationMode
+{
+    /// <summary>2, 3, 4, 5, 6 or 8 bits per value with a scale and a bias per group of 32, 64 or 128 (defaults 4 and 64).</summary>
+    Affine,
+
+    /// <summary>4-bit E2M1 values in groups of 32 with a power-of-two (E8M0) scale.</summary>
+    Mxfp4,
+
+    /// <summary>8-bit E4M3 values in groups of 32 with a power-of-two (E8M0) scale.</summary>
+    Mxfp8,
+
+    /// <summary>4-bit E2M1 values in groups of 16 with an E4M3 scale (and an optional float32 global scale).</summary>
+    Nvfp4,
+}
+
+public static partial class Mx
+{
+    /// <summary>
+    /// Quantizes the last axis of <paramref name="w"/> (at least 2-D, float, last dim divisible by the group size) in
+    /// groups, as mlx.core.quantize: returns the codes packed into uint32 (last dim K * bits / 32), the scales and, for
+    /// <see cref="QuantizationMode.Affine"/>, the biases (last dim K / groupSize each, in w's dtype), so that
+    /// dequantize(codes, scales, biases) approximates w. The packed form is MLX's: weights quantized by MLX load here.
+    /// </summary>
+    public static (MxArray Weights, MxArray Scales, MxArray? Biases) Quantize(MxArray w, int? groupSize = null, int? bits = null,
+        QuantizationMode mode = QuantizationMode.Affine, MxArray? globalScale = null, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        var (gs, b) = QuantizationParams(mode, groupSize, bits, "quantize");
+        if (!w.DType.IsFloating())
+        {
+            throw new ArgumentException($"quantize: only real floating-point arrays can be quantized, not {w.DType.Name()}.");
+        }
+        if (w.NDim < 2)
+        {
+            throw new ArgumentException($"quantize: the array must have at least 2 dimensions, not shape {MxArray.FormatShape(w.ShapeRef)}.");
+        }
+        if (w.ShapeRef[^1] % gs != 0)
+        {
+            throw new ArgumentException($"quantize: the last dimension of shape {MxArray.FormatShape(w.ShapeRef)} is not divisible by the group size {gs}.");
+        }
+        CheckGlobalScale(mode, globalScale, "quantize");
+        if (mode != QuantizationMode.Affine)
+        {
+            var (codes, fpScales) = FpQuantize(w, mode, globalScale);
+            return (codes, fpScales, null);
+        }
+        var src = w.DType == DType.Float64 ? AsType(w, DType.Float32) : w;
+        var codesShape = (int[])w.Shape;
+        codesShape[^1] = w.ShapeRef[^1] * b / 32;
+        var groupShape = (int[])w.Shape;
+        groupShape[^1] = w.ShapeRef[^1] / gs;
+        var outs = MxArray.Create(new[] { codesShape, groupShape, groupShape }, new[] { DType.UInt32, src.DType, src.DType },
+            new AffineQuantizePrimitive(gs, b), new[] { src });
+        return (outs[0], AsType(outs[1], w.DType), AsType(outs[2], w.DType));
+    }
+
+    /// <summary>
+    /// The inverse of <see cref="Quantize"/>: scales * q + biases (affine) or scales * value (the floating-point
+    /// modes), in <paramref name="dtype"/> (default: the scales' and biases' dtype; bfloat16 for the floating-point modes).
+    /// </summary>
+    public static MxArray Dequantize(MxArray w, MxArray scales, MxArray? biases = null, int? groupSize = null, int? bits = null,
+        QuantizationMode mode = QuantizationMode.Affine, MxArray? globalScale = null, DType? dtype = null, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        var (gs, b) = QuantizationParams(mode, groupSize, bits, "dequantize");
+        var outType = QuantizedOutputType(scales, biases, dtype, mode, "dequantize");
+        CheckQuantizedShapes(w, scales, biases, gs, b, "dequantize");
+        if (w.NDim != scales.NDim || !w.ShapeRef[..^1].SequenceEqual(scales.ShapeRef[..^1]))
+        {
+            throw new ArgumentException($"dequantize: the shape of the scales {MxArray.FormatShape(scales.ShapeRef)} does not match the codes {MxArray.FormatShape(w.ShapeRef)}.");
+        }
+        CheckGlobalScale(mode, globalScale, "dequantize");
+        if (mode != QuantizationMode.Affine)
+        {
+            return FpDequantize(w, scales, mode, globalScale, outType);
+        }
+        var ct = outType == DType.Float64 ? DType.Float32 : outType;
+        var r = MxArray.Create(DequantizedShape(w, b), ct, new AffineDequantizePrimitive(gs, b), w, AsType(scales, ct), AsType(biases!, ct));
+        return AsType(r, outType);
+    }
+
+    /// <summary>
+    /// x @ dequantize(w)^T (<paramref name="transpose"/>, the default: w holds the (N, K) weight of a linear layer) or
+    /// x @ dequantize(w), as mlx.core.quantized_matmul, without expanding the weight: one or a few rows of x read the
+    /// packed codes directly. Batch dims of x and w broadcast. Differentiable in x, the scales and the biases.
+    /// </summary>
+    public static MxArray QuantizedMatmul(MxArray x, MxArray w, MxArray scales, MxArray? biases = null, bool transpose = true,
+        int? groupSize = null, int? bits = null, QuantizationMode mode = QuantizationMode.Affine, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        var (gs, b) = QuantizationParams(mode, groupSize, bits, "quantized_matmul");
+        var scaleType = QuantizedOutputType(scales, biases, null, mode, "quantized_matmul");
+        CheckQuantizedShapes(w, scales, biases, gs, b, "quantized_matmul");
+        if (w.NDim < 2) throw new ArgumentException($"quantized_matmul: the quantized matrix must have at least 2 dimensions, not shape {MxArray.FormatShape(w.ShapeRef)}.");
+        if (x.NDim == 0) throw new ArgumentException("quantized_matmul does not take a scalar x.");
+        int inner = transpose ? w.ShapeRef[^1] * 32 / b : w.ShapeRef[^2];
+        int outer = transpose ? w.ShapeRef[^2] : w.ShapeRef[^1] * 32 / b;
+        if (x.ShapeRef[^1] != inner)
+        {
+            throw new ArgumentException($"quantized_matmul: the last dimension of x {MxArray.FormatShape(x.ShapeRef)} does not match the quantized matrix "
+                + $"({inner}, {outer}) of codes {MxArray.FormatShape(w.ShapeRef)} with group size {gs}, {b} bits and transpose={transpose}.");
+        }
+        var dt = mode == QuantizationMode.Affine ? DTypes.Promote(x.DType, scaleType) : x.DType;
+        if (!dt.IsFloating())
+        {
+            throw new ArgumentException($"quantized_matmul: only real floating types are supported, not {dt.Name()}.");
+        }
+        if (mode != QuantizationMode.Affine || dt == DType.Float64)
+        {
+            // The floating-point modes, and float64, through the dequantized weight.
+            var dense = Dequantize(w, scales, biases, gs, b, mode, dtype: dt);
+            return Matmul(AsType(x, dt), transpose ? SwapAxes(dense, -1, -2) : dense);
+        }
+        x = AsType(x, dt);
+        scales = AsType(scales, dt);
+        biases = AsType(biases!, dt);
+        if (w.NDim > 2)
+        {
+            if (x.NDim < 2) x = ExpandDims(x, 0);
+            var batch = Shapes.Broadcast(x.ShapeRef[..^2], w.ShapeRef[..^2]);
+            x = BroadcastTo(x, batch.Concat(x.ShapeRef[^2..]).ToArray());
+            w = BroadcastTo(w, batch.Concat(w.ShapeRef[^2..]).ToArray());
+            scales = BroadcastTo(scales, batch.Concat(scales.ShapeRef[^2..]).ToArray());
+            biases = BroadcastTo(biases, batch.Concat(biases.ShapeRef[^2..]).ToArray());
+        }
+        var shape = (int[])x.Shape;
+        shape[^1] = outer;
+        return MxArray.Create(shape, dt, new QuantizedMatmulPrimitive(gs, b, transpose), x, w, scales, biases);
+    }
+
+    internal static int[] DequantizedShape(MxArray w, int bits)
+    {
+        var shape = (int[])w.Shape;
+        shape[^1] = w.ShapeRef[^1] * 32 / bits;
+        return shape;
+    }
+
+    // The group size and bits of a mode (MLX's defaults where not given), checked against what the mode supports.
+    private static (int GroupSize, int Bits) QuantizationParams(QuantizationMode mode, int? groupSize, int? bits, string op)
+    {
+        var (dg, db) = mode switch
+        {
+            QuantizationMode.Affine => (64, 4),
+            QuantizationMode.Mxfp4 => (32, 4),
+            QuantizationMode.Mxfp8 => (32, 8),
+            QuantizationMode.Nvfp4 => (16, 4),
+            _ => throw new ArgumentException($"{op}: unknown quantization mode {mode}."),
+        };
+        int gs = groupSize ?? dg, b = bits ?? db;
+        if (mode == QuantizationMode.Affine)
+        {
+            if (gs is not (32 or 64 or 128)) throw new ArgumentException($"{op}: group size {gs} is not supported (32, 64 or 128).");
+            if (b is < 2 or > 8 or 7) throw new ArgumentException($"{op}: {b} bits are not supported (2, 3, 4, 5, 6 or 8).");
+        }
+        else
+        {
+            if (gs != dg) throw new ArgumentException($"{op}: {mode} quantization uses groups of {dg}, not {gs}.");
+            if (b != db) throw new ArgumentException($"{op}: {mode} quantization uses {db} bits, not {b}.");
+        }
+        return (gs, b);
+    }
+
+    // The dtype the dequantized values take: the scales' and biases' (affine; floating), else bfloat16 or the one asked.
+    private static DType QuantizedOutputType(MxArray scales, MxArray? biases, DType? dtype, QuantizationMode mode, string op)
+    {
+        if (dtype is DType d && (!d.IsFloating()))
+        {
+            throw new ArgumentException($"{op}: only real floating output types are supported, not {d.Name()}.");
+        }
+        if (mode == QuantizationMode.Affine)
+        {
+            if (biases is null) throw new ArgumentException($"{op}: affine quantization needs biases.");
+            var st = ResultType(scales, biases);
+            if (!st.IsFloating())
+            {
+                throw new ArgumentException($"{op}: scales and biases must be real floating-point, not {scales.DType.Name()} and {biases.DType.Name()}.");
+            }
+            return dtype ?? st;
+        }
+        if (biases is not null) throw new ArgumentException($"{op}: {mode} quantization takes no biases.");
+        if (scales.DType != DType.UInt8) throw new ArgumentException($"{op}: {mode} scales must be uint8, not {scales.DType.Name()}.");
+        return dtype ?? DType.BFloat16;
+    }
+
+    // MLX's checks of a quantized matrix against its scales (and biases): uint32 codes, equal batch dims, and a last
+    // dimension that holds exactly the groups the scales describe.
+    private static void CheckQuantizedShapes(MxArray w, MxArray scales, MxArray? biases, int gs, int bits, string op)
+    {
+        if (w.DType != DType.UInt32) throw new ArgumentException($"{op}: the quantized matrix must be uint32, not {w.DType.Name()}.");
+        if (biases is not null && !scales.ShapeRef.SequenceEqual(biases.ShapeRef))
+        {
+            throw new ArgumentException($"{op}: scales {MxArray.FormatShape(scales.ShapeRef)} and biases {MxArray.FormatShape(biases.ShapeRef)} differ in shape.");
+        }
+        if (w.NDim == 0 || scales.NDim != w.NDim || !w.ShapeRef[..^2].SequenceEqual(scales.ShapeRef[..^2])
+            || (w.NDim >= 2 && w.ShapeRef[^2] != scales.ShapeRef[^2]))
+        {
+            throw new ArgumentException($"{op}: the quantized matrix {MxArray.FormatShape(w.ShapeRef)} and its scales {MxArray.FormatShape(scales.ShapeRef)} differ in their leading dimensions.");
+        }
+        if ((long)w.ShapeRef[^1] * 32 != (long)scales.ShapeRef[^1] * gs * bits)
+        {
+            throw new ArgumentException($"{op}: codes {MxArray.FormatShape(w.ShapeRef)} and scales {MxArray.FormatShape(scales.ShapeRef)} do not match "
+                + $"group size {gs} and {bits} bits.");
+        }
+    }
+
+    private static void CheckGlobalScale(QuantizationMode mode, MxArray? globalScale, string op)
+    {
+        if (globalScale is null) return;
+        if (mode != QuantizationMode.Nvfp4) throw new ArgumentException($"{op}: a global scale is only used by nvfp4 quantization.");
+        if (globalScale.Size != 1) throw new ArgumentException($"{op}: the global scale must hold one value, not shape {MxArray.FormatShape(globalScale.ShapeRef)}.");
+        if (globalScale.DType != DType.Float32) throw new ArgumentException($"{op}: the global scale must be float32, not {globalScale.DType.Name()}.");
+    }
+}
+
+public static partial class Mx
+{
+    /// <summary>Rounds to 8-bit E4M3 floats (ties to even, saturating at +-448), returned as their uint8 codes.</summary>
+    public static MxArray ToFp8(MxArray x, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        if (!x.DType.IsFloating()) throw new ArgumentException($"to_fp8: only real floating-point arrays, not {x.DType.Name()}.");
+        return MxArray.Create(x.ShapeRef, DType.UInt8, new Fp8Primitive(true), x);
+    }
+
+    /// <summary>The values of E4M3 codes (uint8) in <paramref name="dtype"/>.</summary>
+    public static MxArray FromFp8(MxArray x, DType dtype = DType.BFloat16, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        if (x.DType != DType.UInt8) throw new ArgumentException($"from_fp8: the codes must be uint8, not {x.DType.Name()}.");
+        if (!dtype.IsFloating()) throw new ArgumentException($"from_fp8: only real floating output types, not {dtype.Name()}.");
+        return AsType(MxArray.Create(x.ShapeRef, DType.Float32, new Fp8Primitive(false), x), dtype);
+    }
+
+    private static (MxArray Codes, MxArray Scales) FpQuantize(MxArray w, QuantizationMode mode, MxArray? globalScale)
+    {
+        int gs = mode == QuantizationMode.Nvfp4 ? 16 : 32, bits = mode == QuantizationMode.Mxfp8 ? 8 : 4;
+        var codesShape = (int[])w.Shape;
+        codesShape[^1] = w.ShapeRef[^1] * bits / 32;
+        var scaleShape = (int[])w.Shape;
+        scaleShape[^1] = w.ShapeRef[^1] / gs;
+        var inputs = globalScale is null ? new[] { w } : new[] { w, globalScale };
+        var outs = MxArray.Create(new[] { codesShape, scaleShape }, new[] { DType.UInt32, DType.UInt8 }, new FloatQuantizePrimitive(gs, bits), inputs);
+        return (outs[0], outs[1]);
+    }
+
+    private static MxArray FpDequantize(MxArray w, MxArray scales, QuantizationMode mode, MxArray? globalScale, DType outType)
+    {
+        int gs = mode == QuantizationMode.Nvfp4 ? 16 : 32, bits = mode == QuantizationMode.Mxfp8 ? 8 : 4;
+        var inputs = globalScale is null ? new[] { w, scales } : new[] { w, scales, globalScale };
+        return AsType(MxArray.Create(DequantizedShape(w, bits), DType.Float32, new FloatDequantizePrimitive(gs, bits), inputs), outType);
+    }
+}

@@ -1,0 +1,360 @@
+using Mlx.Kernels;
+
+namespace Mlx;
+
+/// <summary>
+/// Affine quantization of the last axis (Kernels.Quantized has the packing): w (float32, or float16/bfloat16 through
+/// float32) to (codes uint32, scales, biases), scales and biases in w's dtype. Not differentiable, as in MLX.
+/// </summary>
+internal sealed unsafe class AffineQuantizePrimitive : Primitive
+{
+    public AffineQuantizePrimitive(int groupSize, int bits) => (GroupSize, Bits) = (groupSize, bits);
+
+    public int GroupSize { get; }
+
+    public int Bits { get; }
+
+    public override string Name => "AffineQuantize";
+
+    public override bool IsEquivalent(Primitive other) => other is AffineQuantizePrimitive p && p.GroupSize == GroupSize && p.Bits == Bits;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        if (inputs[0].DType != DType.Float32)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        foreach (var o in outputs) o.AllocateData();
+        var w = Cast.Contiguous(inputs[0]);
+        try
+        {
+            Quantized.QuantizeAffine(w.Ptr<float>(), w.Size / GroupSize, GroupSize, Bits, outputs[0].Ptr<uint>(), outputs[1].Ptr<float>(), outputs[2].Ptr<float>());
+        }
+        finally
+        {
+            if (!ReferenceEquals(w, inputs[0])) w.Buffer.Release();
+        }
+    }
+}
+
+/// <summary>
+/// (codes, scales, biases) to scales * q + biases, in the scales' dtype (float16/bfloat16 computed in float32 and
+/// rounded once). Differentiable in the scales and biases (the codes are integers).
+/// </summary>
+internal sealed unsafe class AffineDequantizePrimitive : Primitive
+{
+    public AffineDequantizePrimitive(int groupSize, int bits) => (GroupSize, Bits) = (groupSize, bits);
+
+    public int GroupSize { get; }
+
+    public int Bits { get; }
+
+    public override string Name => "AffineDequantize";
+
+    public override bool IsEquivalent(Primitive other) => other is AffineDequantizePrimitive p && p.GroupSize == GroupSize && p.Bits == Bits;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (o.DType != DType.Float32)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        o.AllocateData();
+        var parts = inputs.Select(Cast.Contiguous).ToArray();
+        try
+        {
+            Quantized.DequantizeAffine(parts[0].Ptr<uint>(), parts[1].Ptr<float>(), parts[2].Ptr<float>(), parts[1].Size, GroupSize, Bits, o.Ptr<float>());
+        }
+        finally
+        {
+            for (int i = 0; i < parts.Length; i++)
+            {
+                if (!ReferenceEquals(parts[i], inputs[i])) parts[i].Buffer.Release();
+            }
+        }
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        // d/ds = sum over each group of g * q; d/db = sum over each group of g.
+        var g = Mx.Unflatten(cotangents[0], -1, new[] { -1, GroupSize });
+        return argnums.Select(k => k switch
+        {
+            0 => throw new NotSupportedException("dequantize has no gradient with respect to the quantized codes."),
+            1 => Mx.Sum(Mx.Multiply(g, Mx.Unflatten(Codes(primals), -1, new[] { -1, GroupSize })), -1),
+            _ => Mx.Sum(g, -1),
+        }).ToArray();
+    }
+
+    // The codes as numbers of the output's dtype (dequantized with scale 1 and bias 0).
+    private MxArray Codes(MxArray[] primals) =>
+        MxArray.Create(Mx.DequantizedShape(primals[0], Bits), primals[1].DType, this, primals[0], Mx.OnesLike(primals[1]), Mx.ZerosLike(primals[2]));
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
+    {
+        // Linear in (scales, biases) together: the tangent is the dequantization with their tangents.
+        if (argnums.Contains(0)) throw new NotSupportedException("dequantize has no derivative with respect to the quantized codes.");
+        var ds = RuleHelpers.TangentOrZeros(1, primals, tangents, argnums);
+        var db = RuleHelpers.TangentOrZeros(2, primals, tangents, argnums);
+        return new[] { MxArray.Create(outputs[0].ShapeRef, outputs[0].DType, this, primals[0], ds, db) };
+    }
+}
+
+/// <summary>
+/// x @ dequantize(w)^T (Transpose) or x @ dequantize(w), affine codes: inputs (x, codes, scales, biases) with x, scales
+/// and biases of one float dtype and the batch dims of x and w already broadcast (or w 2-D). float16/bfloat16 run in
+/// float32 and round once.
+/// </summary>
+internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
+{
+    public QuantizedMatmulPrimitive(int groupSize, int bits, bool transpose) => (GroupSize, Bits, Transpose) = (groupSize, bits, transpose);
+
+    public int GroupSize { get; }
+
+    public int Bits { get; }
+
+    public bool Transpose { get; }
+
+    public override string Name => "QuantizedMatmul";
+
+    public override bool IsEquivalent(Primitive other) =>
+        other is QuantizedMatmulPrimitive p && p.GroupSize == GroupSize && p.Bits == Bits && p.Transpose == Transpose;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (o.DType != DType.Float32)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        o.AllocateData();
+        if (o.Size == 0) return;
+        int nd = o.NDim;
+        int N = o.ShapeRef[nd - 1], K = inputs[0].ShapeRef[^1];
+        var w = inputs[1];
+        // With a 2-D weight every row of x is one row of the product; otherwise one product per batch index.
+        bool flat = w.NDim == 2;
+        var parts = new MxArray[4];
+        for (int i = 0; i < 4; i++)
+        {
+            parts[i] = flat || i > 0 ? Cast.Contiguous(inputs[i]) : InnerContiguous(inputs[i]);
+        }
+        try
+        {
+            int M = flat ? (int)(o.Size / N) : o.ShapeRef[nd - 2];
+            long batch = flat ? 1 : o.Size / Math.Max(1L, (long)M * N);
+            var (x, q, s, b) = (parts[0], parts[1], parts[2], parts[3]);
+            long wWords = (long)q.ShapeRef[^2] * q.ShapeRef[^1], wGroups = (long)s.ShapeRef[^2] * s.ShapeRef[^1];
+            int[] shape = o.ShapeRef;
+            for (long bi = 0; bi < batch; bi++)
+            {
+                // x may be a broadcast view: its batch offset follows its strides (w, scales and biases are dense copies).
+                long offX = 0, rem = bi;
+                for (int d = nd - 3; d >= 0; d--)
+                {
+                    offX += rem % shape[d] * x.Strides[d];
+                    rem /= shape[d];
+                }
+                long wIndex = bi;
+                Quantized.Matmul(M, N, K, x.Ptr<float>() + offX, K, q.Ptr<uint>() + wIndex * wWords, s.Ptr<float>() + wIndex * wGroups,
+                    b.Ptr<float>() + wIndex * wGroups, GroupSize, Bits, Transpose, o.Ptr<float>() + bi * M * N, N);
+            }
+        }
+        finally
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                if (!ReferenceEquals(parts[i], inputs[i])) parts[i].Buffer.Release();
+            }
+        }
+    }
+
+    // x itself when each of its matrices is row-major (batch strides may be anything, broadcasts included), else a copy.
+    private static MxArray InnerContiguous(MxArray x)
+    {
+        var st = x.Strides;
+        int cols = x.ShapeRef[^1];
+        bool inner = (st[^1] == 1 || cols <= 1) && (st[^2] == cols || x.ShapeRef[^2] <= 1);
+        return inner ? x : Cast.Materialize(x, x.DType);
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        var (x, w, scales, biases) = (primals[0], primals[1], primals[2], primals[3]);
+        var g = cotangents[0];
+        MxArray? perGroup = null;
+        var result = new MxArray[argnums.Length];
+        for (int k = 0; k < argnums.Length; k++)
+        {
+            switch (argnums[k])
+            {
+                case 0:
+                    result[k] = Mx.QuantizedMatmul(g, w, scales, biases, !Transpose, GroupSize, Bits);
+                    break;
+                case 1:
+                    throw new NotSupportedException("quantized_matmul has no gradient with respect to the quantized codes.");
+                default:
+                    // The gradient of the dequantized weight (its shape), split into groups; summed over the batch
+                    // dims that the weight was broadcast along.
+                    if (perGroup is null)
+                    {
+                        int wd = w.NDim;
+                        var fg = Mx.Flatten(g, 0, g.NDim - wd);
+                        var fx = Mx.Flatten(x, 0, x.NDim - wd);
+                        var dw = Transpose ? Mx.Matmul(Mx.SwapAxes(fg, -1, -2), fx) : Mx.Matmul(Mx.SwapAxes(fx, -1, -2), fg);
+                        if (wd > 2 || dw.NDim > 2) dw = Mx.Reshape(dw, w.ShapeRef[..^1].Append(dw.ShapeRef[^1]).ToArray());
+                        perGroup = Mx.Unflatten(dw, -1, new[] { -1, GroupSize });
+                    }
+                    result[k] = argnums[k] == 3
+                        ? Mx.Sum(perGroup, -1)
+                        : Mx.Sum(Mx.Multiply(perGroup, Mx.Unflatten(Mx.Dequantize(w, Mx.OnesLike(scales), Mx.ZerosLike(biases), GroupSize, Bits), -1, new[] { -1, GroupSize })), -1);
+                    break;
+            }
+        }
+        return result;
+    }
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
+    {
+        if (argnums.Contains(1)) throw new NotSupportedException("quantized_matmul has no derivative with respect to the quantized codes.");
+        var (x, w, scales, biases) = (primals[0], primals[1], primals[2], primals[3]);
+        MxArray? total = null;
+        if (argnums.Contains(0))
+        {
+            total = Mx.QuantizedMatmul(RuleHelpers.TangentOrZeros(0, primals, tangents, argnums), w, scales, biases, Transpose, GroupSize, Bits);
+        }
+        if (argnums.Contains(2) || argnums.Contains(3))
+        {
+            // Linear in (scales, biases) together: x times the weight dequantized with their tangents.
+            var part = Mx.QuantizedMatmul(x, w, RuleHelpers.TangentOrZeros(2, primals, tangents, argnums), RuleHelpers.TangentOrZeros(3, primals, tangents, argnums), Transpose, GroupSize, Bits);
+            total = total is null ? part : Mx.Add(total, part);
+        }
+        return new[] { total! };
+    }
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        // A batched x against an unbatched 2-D weight: the batch axis is one more leading dim of x.
+        if (batched[0] && !batched[1] && !batched[2] && !batched[3] && inputs[1].NDim == 2)
+        {
+            return new[] { Mx.QuantizedMatmul(inputs[0], inputs[1], inputs[2], inputs[3], Transpose, GroupSize, Bits) };
+        }
+        return null;
+    }
+}
+
+/// <summary>
+/// mxfp4, mxfp8 or nvfp4 quantization of float32 groups (Kernels.Quantized.QuantizeFloat): inputs (w) or (w, global
+/// scale), outputs (codes uint32, scales uint8).
+/// </summary>
+internal sealed unsafe class FloatQuantizePrimitive : Primitive
+{
+    public FloatQuantizePrimitive(int groupSize, int bits) => (GroupSize, Bits) = (groupSize, bits);
+
+    public int GroupSize { get; }
+
+    public int Bits { get; }
+
+    public override string Name => "FloatQuantize";
+
+    public override bool IsEquivalent(Primitive other) => other is FloatQuantizePrimitive p && p.GroupSize == GroupSize && p.Bits == Bits;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        foreach (var o in outputs) o.AllocateData();
+        var w = Cast.Materialize(inputs[0], DType.Float32);
+        try
+        {
+            float encode = inputs.Length > 1 ? 448f * 6f / GlobalScale(inputs[1]) : 1f;
+            Quantized.QuantizeFloat(w.Ptr<float>(), w.Size / GroupSize, GroupSize, Bits, encode, outputs[0].Ptr<uint>(), outputs[1].Ptr<byte>());
+        }
+        finally
+        {
+            w.Buffer.Release();
+        }
+    }
+
+    internal static float GlobalScale(MxArray g)
+    {
+        var c = Cast.Materialize(g, DType.Float32);
+        try
+        {
+            return c.Ptr<float>()[0];
+        }
+        finally
+        {
+            c.Buffer.Release();
+        }
+    }
+}
+
+/// <summary>The inverse of <see cref="FloatQuantizePrimitive"/>: inputs (codes, scales) or (codes, scales, global scale), a float32 output.</summary>
+internal sealed unsafe class FloatDequantizePrimitive : Primitive
+{
+    public FloatDequantizePrimitive(int groupSize, int bits) => (GroupSize, Bits) = (groupSize, bits);
+
+    public int GroupSize { get; }
+
+    public int Bits { get; }
+
+    public override string Name => "FloatDequantize";
+
+    public override bool IsEquivalent(Primitive other) => other is FloatDequantizePrimitive p && p.GroupSize == GroupSize && p.Bits == Bits;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        o.AllocateData();
+        var codes = Cast.Contiguous(inputs[0]);
+        var scales = Cast.Contiguous(inputs[1]);
+        try
+        {
+            float decode = inputs.Length > 2 ? FloatQuantizePrimitive.GlobalScale(inputs[2]) / (448f * 6f) : 1f;
+            Quantized.DequantizeFloat(codes.Ptr<uint>(), scales.Ptr<byte>(), scales.Size, GroupSize, Bits, decode, o.Ptr<float>());
+        }
+        finally
+        {
+            if (!ReferenceEquals(codes, inputs[0])) codes.Buffer.Release();
+            if (!ReferenceEquals(scales, inputs[1])) scales.Buffer.Release();
+        }
+    }
+}
+
+/// <summary>Elementwise float to E4M3 bytes (ToFp8) or E4M3 bytes to float32 (from fp8), as MLX's to_fp8 / from_fp8.</summary>
+internal sealed unsafe class Fp8Primitive : Primitive
+{
+    public Fp8Primitive(bool toFp8) => ToFp8 = toFp8;
+
+    public bool ToFp8 { get; }
+
+    public override string Name => ToFp8 ? "ToFp8" : "FromFp8";
+
+    public override bool IsEquivalent(Primitive other) => other is Fp8Primitive p && p.ToFp8 == ToFp8;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        o.AllocateData();
+        long n = o.Size;
+        if (ToFp8)
+        {
+            var x = Cast.Materialize(inputs[0], DType.Float32);
+            float* src = x.Ptr<float>();
+            byte* dst = o.Ptr<byte>();
+            for (long i = 0; i < n; i++) dst[i] = Quantized.ToE4M3(src[i]);
+            x.Buffer.Release();
+        }
+        else
+        {
+            var x = Cast.Contiguous(inputs[0]);
+            byte* src = x.Ptr<byte>();
+            float* dst = o.Ptr<float>();
+            for (long i = 0; i < n; i++) dst[i] = Quantized.FromE4M3(src[i]);
+            if (!ReferenceEquals(x, inputs[0])) x.Buffer.Release();
+        }
+    }
+}

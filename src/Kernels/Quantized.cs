@@ -1,0 +1,436 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Mlx.Kernels;
+
+/// <summary>
+/// Affine quantization as MLX stores it: each group of <c>groupSize</c> consecutive values of a row keeps a scale s
+/// and a bias b, and each value the integer q in [0, 2^bits - 1] with w ~ s * q + b. The codes of a row form one
+/// little-endian bit stream (value j at bits [j * bits, (j + 1) * bits)), read as uint32 words; a group always fills
+/// whole words (groupSize * bits is a multiple of 32), so group g of a row starts at word g * groupSize * bits / 32.
+/// Everything here computes in float32; callers widen float16/bfloat16 and round the results.
+/// </summary>
+public static unsafe class Quantized
+{
+    /// <summary>The rows above which a quantized product dequantizes blocks of the weight and runs GEMM.</summary>
+    public const int GemvRows = 4;
+
+    /// <summary>uint32 words holding <paramref name="values"/> codes of <paramref name="bits"/> bits.</summary>
+    public static int Words(int values, int bits) => values * bits / 32;
+
+    /// <summary>
+    /// Quantizes <paramref name="groups"/> groups of float32 values (contiguous) as MLX's CPU kernel does: the scale
+    /// spans the group's range over 2^bits - 1 steps (at least 1e-7), signed so that the endpoint of larger magnitude
+    /// is code 0; when that endpoint is not itself a multiple of the step, the step is adjusted so it is, and it
+    /// becomes the bias (else the bias is 0). NaNs are ignored by the range and get code 0.
+    /// </summary>
+    public static void QuantizeAffine(float* w, long groups, int groupSize, int bits, uint* packed, float* scales, float* biases)
+    {
+        int words = Words(groupSize, bits);
+        nint pw = (nint)w, pp = (nint)packed, ps = (nint)scales, pb = (nint)biases;
+        Parallelism.For(groups, groupSize * 8L, (start, end) =>
+        {
+            for (long g = start; g < end; g++)
+            {
+                QuantizeGroup((float*)pw + g * groupSize, groupSize, bits, (byte*)((uint*)pp + g * words), out ((float*)ps)[g], out ((float*)pb)[g]);
+            }
+        });
+    }
+
+    private static void QuantizeGroup(float* w, int groupSize, int bits, byte* output, out float scale, out float bias)
+    {
+        float nBins = (1 << bits) - 1;
+        float max = float.NegativeInfinity, min = float.PositiveInfinity;
+        for (int j = 0; j < groupSize; j++)
+        {
+            float v = w[j];
+            if (v > max) max = v;
+            if (v < min) min = v;
+        }
+        bool minIsEdge = MathF.Abs(min) > MathF.Abs(max);
+        float step = (max - min) / nBins;
+        step = step < 1e-7f ? 1e-7f : step;
+        float edge = minIsEdge ? min : max;
+        scale = minIsEdge ? step : -step;
+        float q0 = MathF.Round(edge / scale);
+        bias = 0;
+        if (q0 != 0)
+        {
+            scale = edge / q0;
+            bias = edge;
+        }
+        ulong acc = 0;
+        int pending = 0;
+        for (int j = 0; j < groupSize; j++)
+        {
+            float q = MathF.Round((w[j] - bias) / scale);
+            q = q > 0 ? (q < nBins ? q : nBins) : 0;
+            acc |= (ulong)q << pending;
+            pending += bits;
+            while (pending >= 8)
+            {
+                *output++ = (byte)acc;
+                acc >>= 8;
+                pending -= 8;
+            }
+        }
+    }
+
+    /// <summary>
+    /// output[g * groupSize + j] = scales[g] * q + biases[g] for <paramref name="groups"/> groups of packed codes
+    /// (biases null: no bias, for the floating-point modes' callers that pass codes already decoded elsewhere).
+    /// </summary>
+    public static void DequantizeAffine(uint* packed, float* scales, float* biases, long groups, int groupSize, int bits, float* output)
+    {
+        int words = Words(groupSize, bits);
+        nint pp = (nint)packed, ps = (nint)scales, pb = (nint)biases, po = (nint)output;
+        Parallelism.For(groups, groupSize * 2L, (start, end) =>
+        {
+            for (long g = start; g < end; g++)
+            {
+                DequantizeGroup((byte*)((uint*)pp + g * words), groupSize, bits, ((float*)ps)[g], ((float*)pb)[g], (float*)po + g * groupSize);
+            }
+        });
+    }
+
+    private static void DequantizeGroup(byte* codes, int groupSize, int bits, float scale, float bias, float* output)
+    {
+        if (Vector512.IsHardwareAccelerated && Unpacks16(bits))
+        {
+            var s = Vector512.Create(scale);
+            var b = Vector512.Create(bias);
+            int chunkBytes = 2 * bits;
+            for (int j = 0; j < groupSize; j += 16, codes += chunkBytes)
+            {
+                (Unpack16(codes, bits) * s + b).Store(output + j);
+            }
+            return;
+        }
+        for (int j = 0; j < groupSize; j += 16, codes += 2 * bits)
+        {
+            UnpackScalar16(codes, bits, output + j);
+            for (int i = 0; i < 16; i++)
+            {
+                output[j + i] = output[j + i] * scale + bias;
+            }
+        }
+    }
+
+    // Whether Unpack16 decodes this width in registers (the others go through UnpackScalar16).
+    private static bool Unpacks16(int bits) => Avx512F.IsSupported && Ssse3.IsSupported && bits is 2 or 4 or 8;
+
+    /// <summary>16 consecutive codes (2 * bits bytes) as float32, in order, for 2, 4 and 8 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Unpack16(byte* p, int bits)
+    {
+        Vector128<byte> bytes;
+        if (bits == 4)
+        {
+            // 8 bytes: low nibble first. Split the nibbles and interleave them back into value order.
+            var v = Vector128.CreateScalar(*(ulong*)p).AsByte();
+            var mask = Vector128.Create((byte)0x0F);
+            bytes = Sse2.UnpackLow(v & mask, Vector128.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask);
+        }
+        else if (bits == 8)
+        {
+            bytes = Vector128.Load(p);
+        }
+        else
+        {
+            // 4 bytes, four 2-bit codes each: repeat each byte four times, then shift lane i right by 2 * (i % 4).
+            var v = Vector128.CreateScalar(*(uint*)p).AsByte();
+            var spread = Ssse3.Shuffle(v, Vector128.Create((byte)0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
+            var ints = Avx512F.ConvertToVector512Int32(spread).AsUInt32();
+            var shifted = Avx512F.ShiftRightLogicalVariable(ints, Vector512.Create(0u, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6));
+            return Avx512F.ConvertToVector512Single((shifted & Vector512.Create(3u)).AsInt32());
+        }
+        return Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(bytes));
+    }
+
+    /// <summary>16 consecutive codes of any width (2 * bits bytes) into <paramref name="output"/>, without reading past them.</summary>
+    private static void UnpackScalar16(byte* p, int bits, float* output)
+    {
+        uint mask = (1u << bits) - 1;
+        int bit = 0;
+        for (int i = 0; i < 16; i++, bit += bits)
+        {
+            int at = bit >> 3, shift = bit & 7;
+            uint word = p[at];
+            if (shift + bits > 8) word |= (uint)p[at + 1] << 8;
+            output[i] = (word >> shift) & mask;
+        }
+    }
+
+    /// <summary>
+    /// y[m, n] = sum_k x[m, k] * (s[n, g(k)] * q[n, k] + b[n, g(k)]) for at most <see cref="GemvRows"/> rows of x
+    /// (rows ldx apart, contiguous): x times the transpose of a quantized (N, K) weight, reading the packed weight
+    /// once. Per group the codes are dotted with x and scaled once; the bias term is b . (sums of x over each group).
+    /// </summary>
+    public static void GemvTransposed(int M, int N, int K, float* x, long ldx, uint* packed, float* scales, float* biases, int groupSize, int bits, float* y, long ldy)
+    {
+        if (M > GemvRows) throw new ArgumentOutOfRangeException(nameof(M), $"At most {GemvRows} rows.");
+        int groups = K / groupSize, words = Words(K, bits);
+        // Sums of x over each group, per row, for the bias term.
+        var groupSums = new float[M * groups];
+        for (int i = 0; i < M; i++)
+        {
+            for (int g = 0; g < groups; g++)
+            {
+                groupSums[i * groups + g] = TensorPrimitives.Sum(new ReadOnlySpan<float>(x + i * ldx + g * groupSize, groupSize));
+            }
+        }
+        nint px = (nint)x, pp = (nint)packed, ps = (nint)scales, pb = (nint)biases, py = (nint)y;
+        Parallelism.For(N, (long)K * M, (start, end) =>
+        {
+            float* dots = stackalloc float[GemvRows];
+            float[]? rowBuffer = Vector512.IsHardwareAccelerated && Unpacks16(bits) ? null : new float[K];
+            for (long n = start; n < end; n++)
+            {
+                byte* codes = (byte*)((uint*)pp + n * words);
+                float* s = (float*)ps + n * groups, b = (float*)pb + n * groups;
+                if (rowBuffer is null)
+                {
+                    DotRowsWide((float*)px, ldx, M, codes, s, K, groupSize, bits, dots);
+                }
+                else
+                {
+                    fixed (float* w = rowBuffer)
+                    {
+                        DequantizeRow(codes, s, null, K, groupSize, bits, w);
+                        for (int i = 0; i < M; i++)
+                        {
+                            dots[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>((float*)px + i * ldx, K), new ReadOnlySpan<float>(w, K));
+                        }
+                    }
+                }
+                for (int i = 0; i < M; i++)
+                {
+                    ((float*)py)[i * ldy + n] = dots[i] + TensorPrimitives.Dot(new ReadOnlySpan<float>(b, groups), new ReadOnlySpan<float>(groupSums, i * groups, groups));
+                }
+            }
+        });
+    }
+
+    // One row of K codes times its scales (no bias when biases is null).
+    private static void DequantizeRow(byte* codes, float* scales, float* biases, int K, int groupSize, int bits, float* output)
+    {
+        int groupBytes = groupSize * bits / 8;
+        for (int g = 0; g < K / groupSize; g++)
+        {
+            DequantizeGroup(codes + g * groupBytes, groupSize, bits, scales[g], biases is null ? 0 : biases[g], output + g * groupSize);
+        }
+    }
+
+    // dots[i] = sum_g s[g] * (x[i, group g] . q[group g]) for m <= 4 rows: each group's 16-code chunks are decoded in
+    // registers once and multiplied into every row's partial sum, which is scaled once per group.
+    private static void DotRowsWide(float* x, long ldx, int m, byte* codes, float* scales, int K, int groupSize, int bits, float* dots)
+    {
+        float* x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx;
+        Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
+        int chunkBytes = 2 * bits;
+        for (int k0 = 0; k0 < K; k0 += groupSize)
+        {
+            Vector512<float> p0 = default, p1 = default, p2 = default, p3 = default;
+            for (int k = k0; k < k0 + groupSize; k += 16, codes += chunkBytes)
+            {
+                var q = Unpack16(codes, bits);
+                p0 = Vector512.FusedMultiplyAdd(q, Vector512.Load(x + k), p0);
+                if (m > 1)
+                {
+                    p1 = Vector512.FusedMultiplyAdd(q, Vector512.Load(x1 + k), p1);
+                    if (m > 2)
+                    {
+                        p2 = Vector512.FusedMultiplyAdd(q, Vector512.Load(x2 + k), p2);
+                        if (m > 3) p3 = Vector512.FusedMultiplyAdd(q, Vector512.Load(x3 + k), p3);
+                    }
+                }
+            }
+            var s = Vector512.Create(scales[k0 / groupSize]);
+            t0 = Vector512.FusedMultiplyAdd(p0, s, t0);
+            t1 = Vector512.FusedMultiplyAdd(p1, s, t1);
+            t2 = Vector512.FusedMultiplyAdd(p2, s, t2);
+            t3 = Vector512.FusedMultiplyAdd(p3, s, t3);
+        }
+        dots[0] = Vector512.Sum(t0);
+        dots[1] = Vector512.Sum(t1);
+        dots[2] = Vector512.Sum(t2);
+        dots[3] = Vector512.Sum(t3);
+    }
+
+    /// <summary>
+    /// y = x W^T (<paramref name="transposed"/>: W is (N, K), codes along K) or y = x W (W is (K, N), codes along N)
+    /// for a quantized W, x (M, K) with rows ldx apart and y (M, N) with rows ldy apart. A few rows of x against W^T
+    /// read the packed weight directly (<see cref="GemvTransposed"/>); otherwise blocks of W's rows are dequantized
+    /// into float32 scratch of a few MB and multiplied by GEMM, so the weight is never expanded whole.
+    /// </summary>
+    public static void Matmul(int M, int N, int K, float* x, long ldx, uint* packed, float* scales, float* biases, int groupSize, int bits, bool transposed, float* y, long ldy)
+    {
+        if (M == 0 || N == 0) return;
+        if (K == 0)
+        {
+            for (int i = 0; i < M; i++) new Span<float>(y + i * ldy, N).Clear();
+            return;
+        }
+        if (transposed && M <= GemvRows)
+        {
+            GemvTransposed(M, N, K, x, ldx, packed, scales, biases, groupSize, bits, y, ldy);
+            return;
+        }
+        int rowsW = transposed ? N : K, colsW = transposed ? K : N;
+        int wordsRow = Words(colsW, bits), groupsRow = colsW / groupSize;
+        int block = (int)Math.Min(rowsW, Math.Max(16, (2L << 20) / colsW));
+        float* w = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)((long)block * colsW * 4), 64);
+        try
+        {
+            for (int r0 = 0; r0 < rowsW; r0 += block)
+            {
+                int rows = Math.Min(block, rowsW - r0);
+                DequantizeAffine(packed + (long)r0 * wordsRow, scales + (long)r0 * groupsRow, biases + (long)r0 * groupsRow, (long)rows * groupsRow, groupSize, bits, w);
+                if (transposed)
+                {
+                    Gemm.Run(M, rows, K, x, ldx, 1, w, 1, K, y + r0, ldy, 1f, 0f);
+                }
+                else
+                {
+                    Gemm.Run(M, N, rows, x + r0, ldx, 1, w, N, 1, y, ldy, 1f, r0 == 0 ? 0f : 1f);
+                }
+            }
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(w);
+        }
+    }
+
+    // ---- The microscaling floating-point modes (mxfp4, mxfp8, nvfp4): no biases, uint8 scales. ----
+
+    /// <summary>The 16 values of a 4-bit E2M1 code (sign in bit 3).</summary>
+    private static ReadOnlySpan<float> E2M1Values => new[] { 0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f };
+
+    /// <summary>The E2M1 code nearest <paramref name="x"/>, ties to even, saturating at 6 (NaN: 6, as MLX).</summary>
+    public static byte ToE2M1(float x)
+    {
+        if (float.IsNaN(x)) return 0x7;
+        byte sign = float.IsNegative(x) ? (byte)0x8 : (byte)0;
+        x = MathF.Abs(x);
+        byte code = x > 5f ? (byte)7 : x >= 3.5f ? (byte)6 : x > 2.5f ? (byte)5 : x >= 1.75f ? (byte)4
+            : x > 1.25f ? (byte)3 : x >= 0.75f ? (byte)2 : x > 0.25f ? (byte)1 : (byte)0;
+        return (byte)(code | sign);
+    }
+
+    /// <summary>
+    /// float32 to E4M3 (fp8 with 4 exponent bits, no infinities), rounding to nearest even and saturating at 448, as
+    /// MLX's to_fp8 (which also saturates NaN and infinities to 448 with their sign).
+    /// </summary>
+    public static byte ToE4M3(float f)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(f);
+        uint sign = bits & 0x80000000u;
+        bits ^= sign;
+        byte result;
+        if (bits >= 543u << 21)
+        {
+            result = 0x7E;
+        }
+        else if (bits < 121u << 23)
+        {
+            // Below E4M3's normal range: adding 2^-6 * 2^... aligns the subnormal step, the FPU rounds (ties to even).
+            const uint denormMask = 141u << 23;
+            uint low = BitConverter.SingleToUInt32Bits(BitConverter.UInt32BitsToSingle(bits) + BitConverter.UInt32BitsToSingle(denormMask));
+            result = (byte)(low - denormMask);
+        }
+        else
+        {
+            uint mantOdd = (bits >> 20) & 1;
+            uint high = bits + (unchecked((uint)(7 - 127) << 23) + 0x7FFFF) + mantOdd;
+            result = (byte)(high >> 20);
+        }
+        return (byte)(result | (sign >> 24));
+    }
+
+    /// <summary>E4M3 to float32 (0x7F and 0xFF are NaN).</summary>
+    public static float FromE4M3(byte v)
+    {
+        int e = (v >> 3) & 0xF, m = v & 0x7;
+        float magnitude = e == 0xF && m == 7 ? float.NaN : e == 0 ? m * (1f / 512) : (1 + m / 8f) * MathF.ScaleB(1f, e - 7);
+        return (v & 0x80) != 0 ? -magnitude : magnitude;
+    }
+
+    /// <summary>An E8M0 scale (a power of two, biased by 127) as float32; 0xFF is NaN.</summary>
+    public static float FromE8M0(byte v) => v == 0xFF ? float.NaN : MathF.ScaleB(1f, v - 127);
+
+    /// <summary>
+    /// Quantizes groups of float32 values to mxfp4/mxfp8 (groupSize 32, E8M0 scales: 2^round(log2(max|w| / max
+    /// code))) or nvfp4 (groupSize 16, E4M3 scales of max|w| / 6, times <paramref name="scaleEncode"/> = 448 * 6 /
+    /// global scale when there is one). Codes: E2M1 nibbles (bits 4) or E4M3 bytes (bits 8), in order.
+    /// </summary>
+    public static void QuantizeFloat(float* w, long groups, int groupSize, int bits, float scaleEncode, uint* packed, byte* scales)
+    {
+        nint pw = (nint)w, pp = (nint)packed, ps = (nint)scales;
+        Parallelism.For(groups, groupSize * 8L, (start, end) =>
+        {
+            for (long g = start; g < end; g++)
+            {
+                float* v = (float*)pw + g * groupSize;
+                byte* codes = (byte*)pp + g * groupSize * bits / 8;
+                float amax = 0;
+                for (int j = 0; j < groupSize; j++) amax = MathF.Max(amax, MathF.Abs(v[j]));
+                float maxCode = bits == 4 ? 6f : 448f;
+                float scale;
+                if (groupSize == 16)
+                {
+                    byte s = ToE4M3(amax / maxCode * scaleEncode);
+                    ((byte*)ps)[g] = s;
+                    scale = FromE4M3(s) / scaleEncode;
+                }
+                else
+                {
+                    float ratio = amax / maxCode;
+                    byte s = !float.IsFinite(ratio) ? (byte)0xFF : ratio == 0 ? (byte)127 : (byte)(Math.Clamp((int)MathF.Round(MathF.Log2(ratio)), -127, 127) + 127);
+                    ((byte*)ps)[g] = s;
+                    scale = FromE8M0(s);
+                }
+                for (int j = 0; j < groupSize; j++)
+                {
+                    float x = scale == 0 ? 0 : v[j] / scale;
+                    if (bits == 8)
+                    {
+                        codes[j] = ToE4M3(x);
+                    }
+                    else if ((j & 1) == 0)
+                    {
+                        codes[j >> 1] = ToE2M1(x);
+                    }
+                    else
+                    {
+                        codes[j >> 1] |= (byte)(ToE2M1(x) << 4);
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>The inverse of <see cref="QuantizeFloat"/>: output = value(code) * scale, scaleDecode = 1 / scaleEncode.</summary>
+    public static void DequantizeFloat(uint* packed, byte* scales, long groups, int groupSize, int bits, float scaleDecode, float* output)
+    {
+        nint pp = (nint)packed, ps = (nint)scales, po = (nint)output;
+        Parallelism.For(groups, groupSize * 2L, (start, end) =>
+        {
+            var fp4 = E2M1Values;
+            for (long g = start; g < end; g++)
+            {
+                byte sb = ((byte*)ps)[g];
+                float scale = groupSize == 16 ? FromE4M3(sb) * scaleDecode : FromE8M0(sb);
+                byte* codes = (byte*)pp + g * groupSize * bits / 8;
+                float* o = (float*)po + g * groupSize;
+                for (int j = 0; j < groupSize; j++)
+                {
+                    float value = bits == 8 ? FromE4M3(codes[j]) : fp4[(codes[j >> 1] >> (4 * (j & 1))) & 0xF];
+                    o[j] = value * scale;
+                }
+            }
+        });
+    }
+}

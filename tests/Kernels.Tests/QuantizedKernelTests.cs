@@ -1,0 +1,120 @@
+namespace Mlx.Kernels.Tests;
+
+/// <summary>
+/// The quantized kernels on random codes (every bit pattern is a valid code) against a reading of the little-endian
+/// bit stream one bit at a time and a double-precision product: runs again without AVX-512 and without AVX in CI,
+/// so the register decoders and the portable ones are both checked.
+/// </summary>
+public unsafe class QuantizedKernelTests
+{
+    private static int Code(uint[] words, long rowWord, long j, int bits)
+    {
+        int c = 0;
+        for (int t = 0; t < bits; t++)
+        {
+            long bit = j * bits + t;
+            c |= (int)((words[rowWord + bit / 32] >> (int)(bit % 32)) & 1) << t;
+        }
+        return c;
+    }
+
+    private static (uint[] Words, float[] Scales, float[] Biases) RandomWeight(int rows, int cols, int gs, int bits, int seed)
+    {
+        var rng = new System.Random(seed);
+        var words = Enumerable.Range(0, rows * cols * bits / 32).Select(_ => (uint)rng.NextInt64(0, 1L << 32)).ToArray();
+        var scales = Enumerable.Range(0, rows * cols / gs).Select(_ => (float)(rng.NextDouble() - 0.5) / 8).ToArray();
+        var biases = Enumerable.Range(0, rows * cols / gs).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        return (words, scales, biases);
+    }
+
+    private static double[] Dense(uint[] words, float[] scales, float[] biases, int rows, int cols, int gs, int bits)
+    {
+        var w = new double[rows * cols];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int j = 0; j < cols; j++)
+            {
+                int g = r * (cols / gs) + j / gs;
+                w[r * cols + j] = (double)scales[g] * Code(words, (long)r * cols * bits / 32, j, bits) + biases[g];
+            }
+        }
+        return w;
+    }
+
+    [Theory]
+    [InlineData(32, 2)]
+    [InlineData(32, 3)]
+    [InlineData(64, 4)]
+    [InlineData(64, 5)]
+    [InlineData(128, 6)]
+    [InlineData(32, 8)]
+    public void DequantizeReadsTheBitStream(int gs, int bits)
+    {
+        int rows = 3, cols = 2 * gs;
+        var (words, scales, biases) = RandomWeight(rows, cols, gs, bits, gs + bits);
+        var expected = Dense(words, scales, biases, rows, cols, gs, bits);
+        var output = new float[rows * cols];
+        fixed (uint* pw = words)
+        fixed (float* ps = scales, pb = biases, po = output)
+        {
+            Quantized.DequantizeAffine(pw, ps, pb, scales.Length, gs, bits, po);
+        }
+        for (int i = 0; i < output.Length; i++)
+        {
+            Assert.True(Math.Abs(expected[i] - output[i]) <= 1e-6, $"{i}: {expected[i]} vs {output[i]}");
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 2, true)]
+    [InlineData(2, 3, true)]
+    [InlineData(3, 4, true)]
+    [InlineData(4, 8, true)]
+    [InlineData(1, 4, true)]
+    [InlineData(9, 4, true)]
+    [InlineData(1, 4, false)]
+    [InlineData(6, 5, false)]
+    public void MatmulMatchesTheDenseProduct(int m, int bits, bool transposed)
+    {
+        int gs = 32, k = transposed ? 96 : 21, n = transposed ? 19 : 64;
+        var (rows, cols) = transposed ? (n, k) : (k, n);
+        var (words, scales, biases) = RandomWeight(rows, cols, gs, bits, m * 10 + bits);
+        var w = Dense(words, scales, biases, rows, cols, gs, bits);
+        var rng = new System.Random(m);
+        long ldx = k + 3, ldy = n + 2;
+        var x = Enumerable.Range(0, (int)(m * ldx)).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var y = new float[m * ldy];
+        fixed (uint* pw = words)
+        fixed (float* ps = scales, pb = biases, px = x, py = y)
+        {
+            Quantized.Matmul(m, n, k, px, ldx, pw, ps, pb, gs, bits, transposed, py, ldy);
+        }
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double acc = 0;
+                for (int t = 0; t < k; t++) acc += x[i * ldx + t] * (transposed ? w[j * k + t] : w[t * n + j]);
+                Assert.True(Math.Abs(acc - y[i * ldy + j]) <= 1e-4 * (1 + Math.Abs(acc)), $"({i}, {j}): {acc} vs {y[i * ldy + j]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Fp8AndFp4Encoders()
+    {
+        // E2M1 rounds to the nearest code, ties to the even one, and saturates at 6.
+        float[] inputs = { 0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5f, 5.01f, 100f, -0.3f, -2.6f };
+        byte[] codes = { 0, 2, 2, 4, 4, 6, 6, 7, 7, 0x9, 0xD };
+        Assert.Equal(codes, inputs.Select(Quantized.ToE2M1).ToArray());
+        // E4M3: every finite code survives a round trip through float32.
+        for (int c = 0; c < 256; c++)
+        {
+            if ((c & 0x7F) == 0x7F) continue;
+            Assert.Equal((byte)c, Quantized.ToE4M3(Quantized.FromE4M3((byte)c)));
+        }
+        Assert.Equal(0x7E, Quantized.ToE4M3(float.PositiveInfinity));
+        Assert.Equal(1f / 1024, Quantized.FromE8M0(117));
+        Assert.True(float.IsNaN(Quantized.FromE8M0(0xFF)));
+    }
+}
