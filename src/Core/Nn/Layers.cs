@@ -13,8 +13,36 @@ public sealed class Linear : Module
 
     public override MxArray Forward(MxArray x)
     {
+        if (Quantization is QuantizationSpec q) return QuantizedLinear.Apply(x, P("weight"), P("scales"), Biases, HasParam("bias") ? P("bias") : null, q);
         // As MLX: addmm(bias, x, weight.T), one GEMM that accumulates into the broadcast bias.
         return HasParam("bias") ? Mx.Addmm(P("bias"), x, Mx.Transpose(P("weight"))) : Mx.Matmul(x, Mx.Transpose(P("weight")));
+    }
+
+    /// <summary>How the weight is quantized (after <see cref="Nn.Quantize"/>), or null.</summary>
+    public QuantizationSpec? Quantization { get; private set; }
+
+    private MxArray? Biases => HasParam("biases") ? P("biases") : null;
+
+    /// <summary>
+    /// Quantizes the weight in place, as <see cref="QuantizedLinear"/> holds it (parameters weight (codes), scales,
+    /// biases, bias: the names of an MLX-quantized checkpoint); the layer's parameters are frozen, as MLX's.
+    /// </summary>
+    internal void QuantizeInPlace(QuantizationSpec spec)
+    {
+        if (Quantization is not null) throw new InvalidOperationException("The layer is already quantized.");
+        var (q, s, b) = Mx.Quantize(P("weight"), spec.GroupSize, spec.Bits, spec.Mode);
+        Param("weight", q);
+        Param("scales", s);
+        if (b is not null) Param("biases", b);
+        Quantization = spec;
+        Freeze(recurse: false);
+    }
+
+    public override Module Unfreeze(IEnumerable<string>? keys = null, bool recurse = true)
+    {
+        base.Unfreeze(keys, recurse);
+        if (Quantization is not null) Freeze(recurse: false);
+        return this;
     }
 }
 
@@ -98,10 +126,40 @@ public sealed class Embedding : Module
         Param("weight", Mx.Random.Normal(new[] { numEmbeddings, dims }, scale: Math.Sqrt(1.0 / dims)));
     }
 
-    public override MxArray Forward(MxArray x) => Mx.Take(P("weight"), x, 0);
+    public override MxArray Forward(MxArray x)
+    {
+        if (Quantization is QuantizationSpec q) return QuantizedEmbedding.Lookup(x, P("weight"), P("scales"), HasParam("biases") ? P("biases") : null, q);
+        return Mx.Take(P("weight"), x, 0);
+    }
 
     /// <summary>Uses the embedding as a linear layer (tied output projection).</summary>
-    public MxArray AsLinear(MxArray x) => Mx.Matmul(x, Mx.Transpose(P("weight")));
+    public MxArray AsLinear(MxArray x)
+    {
+        if (Quantization is QuantizationSpec q) return QuantizedLinear.Apply(x, P("weight"), P("scales"), HasParam("biases") ? P("biases") : null, null, q);
+        return Mx.Matmul(x, Mx.Transpose(P("weight")));
+    }
+
+    /// <summary>How the table is quantized (after <see cref="Nn.Quantize"/>), or null.</summary>
+    public QuantizationSpec? Quantization { get; private set; }
+
+    /// <summary>Quantizes the table in place (parameters weight (codes), scales, biases), frozen as in MLX.</summary>
+    internal void QuantizeInPlace(QuantizationSpec spec)
+    {
+        if (Quantization is not null) throw new InvalidOperationException("The embedding is already quantized.");
+        var (q, s, b) = Mx.Quantize(P("weight"), spec.GroupSize, spec.Bits, spec.Mode);
+        Param("weight", q);
+        Param("scales", s);
+        if (b is not null) Param("biases", b);
+        Quantization = spec;
+        Freeze(recurse: false);
+    }
+
+    public override Module Unfreeze(IEnumerable<string>? keys = null, bool recurse = true)
+    {
+        base.Unfreeze(keys, recurse);
+        if (Quantization is not null) Freeze(recurse: false);
+        return this;
+    }
 }
 
 public sealed class Dropout : Module
