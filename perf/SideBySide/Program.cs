@@ -280,6 +280,7 @@ static class Program
         if (Want(a, "x1")) X1();
         if (Want(a, "x2")) X2();
         if (Want(a, "x3")) X3();
+        if (Want(a, "x4")) X4();
 
         Console.WriteLine();
         Console.WriteLine($"## Summary ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load1 {Load()})");
@@ -418,6 +419,44 @@ static class Program
                 I("Mx.Matmul(x, Mx.Transpose(w)) + Eval", () => Mx.Eval(Mx.Matmul(x, Mx.Transpose(w))), GBs(bytes)),
                 I("torch.matmul(x, w.t())", () => { using var r = torch.matmul(tx, tw.t()); }, GBs(bytes)));
             Add("X1", $"1 x {N} times a {N}x{N} weight's transpose, {dt.Name()}", st[0], st[1], "(no goal: weight bytes / time)", null, $"{F(st[1].Ms / st[0].Ms)}x torch");
+        }
+    }
+
+    // ---------------------------------------------------------------- X4 quantized weights (no goal in issue 6)
+    // The X1 product with the weight quantized as MLX does (groups of 64, 4 and 8 bits; Mx.QuantizedMatmul reads the
+    // packed codes): 8 and 4.5 bits a weight instead of 16 or 32. TorchSharp has no CPU product over packed low-bit
+    // weights, so its peer is what a TorchSharp user runs: the bfloat16 and float32 products. Also 32 rows (a short
+    // prompt), where ours dequantizes blocks of the weight and runs GEMM.
+    static void X4()
+    {
+        const int N = 4096;
+        var dw = Rand((long)N * N, 92, true);
+        var w = Ours(dw, N, N);
+        using var tw32 = Theirs(dw, N, N);
+        using var tw16 = tw32.to_type(torch.bfloat16);
+        foreach (int rows in new[] { 1, 32 })
+        {
+            var dx = Rand((long)rows * N, 91);
+            var x = Ours(dx, rows, N);
+            using var tx32 = Theirs(dx, rows, N);
+            using var tx16 = tx32.to_type(torch.bfloat16);
+            foreach (int bits in new[] { 4, 8 })
+            {
+                var (q, sc, bi) = Mx.Quantize(w, 64, bits);
+                Mx.Eval(x, q, sc, bi!);
+                string row = $"X4 {rows}x{N} @ q{bits}";
+                var dense = Mx.Dequantize(q, sc, bi, 64, bits);
+                using (var tdense = torch.tensor(dense.ToArray<float>(), new long[] { N, N }))
+                using (var r = torch.matmul(tx32, tdense.t()))
+                    Check(row, Mx.QuantizedMatmul(x, q, sc, bi, true, 64, bits).ToArray<float>(), r.data<float>().ToArray(), 1e-3);
+                double bytes = (double)N * N * bits / 8 + (double)N * N / 64 * 8;
+                var st = Bench(row, 3,
+                    I($"Mx.QuantizedMatmul {bits}-bit + Eval", () => Mx.Eval(Mx.QuantizedMatmul(x, q, sc, bi, true, 64, bits)), GBs(bytes)),
+                    I("torch.matmul(x, w.t()) bfloat16", () => { using var r = torch.matmul(tx16, tw16.t()); }, GBs((double)N * N * 2)),
+                    I("torch.matmul(x, w.t()) float32", () => { using var r = torch.matmul(tx32, tw32.t()); }, GBs((double)N * N * 4)));
+                Add("X4", $"{rows} x {N} times a {N}x{N} weight's transpose, {bits}-bit (groups of 64)", st[0], st[1], "(no goal: packed weight bytes / time)", null,
+                    $"{F(st[1].Ms / st[0].Ms)}x torch bfloat16, {F(st[2].Ms / st[0].Ms)}x torch float32");
+            }
         }
     }
 

@@ -420,3 +420,81 @@ public class QuantizedTests
         Assert.Throws<ArgumentException>(() => Mx.Quantize(w, mode: QuantizationMode.Nvfp4, globalScale: Mx.Array(new[] { 1f, 2f })));
     }
 }
+
+/// <summary>
+/// GGUF Q4_0 and Q8_0 tensors load as MLX affine triplets (names "P.weight", "P.scales", "P.biases"); dequantizing them
+/// with Mx.Dequantize, and multiplying with Mx.QuantizedMatmul, agree with ggml's own block formula (d * (q - 8) and
+/// d * q), which the loader applies independently when asked to dequantize.
+/// </summary>
+public class GgufQuantizedTests
+{
+    private static byte[] Gguf(params (string Name, int Type, long Cols, long Rows, byte[] Data)[] tensors)
+    {
+        var s = new MemoryStream();
+        var w = new BinaryWriter(s);
+        w.Write("GGUF"u8.ToArray());
+        w.Write(3u);
+        w.Write((ulong)tensors.Length);
+        w.Write(0UL);
+        ulong offset = 0;
+        foreach (var t in tensors)
+        {
+            var name = System.Text.Encoding.UTF8.GetBytes(t.Name);
+            w.Write((ulong)name.Length);
+            w.Write(name);
+            w.Write(2u);
+            w.Write(t.Cols);
+            w.Write(t.Rows);
+            w.Write(t.Type);
+            w.Write(offset);
+            offset += (ulong)((t.Data.Length + 31) / 32 * 32);
+        }
+        foreach (var t in tensors)
+        {
+            while (s.Length % 32 != 0) w.Write((byte)0);
+            w.Write(t.Data);
+        }
+        return s.ToArray();
+    }
+
+    // Blocks of 32 values: a float16 scale d, then 16 bytes of nibbles (Q4_0) or 32 signed bytes (Q8_0).
+    private static byte[] Blocks(int blocks, bool q8, int seed)
+    {
+        var rng = new Random(seed);
+        var data = new List<byte>();
+        for (int i = 0; i < blocks; i++)
+        {
+            data.AddRange(BitConverter.GetBytes((Half)((rng.NextDouble() - 0.3) * 0.2)));
+            for (int j = 0; j < (q8 ? 32 : 16); j++) data.Add((byte)rng.Next(256));
+        }
+        return data.ToArray();
+    }
+
+    [Fact]
+    public void Q4_0_And_Q8_0_DequantizeAndMultiplyAsGgml()
+    {
+        const int rows = 3, cols = 96;
+        string path = Path.Combine(Path.GetTempPath(), $"mlx-q-{Guid.NewGuid():N}.gguf");
+        File.WriteAllBytes(path, Gguf(("a.weight", 2, cols, rows, Blocks(rows * cols / 32, false, 1)), ("b.weight", 8, cols, rows, Blocks(rows * cols / 32, true, 2))));
+        try
+        {
+            var triplets = Mx.Load(path);
+            var dense = Mx.Load(path, new LoadOptions { Dequantize = true });
+            Assert.Equal(new[] { "a.biases", "a.scales", "a.weight", "b.biases", "b.scales", "b.weight" }, triplets.Keys.Order().ToArray());
+            var x = Mx.Array(H.RandF(2 * cols, 3), new[] { 2, cols });
+            foreach (var (p, bits) in new[] { ("a", 4), ("b", 8) })
+            {
+                var reference = dense[p + ".weight"].ToArray<float>();
+                var w = Mx.Dequantize(triplets[p + ".weight"], triplets[p + ".scales"], triplets[p + ".biases"], 32, bits);
+                Assert.Equal(DType.Float16, w.DType);
+                H.Close(reference, Mx.AsType(w, DType.Float32), 2e-3, 1e-4, p);
+                var y = Mx.QuantizedMatmul(x, triplets[p + ".weight"], triplets[p + ".scales"], triplets[p + ".biases"], true, 32, bits);
+                H.Close(Mx.Matmul(x, Mx.Transpose(Mx.Array(reference, new[] { rows, cols }))).ToArray<float>(), Mx.AsType(y, DType.Float32), 1e-2, 1e-2, p);
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

@@ -76,10 +76,12 @@ public static unsafe partial class Mx
             switch (GgufQuantization.ConversionFor(type))
             {
                 case GgufConversion.Affine when !options.Dequantize:
+                    // MLX's names ("P.weight", "P.scales", "P.biases"): those nn.Quantize gives a model's layers.
                     var q = file.ReadAffineQuantized(entry);
-                    result[entry.Name] = FromBytes(q.Weights, Dims(q.WeightsShape), DType.UInt32);
-                    result[entry.Name + ".scales"] = FromBytes(q.Scales, Dims(q.ScalesShape), DType.Float16);
-                    result[entry.Name + ".biases"] = FromBytes(q.Biases, Dims(q.ScalesShape), DType.Float16);
+                    var (wName, sName, bName) = GgufQuantization.MlxNames(entry.Name);
+                    result[wName] = FromBytes(q.Weights, Dims(q.WeightsShape), DType.UInt32);
+                    result[sName] = FromBytes(q.Scales, Dims(q.ScalesShape), DType.Float16);
+                    result[bName] = FromBytes(q.Biases, Dims(q.ScalesShape), DType.Float16);
                     break;
                 case GgufConversion.Affine:
                     result[entry.Name] = Array(file.DequantizeToFloat32(entry), Dims(entry.ShapeArrayPublic()));
