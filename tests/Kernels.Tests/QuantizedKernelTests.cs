@@ -74,9 +74,19 @@ public unsafe class QuantizedKernelTests
     [InlineData(9, 4, true)]
     [InlineData(1, 4, false)]
     [InlineData(6, 5, false)]
-    public void MatmulMatchesTheDenseProduct(int m, int bits, bool transposed)
+    public void MatmulMatchesTheDenseProduct(int m, int bits, bool transposed) => CheckMatmul(m, bits, transposed, 32, transposed ? 96 : 21, transposed ? 19 : 64);
+
+    // Rows of 512 codes split into whole 16-word blocks, where one or two rows read the words whole (the permuted
+    // decoder): every width and group size, so blocks hold 2, 4, 8 or 16 words a group, or part of one group.
+    public static IEnumerable<object[]> WholeBlockCases() =>
+        from bits in new[] { 2, 4, 8 } from gs in new[] { 32, 64, 128 } from m in new[] { 1, 2, 4 } select new object[] { m, bits, gs };
+
+    [Theory]
+    [MemberData(nameof(WholeBlockCases))]
+    public void MatmulOverWholeWordBlocks(int m, int bits, int gs) => CheckMatmul(m, bits, true, gs, 512, 7);
+
+    private static void CheckMatmul(int m, int bits, bool transposed, int gs, int k, int n)
     {
-        int gs = 32, k = transposed ? 96 : 21, n = transposed ? 19 : 64;
         var (rows, cols) = transposed ? (n, k) : (k, n);
         var (words, scales, biases) = RandomWeight(rows, cols, gs, bits, m * 10 + bits);
         var w = Dense(words, scales, biases, rows, cols, gs, bits);
