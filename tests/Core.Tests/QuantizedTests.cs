@@ -498,3 +498,67 @@ public class GgufQuantizedTests
         }
     }
 }
+
+/// <summary>gather_qmm and gather_mm against the loop of single products they stand for.</summary>
+public class GatherProductTests
+{
+    [Fact]
+    public void GatherQmm_MixtureOfExpertsShapes_MatchThePerIndexProducts()
+    {
+        int experts = 3, n = 6, k = 64, tokens = 5;
+        var (q, s, b) = Mx.Quantize(Mx.Array(H.RandF(experts * n * k, 1), new[] { experts, n, k }), 32, 4);
+        var x = Mx.Array(H.RandF(tokens * 1 * k, 2), new[] { tokens, 1, 1, k });   // (tokens, 1, M = 1, K)
+        var choice = Mx.Array(new[] { 2, 0, 0, 1, 1, 2, 0, 2, 2, 1 }, new[] { tokens, 2 }, DType.UInt32);   // two experts a token
+        var lhs = Mx.Reshape(Mx.Arange(0, tokens, dtype: DType.Int32), new[] { tokens, 1 });
+        var y = Mx.GatherQmm(x, q, s, b, lhs, choice, true, 32, 4);
+        H.Shape(new[] { tokens, 2, 1, n }, y);
+        var got = y.ToArray<float>();
+        var ch = choice.ToArray<uint>();
+        for (int t = 0; t < tokens; t++)
+        {
+            for (int e = 0; e < 2; e++)
+            {
+                int ex = (int)ch[t * 2 + e];
+                var one = Mx.QuantizedMatmul(Mx.Take(Mx.Reshape(x, new[] { tokens, 1, k }), Mx.Array(t), 0), Mx.Take(q, Mx.Array(ex), 0),
+                    Mx.Take(s, Mx.Array(ex), 0), Mx.Take(b!, Mx.Array(ex), 0), true, 32, 4).ToArray<float>();
+                H.Close(one, Mx.Array(got.Skip((t * 2 + e) * n).Take(n).ToArray()), 1e-6, 1e-6);
+            }
+        }
+        // Default lhs: x's batch in order; bfloat16 through float32.
+        var xs = Mx.Array(H.RandF(experts * 2 * k, 3), new[] { experts, 2, k });
+        var yd = Mx.GatherQmm(xs, q, s, b, rhsIndices: Mx.Array(new[] { 1, 1, 0 }), groupSize: 32, bits: 4);
+        var expected = Mx.QuantizedMatmul(xs, Mx.Take(q, Mx.Array(new[] { 1, 1, 0 }), 0), Mx.Take(s, Mx.Array(new[] { 1, 1, 0 }), 0), Mx.Take(b!, Mx.Array(new[] { 1, 1, 0 }), 0), true, 32, 4);
+        H.Close(expected.ToArray<float>(), yd, 1e-6, 1e-6);
+        var yh = Mx.GatherQmm(Mx.AsType(xs, DType.BFloat16), q, Mx.AsType(s, DType.BFloat16), Mx.AsType(b!, DType.BFloat16), rhsIndices: Mx.Array(new[] { 1, 1, 0 }), groupSize: 32, bits: 4);
+        Assert.Equal(DType.BFloat16, yh.DType);
+        H.Close(expected.ToArray<float>(), Mx.AsType(yh, DType.Float32), 0.03, 0.1);
+
+        // Out-of-range indices fail when evaluated; the gradient in x adds up over tokens that share a matrix.
+        Assert.Throws<IndexOutOfRangeException>(() => Mx.GatherQmm(xs, q, s, b, rhsIndices: Mx.Array(new[] { 3, 0, 0 }), groupSize: 32, bits: 4).ToArray<float>());
+        var lhsShared = Mx.Array(new[] { 0, 0, 2 });
+        MxArray Loss(MxArray a) => Mx.Sum(Mx.GatherQmm(a, q, s, b, lhsShared, Mx.Array(new[] { 0, 1, 2 }), true, 32, 4));
+        var gx = Mx.Grad(Loss)(xs).ToArray<float>();
+        var baseLoss = Loss(xs).Item<float>();
+        var xv = xs.ToArray<float>();
+        for (int i = 0; i < xv.Length; i += 7)
+        {
+            var moved = (float[])xv.Clone();
+            moved[i] += 1;
+            float fd = Loss(Mx.Array(moved, new[] { experts, 2, k })).Item<float>() - baseLoss;
+            Assert.True(Math.Abs(fd - gx[i]) <= 1e-3 * (1 + Math.Abs(fd)), $"{i}: {fd} vs {gx[i]}");
+        }
+    }
+
+    [Fact]
+    public void GatherMm_MatchesThePerIndexProducts()
+    {
+        var a = Mx.Array(H.RandF(2 * 3 * 4, 5), new[] { 2, 3, 4 });
+        var b = Mx.Array(H.RandF(3 * 4 * 5, 6), new[] { 3, 4, 5 });
+        var y = Mx.GatherMm(a, b, Mx.Array(new[] { 1, 0, 1 }), Mx.Array(new[] { 2, 2, 0 }));
+        H.Shape(new[] { 3, 3, 5 }, y);
+        var expected = new[] { (1, 2), (0, 2), (1, 0) }.SelectMany(p =>
+            Mx.Matmul(Mx.Take(a, Mx.Array(p.Item1), 0), Mx.Take(b, Mx.Array(p.Item2), 0)).ToArray<float>()).ToArray();
+        H.Close(expected, y, 1e-6, 1e-6);
+        Assert.Throws<ArgumentException>(() => Mx.GatherMm(a, b, Mx.Array(new[] { 0.5f })));
+    }
+}

@@ -90,15 +90,25 @@ internal static class RuleHelpers
     /// </summary>
     public static MxArray[] VjpOfComposition(Func<MxArray[], MxArray> composition, MxArray[] primals, MxArray[] cotangents, int[] argnums)
     {
-        var (_, vjps) = Mx.Vjp(a => new[] { composition(a) }, primals, cotangents);
-        return argnums.Select(i => vjps[i]).ToArray();
+        // Only the inputs asked for are differentiated: the others (indices, quantized codes) stay constants.
+        var (_, vjps) = Mx.Vjp(a => new[] { composition(WithArguments(primals, argnums, a)) }, argnums.Select(i => primals[i]).ToArray(), cotangents);
+        return vjps;
     }
 
-    /// <summary>The JVP counterpart of <see cref="VjpOfComposition"/>: inputs without a tangent get zeros.</summary>
+    /// <summary>The JVP counterpart of <see cref="VjpOfComposition"/>: the inputs not in argnums are constants.</summary>
     public static MxArray[] JvpOfComposition(Func<MxArray[], MxArray> composition, MxArray[] primals, MxArray[] tangents, int[] argnums)
     {
-        var full = primals.Select((_, i) => TangentOrZeros(i, primals, tangents, argnums)).ToArray();
-        return Mx.Jvp(a => new[] { composition(a) }, primals, full).Jvps;
+        var inputs = argnums.Select(i => primals[i]).ToArray();
+        var ts = argnums.Select((i, k) => Mx.AsType(tangents[k], primals[i].DType)).ToArray();
+        return Mx.Jvp(a => new[] { composition(WithArguments(primals, argnums, a)) }, inputs, ts).Jvps;
+    }
+
+    // primals with argument argnums[k] replaced by a[k].
+    private static MxArray[] WithArguments(MxArray[] primals, int[] argnums, MxArray[] a)
+    {
+        var full = (MxArray[])primals.Clone();
+        for (int k = 0; k < argnums.Length; k++) full[argnums[k]] = a[k];
+        return full;
     }
 
     /// <summary>The batch size: the leading axis of the first batched input.</summary>

@@ -253,3 +253,74 @@ public static partial class Mx
         return AsType(MxArray.Create(DequantizedShape(w, bits), DType.Float32, new FloatDequantizePrimitive(gs, bits), inputs), outType);
     }
 }
+
+public static partial class Mx
+{
+    /// <summary>
+    /// As mlx.core.gather_qmm: the quantized product of x's matrices chosen by <paramref name="lhsIndices"/> (into x's
+    /// batch dims, flattened; default: all of them in order) with the quantized matrices chosen by
+    /// <paramref name="rhsIndices"/> (into w's batch dims); the index arrays broadcast, and the result has their shape
+    /// followed by (M, N). Without indices it is <see cref="QuantizedMatmul"/>.
+    /// </summary>
+    public static MxArray GatherQmm(MxArray x, MxArray w, MxArray scales, MxArray? biases = null, MxArray? lhsIndices = null, MxArray? rhsIndices = null,
+        bool transpose = true, int? groupSize = null, int? bits = null, QuantizationMode mode = QuantizationMode.Affine, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        if (lhsIndices is null && rhsIndices is null)
+        {
+            return QuantizedMatmul(x, w, scales, biases, transpose, groupSize, bits, mode, stream);
+        }
+        var (gs, b) = QuantizationParams(mode, groupSize, bits, "gather_qmm");
+        var scaleType = QuantizedOutputType(scales, biases, null, mode, "gather_qmm");
+        CheckQuantizedShapes(w, scales, biases, gs, b, "gather_qmm");
+        if (x.NDim < 2 || w.NDim < 2) throw new ArgumentException("gather_qmm: x and the quantized matrix need at least 2 dimensions.");
+        int inner = transpose ? w.ShapeRef[^1] * 32 / b : w.ShapeRef[^2];
+        int outer = transpose ? w.ShapeRef[^2] : w.ShapeRef[^1] * 32 / b;
+        if (x.ShapeRef[^1] != inner)
+        {
+            throw new ArgumentException($"gather_qmm: the last dimension of x {MxArray.FormatShape(x.ShapeRef)} does not match the quantized matrix ({inner}, {outer}).");
+        }
+        foreach (var idx in new[] { lhsIndices, rhsIndices })
+        {
+            if (idx is not null && !idx.DType.IsInteger()) throw new ArgumentException($"gather_qmm: indices must be integers, not {idx.DType.Name()}.");
+        }
+        var dt = mode == QuantizationMode.Affine ? DTypes.Promote(x.DType, scaleType) : x.DType;
+        if (!dt.IsFloating()) throw new ArgumentException($"gather_qmm: only real floating types are supported, not {dt.Name()}.");
+        var lhs = lhsIndices ?? Reshape(Arange(0, x.ShapeRef[..^2].Aggregate(1, (p, d) => p * d), dtype: DType.UInt32), x.ShapeRef[..^2]);
+        var rhs = rhsIndices ?? Reshape(Arange(0, w.ShapeRef[..^2].Aggregate(1, (p, d) => p * d), dtype: DType.UInt32), w.ShapeRef[..^2]);
+        var idxShape = Shapes.Broadcast(lhs.ShapeRef, rhs.ShapeRef);
+        lhs = BroadcastTo(lhs, idxShape);
+        rhs = BroadcastTo(rhs, idxShape);
+        var xf = Reshape(x, new[] { -1, x.ShapeRef[^2], x.ShapeRef[^1] });
+        MxArray Flat(MxArray a) => Reshape(a, new[] { -1, a.ShapeRef[^2], a.ShapeRef[^1] });
+        if (mode != QuantizationMode.Affine || dt == DType.Float64)
+        {
+            var dense = Dequantize(Flat(w), Flat(scales), biases is null ? null : Flat(biases), gs, b, mode, dtype: dt);
+            var chosen = Take(dense, rhs, 0);
+            return Matmul(Take(AsType(xf, dt), lhs, 0), transpose ? SwapAxes(chosen, -1, -2) : chosen);
+        }
+        var shape = idxShape.Append(x.ShapeRef[^2]).Append(outer).ToArray();
+        return MxArray.Create(shape, dt, new GatherQmmPrimitive(gs, b, transpose), AsType(xf, dt), Flat(w), Flat(AsType(scales, dt)), Flat(AsType(biases!, dt)), lhs, rhs);
+    }
+
+    /// <summary>
+    /// As mlx.core.gather_mm: the products of a's matrices chosen by <paramref name="lhsIndices"/> with b's chosen by
+    /// <paramref name="rhsIndices"/> (flattened batch dims, defaults all in order; the index arrays broadcast). The
+    /// chosen matrices are gathered, then multiplied.
+    /// </summary>
+    public static MxArray GatherMm(MxArray a, MxArray b, MxArray? lhsIndices = null, MxArray? rhsIndices = null, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        if (a.NDim < 2 || b.NDim < 2) throw new ArgumentException("gather_mm: both operands need at least 2 dimensions.");
+        if (lhsIndices is null && rhsIndices is null) return Matmul(a, b);
+        foreach (var idx in new[] { lhsIndices, rhsIndices })
+        {
+            if (idx is not null && !idx.DType.IsInteger()) throw new ArgumentException($"gather_mm: indices must be integers, not {idx.DType.Name()}.");
+        }
+        var lhs = lhsIndices ?? Reshape(Arange(0, a.ShapeRef[..^2].Aggregate(1, (p, d) => p * d), dtype: DType.UInt32), a.ShapeRef[..^2]);
+        var rhs = rhsIndices ?? Reshape(Arange(0, b.ShapeRef[..^2].Aggregate(1, (p, d) => p * d), dtype: DType.UInt32), b.ShapeRef[..^2]);
+        var af = Reshape(a, new[] { -1, a.ShapeRef[^2], a.ShapeRef[^1] });
+        var bf = Reshape(b, new[] { -1, b.ShapeRef[^2], b.ShapeRef[^1] });
+        return Matmul(Take(af, lhs, 0), Take(bf, rhs, 0));
+    }
+}

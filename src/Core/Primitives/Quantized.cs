@@ -358,3 +358,79 @@ internal sealed unsafe class Fp8Primitive : Primitive
         }
     }
 }
+
+/// <summary>
+/// gather_qmm: for each position of the (broadcast) index arrays, x's matrix lhs[i] times the quantized matrix
+/// rhs[i] (transposed or not), read in place with no gathered copies of the weights (the mixture-of-experts case:
+/// many tokens choosing among a few experts). Inputs (x, codes, scales, biases, lhs, rhs): x (Bx, M, K) and the
+/// weight (Bw, ...) flattened to one batch axis, lhs and rhs integer arrays of one shape. Derivatives are those of
+/// the composition with Take (which does copy).
+/// </summary>
+internal sealed unsafe class GatherQmmPrimitive : Primitive
+{
+    public GatherQmmPrimitive(int groupSize, int bits, bool transpose) => (GroupSize, Bits, Transpose) = (groupSize, bits, transpose);
+
+    public int GroupSize { get; }
+
+    public int Bits { get; }
+
+    public bool Transpose { get; }
+
+    public override string Name => "GatherQMM";
+
+    public override bool IsEquivalent(Primitive other) =>
+        other is GatherQmmPrimitive p && p.GroupSize == GroupSize && p.Bits == Bits && p.Transpose == Transpose;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (o.DType != DType.Float32)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        o.AllocateData();
+        if (o.Size == 0) return;
+        var x = Cast.Contiguous(inputs[0]);
+        var q = Cast.Contiguous(inputs[1]);
+        var s = Cast.Contiguous(inputs[2]);
+        var b = Cast.Contiguous(inputs[3]);
+        var lhs = Cast.Materialize(inputs[4], DType.Int64);
+        var rhs = Cast.Materialize(inputs[5], DType.Int64);
+        try
+        {
+            int M = x.ShapeRef[1], K = x.ShapeRef[2], N = o.ShapeRef[^1];
+            long bx = x.ShapeRef[0], bw = q.ShapeRef[0];
+            long wWords = q.Size / Math.Max(1, bw), wGroups = s.Size / Math.Max(1, bw);
+            long* li = lhs.Ptr<long>(), ri = rhs.Ptr<long>();
+            for (long i = 0; i < lhs.Size; i++)
+            {
+                if ((ulong)li[i] >= (ulong)bx) throw new IndexOutOfRangeException($"gather_qmm: lhs index {li[i]} is out of range for {bx} matrices.");
+                if ((ulong)ri[i] >= (ulong)bw) throw new IndexOutOfRangeException($"gather_qmm: rhs index {ri[i]} is out of range for {bw} matrices.");
+                Quantized.Matmul(M, N, K, x.Ptr<float>() + li[i] * M * K, K, q.Ptr<uint>() + ri[i] * wWords, s.Ptr<float>() + ri[i] * wGroups,
+                    b.Ptr<float>() + ri[i] * wGroups, GroupSize, Bits, Transpose, o.Ptr<float>() + i * M * N, N);
+            }
+        }
+        finally
+        {
+            foreach (var (part, input) in new[] { (x, inputs[0]), (q, inputs[1]), (s, inputs[2]), (b, inputs[3]) })
+            {
+                if (!ReferenceEquals(part, input)) part.Buffer.Release();
+            }
+            lhs.Buffer.Release();
+            rhs.Buffer.Release();
+        }
+    }
+
+    private MxArray Composition(MxArray[] a) =>
+        Mx.QuantizedMatmul(Mx.Take(a[0], a[4], 0), Mx.Take(a[1], a[5], 0), Mx.Take(a[2], a[5], 0), Mx.Take(a[3], a[5], 0), Transpose, GroupSize, Bits);
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        if (argnums.Any(k => k >= 4)) throw new NotSupportedException("gather_qmm has no gradient with respect to the indices.");
+        return RuleHelpers.VjpOfComposition(Composition, primals, cotangents, argnums);
+    }
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        RuleHelpers.JvpOfComposition(Composition, primals, tangents, argnums);
+}

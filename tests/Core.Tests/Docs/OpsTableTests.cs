@@ -22,9 +22,8 @@ public class OpsTableTests
 
     private static readonly Dictionary<string, string> s_later = new()
     {
-        ["quantize"] = "quantization work", ["dequantize"] = "quantization work", ["quantized_matmul"] = "quantization work",
-        ["gather_qmm"] = "quantization work", ["qqmm"] = "quantization work", ["to_fp8"] = "quantization work", ["from_fp8"] = "quantization work",
-        ["block_masked_mm"] = "speed work (sparse and gathered matmuls)", ["gather_mm"] = "speed work (sparse and gathered matmuls)",
+        ["qqmm"] = "quantization work (both operands quantized on the fly)",
+        ["block_masked_mm"] = "speed work (sparse and gathered matmuls)",
         ["segmented_mm"] = "speed work (sparse and gathered matmuls)", ["hadamard_transform"] = "speed work (fast transforms)",
         ["depends"] = "Compile work (graph dependencies)", ["einsum_path"] = "not planned (Einsum contracts in one product)",
         ["from_dlpack"] = "not planned (.NET has no DLPack consumer)", ["isdtype"] = "not planned (DTypes.IsFloating and friends cover it)",
