@@ -95,6 +95,19 @@ if (args.Contains("--only-b1"))
     Row("B7", $"attention (1,{heads},{len},{dim})", ms, $"{flops / (ms * 1e6):F0} GFLOP/s", "");
 }
 
+{
+    // X4: one token and 32 rows through a 4-bit weight (groups of 64): dequantized into float32 scratch, then GEMM.
+    int n = cpuAccelerator ? 512 : 4096;
+    var (q, s, b) = Mx.Quantize(Mx.Random.Normal(new[] { n, n }, key: Mx.Random.Key(10)), 64, 4);
+    q = Ready(q); s = Ready(s); b = Ready(b!);
+    foreach (int rows in new[] { 1, 32 })
+    {
+        var x = Ready(Mx.Random.Normal(new[] { rows, n }, key: Mx.Random.Key(11)));
+        double ms = Time(() => Mx.QuantizedMatmul(x, q, s, b, true, 64, 4, stream: gpu));
+        Row("X4", $"{rows}x{n} times a 4-bit {n}x{n} weight's transpose", ms, $"{(double)n * n * 4.5 / 8 / (ms * 1e6):F0} GB/s of packed weight", "");
+    }
+}
+
 MxArray Ready(MxArray x)
 {
     // On the host once, then on the device once (a no-op op forces the upload).

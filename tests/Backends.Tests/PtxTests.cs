@@ -11,6 +11,12 @@ public sealed class PtxTests
 {
     private static readonly Device Gpu = Backends.Gpu;
 
+    private static MxArray QuantizedProduct(MxArray w)
+    {
+        var (q, s, b) = Mx.Quantize(w, 32, 3);
+        return Mx.QuantizedMatmul(Mx.Ones(new[] { 2, 64 }), q, s, b, true, 32, 3, stream: Gpu);
+    }
+
     private static void RunEveryFamily()
     {
         var x = Mx.Random.Normal(new[] { 3, 40, 40 }, key: Mx.Random.Key(1));
@@ -32,6 +38,7 @@ public sealed class PtxTests
             Mx.Concatenate(new[] { x, x }, 0, Gpu), Mx.Sort(x, 2, Gpu), Mx.ArgSort(i, 1, Gpu),
             Mx.Divide(z, z, Gpu), Mx.Sqrt(z, Gpu), Mx.NotEqual(z, z, Gpu),
             Mx.Random.Uniform(new[] { 33 }, key: Mx.Random.Key(3), stream: Gpu), Mx.Random.Normal(new[] { 33 }, key: Mx.Random.Key(4), stream: Gpu),
+            QuantizedProduct(Mx.Reshape(x, new[] { 75, 64 })),
         };
         var g = Mx.Grad(a => Mx.Sum(Mx.Conv2d(a, Mx.Ones(new[] { 2, 3, 3, 3 }), 1, 1)));
         using (Mx.StreamScope(Gpu))

@@ -77,6 +77,25 @@ internal sealed unsafe class AffineDequantizePrimitive : Primitive
         }
     }
 
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (!GpuOps.Supports(o.DType))
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var codes = GpuOps.Operand(inputs[0], DType.UInt32, allowScalar: false);
+        var s = GpuOps.Operand(inputs[1], DType.Float32, allowScalar: false);
+        var b = GpuOps.Operand(inputs[2], DType.Float32, allowScalar: false);
+        GpuOps.IntoOutput(o, DType.Float32, mem => GpuRuntime.Device.DequantizeAffine(codes.Memory, s.Memory, b.Memory, mem, o.Size, GroupSize, Bits));
+        GpuOps.Release(codes);
+        GpuOps.Release(s);
+        GpuOps.Release(b);
+    }
+
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
     {
         // d/ds = sum over each group of g * q; d/db = sum over each group of g.
@@ -171,6 +190,49 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
                 if (!ReferenceEquals(parts[i], inputs[i])) parts[i].Buffer.Release();
             }
         }
+    }
+
+    public override bool HasGpuKernel => true;
+
+    /// <summary>
+    /// On the GPU the weight is dequantized into float32 scratch (one pass at memory speed), then multiplied by the
+    /// GEMM kernel reading it through strides as W^T or W; float16/bfloat16 results are rounded from float32.
+    /// </summary>
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        int nd = o.NDim;
+        if (!GpuOps.Supports(o.DType) || o.DType == DType.Float64 || nd - 2 > Mlx.Kernels.Gpu.StridedLayout.MaxDims)
+        {
+            EvalCpu(inputs, outputs);
+            return;
+        }
+        var (x, w) = (inputs[0], inputs[1]);
+        int K = x.ShapeRef[^1], N = o.ShapeRef[^1];
+        bool flat = w.NDim == 2;
+        // A 2-D weight: x's rows are one matrix when they are contiguous, else one product per batch index.
+        var xs = GpuOps.Operand(x, DType.Float32, allowScalar: false);
+        long rowsW = (long)w.ShapeRef[^2], colsW = (long)w.ShapeRef[^1] * 32 / Bits;
+        long wBatch = w.Size / Math.Max(1, w.ShapeRef[^2] * (long)w.ShapeRef[^1]);
+        var codes = GpuOps.Operand(w, DType.UInt32, allowScalar: false);
+        var s = GpuOps.Operand(inputs[2], DType.Float32, allowScalar: false);
+        var b = GpuOps.Operand(inputs[3], DType.Float32, allowScalar: false);
+        var dense = GpuRuntime.Scratch(wBatch * rowsW * colsW * 4);
+        GpuRuntime.Device.DequantizeAffine(codes.Memory, s.Memory, b.Memory, dense, wBatch * rowsW * colsW, GroupSize, Bits);
+        int M = flat ? (int)(o.Size / Math.Max(1, N)) : o.ShapeRef[^2];
+        var batch = flat ? Array.Empty<int>() : o.ShapeRef[..^2];
+        var rm = MxArray.RowMajorStrides(flat ? new[] { M, K } : x.ShapeRef);
+        var aOp = new Mlx.Kernels.Gpu.GemmOperand(xs.Memory, 0, K, 1, flat ? Array.Empty<long>() : rm[..^2]);
+        var wBatchStrides = flat ? Array.Empty<long>() : MxArray.RowMajorStrides(o.ShapeRef[..^2]).Select(st => st * rowsW * colsW).ToArray();
+        var bOp = Transpose
+            ? new Mlx.Kernels.Gpu.GemmOperand(dense, 0, 1, colsW, wBatchStrides)
+            : new Mlx.Kernels.Gpu.GemmOperand(dense, 0, colsW, 1, wBatchStrides);
+        GpuOps.IntoOutput(o, DType.Float32, mem => GpuRuntime.Device.Matmul(Mlx.Kernels.Gpu.GpuType.Float32, batch, M, N, K, aOp, bOp, mem));
+        GpuRuntime.Free(dense);
+        GpuOps.Release(xs);
+        GpuOps.Release(codes);
+        GpuOps.Release(s);
+        GpuOps.Release(b);
     }
 
     // x itself when each of its matrices is row-major (batch strides may be anything, broadcasts included), else a copy.
