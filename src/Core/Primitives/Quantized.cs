@@ -217,9 +217,19 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
         var codes = GpuOps.Operand(w, DType.UInt32, allowScalar: false);
         var s = GpuOps.Operand(inputs[2], DType.Float32, allowScalar: false);
         var b = GpuOps.Operand(inputs[3], DType.Float32, allowScalar: false);
+        int M = flat ? (int)(o.Size / Math.Max(1, N)) : o.ShapeRef[^2];
+        if (flat && Transpose && M <= Quantized.GemvRows && K > 0)
+        {
+            // A few rows: read the packed weight directly (dequantizing it first would write 8x its bytes).
+            GpuOps.IntoOutput(o, DType.Float32, mem => GpuRuntime.Device.QuantizedGemvTransposed(xs.Memory, codes.Memory, s.Memory, b.Memory, mem, M, N, K, GroupSize, Bits));
+            GpuOps.Release(xs);
+            GpuOps.Release(codes);
+            GpuOps.Release(s);
+            GpuOps.Release(b);
+            return;
+        }
         var dense = GpuRuntime.Scratch(wBatch * rowsW * colsW * 4);
         GpuRuntime.Device.DequantizeAffine(codes.Memory, s.Memory, b.Memory, dense, wBatch * rowsW * colsW, GroupSize, Bits);
-        int M = flat ? (int)(o.Size / Math.Max(1, N)) : o.ShapeRef[^2];
         var batch = flat ? Array.Empty<int>() : o.ShapeRef[..^2];
         var rm = MxArray.RowMajorStrides(flat ? new[] { M, K } : x.ShapeRef);
         var aOp = new Mlx.Kernels.Gpu.GemmOperand(xs.Memory, 0, K, 1, flat ? Array.Empty<long>() : rm[..^2]);
