@@ -72,6 +72,7 @@ public unsafe class QuantizedKernelTests
     [InlineData(4, 8, true)]
     [InlineData(1, 4, true)]
     [InlineData(9, 4, true)]
+    [InlineData(64, 2, true)]
     [InlineData(1, 4, false)]
     [InlineData(6, 5, false)]
     public void MatmulMatchesTheDenseProduct(int m, int bits, bool transposed) => CheckMatmul(m, bits, transposed, 32, transposed ? 96 : 21, transposed ? 19 : 64);
