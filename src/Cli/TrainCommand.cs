@@ -13,11 +13,11 @@ namespace Mlx.Cli;
 /// </summary>
 internal static class TrainCommand
 {
-    private sealed record Options(string Model, int Epochs, int BatchSize, double LearningRate, double Momentum, ulong Seed, string OutDir, string? Data, string? Weights, string Device = "cpu");
+    private sealed record Options(string Model, int Epochs, int BatchSize, double LearningRate, double Momentum, ulong Seed, string OutDir, string? Data, string? Weights, string Device = "cpu", int QuantizeBits = 0, int GroupSize = 64);
 
     private const string Usage =
         "usage: mlx train mnist [--model mlp|cnn] [--epochs N] [--batch-size N] [--lr X] [--momentum X] [--seed N] [--out DIR] [--data FILE.npz] [--device cpu|gpu]\n" +
-        "       mlx eval mnist --weights FILE.safetensors [--model mlp|cnn] [--data FILE.npz] [--device cpu|gpu]";
+        "       mlx eval mnist --weights FILE.safetensors [--model mlp|cnn] [--data FILE.npz] [--device cpu|gpu] [--quantize BITS [--group-size N]]";
 
     public static int Train(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, train: true);
 
@@ -90,6 +90,8 @@ internal static class TrainCommand
                     case "--data": o = o with { Data = Next() }; break;
                     case "--weights": o = o with { Weights = Next() }; break;
                     case "--device": o = o with { Device = Next() }; break;
+                    case "--quantize" when !train: o = o with { QuantizeBits = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
+                    case "--group-size" when !train: o = o with { GroupSize = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                     default: error = $"unknown option '{args[i]}'"; return false;
                 }
             }
@@ -120,6 +122,11 @@ internal static class TrainCommand
         if (!train && o.Weights is null)
         {
             error = "eval needs --weights";
+            return false;
+        }
+        if (o.QuantizeBits is not (0 or 2 or 3 or 4 or 5 or 6 or 8) || o.GroupSize is not (32 or 64 or 128))
+        {
+            error = "--quantize takes 2, 3, 4, 5, 6 or 8 bits and --group-size 32, 64 or 128";
             return false;
         }
         options = o;
@@ -215,8 +222,23 @@ internal static class TrainCommand
     {
         var model = BuildModel(o.Model);
         model.LoadWeights(o.Weights!, strict: true);
+        string how = "";
+        if (o.QuantizeBits > 0)
+        {
+            // Linear layers whose input width splits into whole groups (the MLP's 784-wide first layer does not).
+            int quantized = 0, linear = 0;
+            NnF.Quantize(model, o.GroupSize, o.QuantizeBits, predicate: (_, m) =>
+            {
+                if (m is not Linear l) return false;
+                linear++;
+                bool fits = l.Parameters()["weight"].Shape[^1] % o.GroupSize == 0;
+                if (fits) quantized++;
+                return fits;
+            });
+            how = string.Create(CultureInfo.InvariantCulture, $", {quantized} of {linear} linear layers at {o.QuantizeBits} bits in groups of {o.GroupSize}");
+        }
         double accuracy = Accuracy(model, data.TestImages, data.TestLabels, o.Model);
-        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Test accuracy {accuracy:P2} on {data.TestLabels.Length} held-out digits ({o.Weights})"));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Test accuracy {accuracy:P2} on {data.TestLabels.Length} held-out digits ({o.Weights}{how})"));
         return ExitCodes.Ok;
     }
 
