@@ -562,3 +562,71 @@ public class GatherProductTests
         Assert.Throws<ArgumentException>(() => Mx.GatherMm(a, b, Mx.Array(new[] { 0.5f })));
     }
 }
+
+/// <summary>qqmm: both operands through a floating-point quantization, the product of the dequantized values.</summary>
+public class QqmmTests
+{
+    private static MxArray RoundTrip(MxArray a, QuantizationMode mode, MxArray? global = null)
+    {
+        var (q, s, _) = Mx.Quantize(a, mode: mode, globalScale: global);
+        return Mx.Dequantize(q, s, null, mode: mode, globalScale: global, dtype: a.DType);
+    }
+
+    [Theory]
+    [InlineData(QuantizationMode.Mxfp4)]
+    [InlineData(QuantizationMode.Mxfp8)]
+    [InlineData(QuantizationMode.Nvfp4)]
+    public void ProductOfTheRoundTrippedOperands(QuantizationMode mode)
+    {
+        var x = Mx.Array(H.RandF(3 * 64, 1), new[] { 3, 64 });
+        var w = Mx.Array(H.RandF(5 * 64, 2), new[] { 5, 64 });
+        var expected = Mx.Matmul(RoundTrip(x, mode), Mx.Transpose(RoundTrip(w, mode))).ToArray<float>();
+        H.Close(expected, Mx.Qqmm(x, w, mode: mode), 1e-6, 1e-6);
+        // w given quantized: its dequantized values.
+        var (q, s, _) = Mx.Quantize(w, mode: mode);
+        H.Close(expected, Mx.Qqmm(x, q, s, mode: mode), 1e-6, 1e-6);
+        // A vector x and a 3-D x.
+        var yv = Mx.Qqmm(Mx.Take(x, Mx.Array(1), 0), w, mode: mode);
+        H.Shape(new[] { 5 }, yv);
+        H.Close(expected.Skip(5).Take(5).ToArray(), yv, 1e-6, 1e-6);
+        var x3 = Mx.Reshape(Mx.Concatenate(new[] { x, x }, 0), new[] { 2, 3, 64 });
+        H.Shape(new[] { 2, 3, 5 }, Mx.Qqmm(x3, w, mode: mode));
+    }
+
+    [Fact]
+    public void Nvfp4GlobalScales_Errors_AndGradients()
+    {
+        var x = Mx.Array(H.RandF(4 * 32, 3, -50, 50), new[] { 4, 32 });
+        var w = Mx.Array(H.RandF(6 * 32, 4), new[] { 6, 32 });
+        var gx = Mx.Array(Mx.Max(Mx.Abs(x)).Item<float>());
+        var gw = Mx.Array(Mx.Max(Mx.Abs(w)).Item<float>());
+        var expected = Mx.Matmul(RoundTrip(x, QuantizationMode.Nvfp4, gx), Mx.Transpose(RoundTrip(w, QuantizationMode.Nvfp4, gw))).ToArray<float>();
+        H.Close(expected, Mx.Qqmm(x, w, globalScaleX: gx, globalScaleW: gw), 1e-6, 1e-5);
+        Assert.Throws<ArgumentException>(() => Mx.Qqmm(x, w, globalScaleX: gx));
+        Assert.Throws<ArgumentException>(() => Mx.Qqmm(x, w, mode: QuantizationMode.Affine));
+        Assert.Throws<ArgumentException>(() => Mx.Qqmm(x, Mx.Zeros(new[] { 6, 31 })));
+        Assert.Throws<ArgumentException>(() => Mx.Qqmm(Mx.AsType(x, DType.Float64), w));
+
+        // The gradients are quantized products of the cotangent with the other operand (quantized along the output's
+        // rows and columns: multiples of the group size, as in MLX). mxfp8 keeps 3 mantissa bits; with 1.75 in every row
+        // and column (so each group's scale is exact: 1.75 = 448 / 2^8, nothing clips) they stay near g w and g^T x.
+        float[] Diagonal(int rows, int cols, int seed)
+        {
+            var v = H.RandF(rows * cols, seed, -1.5, 1.5);
+            for (int j = 0; j < cols; j++) v[(j % rows) * cols + j] = 1.75f;
+            return v;
+        }
+        var xs = Mx.Array(Diagonal(32, 64, 5), new[] { 32, 64 });
+        var ws = Mx.Array(Diagonal(32, 64, 6), new[] { 32, 64 });
+        var r = Mx.Array(Diagonal(32, 32, 7), new[] { 32, 32 });
+        var grads = Mx.Grad(a => Mx.Sum(Mx.Multiply(Mx.Qqmm(a[0], a[1], mode: QuantizationMode.Mxfp8), r)), new[] { 0, 1 })(new[] { xs, ws });
+        var exactX = Mx.Matmul(r, ws).ToArray<float>();
+        var exactW = Mx.Matmul(Mx.Transpose(r), xs).ToArray<float>();
+        H.Close(exactX, grads[0], 0.1, 0.6);
+        H.Close(exactW, grads[1], 0.1, 0.6);
+        // With a quantized weight the gradient in x is the cotangent times the dequantized weight.
+        var (q, s, _) = Mx.Quantize(ws, mode: QuantizationMode.Mxfp8);
+        var g = Mx.Grad(a => Mx.Sum(Mx.Multiply(Mx.Qqmm(a, q, s, mode: QuantizationMode.Mxfp8), r)))(xs);
+        H.Close(Mx.Matmul(r, Mx.Dequantize(q, s, null, mode: QuantizationMode.Mxfp8, dtype: DType.Float32)).ToArray<float>(), g, 1e-5, 1e-5);
+    }
+}

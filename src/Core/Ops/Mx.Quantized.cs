@@ -324,3 +324,89 @@ public static partial class Mx
         return Matmul(Take(af, lhs, 0), Take(bf, rhs, 0));
     }
 }
+
+public static partial class Mx
+{
+    /// <summary>
+    /// As mlx.core.qqmm: x @ w^T with both operands in a floating-point quantization mode (nvfp4 by default, mxfp4,
+    /// mxfp8): x is quantized on the fly (and w too, unless it is given quantized, with <paramref name="scalesW"/>),
+    /// and the product is that of the dequantized values, in x's dtype. 2-D operands (a 1-D x is one row; a weight of
+    /// 2 dims flattens x's leading dims). Gradients are MLX's: quantized products of the cotangent with the other
+    /// operand (for nvfp4 with global scales, the cotangent's own absolute maximum as its global scale); a quantized w
+    /// passes x's gradient straight through the dequantized weight.
+    /// </summary>
+    public static MxArray Qqmm(MxArray x, MxArray w, MxArray? scalesW = null, int? groupSize = null, int? bits = null,
+        QuantizationMode mode = QuantizationMode.Nvfp4, MxArray? globalScaleX = null, MxArray? globalScaleW = null, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        if (mode == QuantizationMode.Affine) throw new ArgumentException("qqmm: affine quantization is not supported (mxfp4, mxfp8 or nvfp4).");
+        var (gs, b) = QuantizationParams(mode, groupSize, bits, "qqmm");
+        var input = x;
+        if (x.NDim == 1) x = ExpandDims(x, 0);
+        else if (w.NDim == 2 && x.NDim > 2) x = Flatten(x, 0, -2);
+        if (x.NDim != 2 || w.NDim != 2)
+        {
+            throw new ArgumentException($"qqmm: only 2-D operands are supported, not {MxArray.FormatShape(x.ShapeRef)} and {MxArray.FormatShape(w.ShapeRef)}.");
+        }
+        if (!x.DType.IsFloating() || x.DType == DType.Float64) throw new ArgumentException($"qqmm: x must be float32, float16 or bfloat16, not {x.DType.Name()}.");
+        CheckGlobalScale(mode, globalScaleX, "qqmm");
+        CheckGlobalScale(mode, globalScaleW, "qqmm");
+        if ((globalScaleX is null) != (globalScaleW is null))
+        {
+            throw new ArgumentException("qqmm: give both global scales (for x and for w) or neither.");
+        }
+        bool quantized = w.DType == DType.UInt32;
+        if (quantized)
+        {
+            if (scalesW is null) throw new ArgumentException("qqmm: a quantized w needs its scales.");
+            QuantizedOutputType(scalesW, null, null, mode, "qqmm");
+            CheckQuantizedShapes(w, scalesW, null, gs, b, "qqmm");
+        }
+        else if (!w.DType.IsFloating() || w.DType == DType.Float64)
+        {
+            throw new ArgumentException($"qqmm: w must be float32, float16, bfloat16 or quantized (uint32), not {w.DType.Name()}.");
+        }
+        int inner = quantized ? w.ShapeRef[1] * 32 / b : w.ShapeRef[1];
+        if (x.ShapeRef[1] != inner)
+        {
+            throw new ArgumentException($"qqmm: the last dimension of x {MxArray.FormatShape(x.ShapeRef)} does not match w's ({inner}).");
+        }
+        if (x.ShapeRef[1] % gs != 0) throw new ArgumentException($"qqmm: the inner dimension {x.ShapeRef[1]} is not divisible by the group size {gs}.");
+        var dt = x.DType;
+        MxArray RoundTrip(MxArray a, MxArray? global)
+        {
+            var (c, s, _) = Quantize(a, gs, b, mode, global);
+            return Dequantize(c, s, null, gs, b, mode, global, dt);
+        }
+        var weight = quantized ? Dequantize(w, scalesW!, null, gs, b, mode, globalScaleW, dt) : null;
+        var globals = globalScaleX is null ? System.Array.Empty<MxArray>() : new[] { globalScaleX, globalScaleW! };
+        MxArray[] Forward(MxArray[] a)
+        {
+            // The arguments: x, then w unless it came quantized, then the two global scales if given.
+            var wd = weight ?? RoundTrip(a[1], globals.Length > 0 ? a[^1] : null);
+            return new[] { AsType(Matmul(RoundTrip(a[0], globals.Length > 0 ? a[^2] : null), SwapAxes(wd, -1, -2)), dt) };
+        }
+        MxArray[] Backward(MxArray[] primals, MxArray[] cotangents, MxArray[] outputs)
+        {
+            var g = cotangents[0];
+            var gAmax = globals.Length > 0 ? AsType(Max(Abs(g)), DType.Float32) : null;
+            var grads = new MxArray[primals.Length];
+            grads[0] = quantized
+                ? AsType(Matmul(g, weight!), dt)
+                : Qqmm(g, SwapAxes(primals[1], -1, -2), null, gs, b, mode, gAmax, globals.Length > 0 ? primals[^1] : null);
+            if (!quantized)
+            {
+                grads[1] = Qqmm(SwapAxes(g, -1, -2), SwapAxes(primals[0], -1, -2), null, gs, b, mode, gAmax, globals.Length > 0 ? primals[^2] : null);
+            }
+            for (int i = quantized ? 1 : 2; i < primals.Length; i++) grads[i] = ZerosLike(primals[i]);
+            return grads;
+        }
+        var args = new List<MxArray> { x };
+        if (!quantized) args.Add(w);
+        args.AddRange(globals);
+        var r = CustomFunction(Forward, Backward)(args.ToArray())[0];
+        if (input.NDim > 2) r = Reshape(r, input.ShapeRef[..^1].Append(r.ShapeRef[^1]).ToArray());
+        else if (input.NDim == 1) r = Squeeze(r, 0);
+        return r;
+    }
+}

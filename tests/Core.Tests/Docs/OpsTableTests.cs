@@ -22,7 +22,6 @@ public class OpsTableTests
 
     private static readonly Dictionary<string, string> s_later = new()
     {
-        ["qqmm"] = "quantization work (both operands quantized on the fly)",
         ["block_masked_mm"] = "speed work (sparse and gathered matmuls)",
         ["segmented_mm"] = "speed work (sparse and gathered matmuls)", ["hadamard_transform"] = "speed work (fast transforms)",
         ["depends"] = "Compile work (graph dependencies)", ["einsum_path"] = "not planned (Einsum contracts in one product)",
