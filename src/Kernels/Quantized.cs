@@ -397,8 +397,45 @@ public static unsafe class Quantized
             GemvTransposed(M, N, K, x, ldx, packed, scales, biases, groupSize, bits, y, ldy);
             return;
         }
-        int rowsW = transposed ? N : K, colsW = transposed ? K : N;
-        int wordsRow = Words(colsW, bits), groupsRow = colsW / groupSize;
+        BlockedMatmul(M, N, K, x, ldx, new AffineRows(packed, scales, biases, transposed ? K : N, groupSize, bits), transposed, y, ldy);
+    }
+
+    /// <summary>Dequantizes whole rows of a quantized weight into float32 (rows of <c>Columns</c> values).</summary>
+    private interface IRowDecoder
+    {
+        int Columns { get; }
+
+        void Decode(long firstRow, int rows, float* output);
+    }
+
+    private readonly struct AffineRows(uint* packed, float* scales, float* biases, int columns, int groupSize, int bits) : IRowDecoder
+    {
+        public int Columns => columns;
+
+        public void Decode(long firstRow, int rows, float* output)
+        {
+            long groupsRow = columns / groupSize;
+            DequantizeAffine(packed + firstRow * Words(columns, bits), scales + firstRow * groupsRow, biases + firstRow * groupsRow, rows * groupsRow, groupSize, bits, output);
+        }
+    }
+
+    private readonly struct FloatRows(uint* packed, byte* scales, int columns, int groupSize, int bits, float scaleDecode) : IRowDecoder
+    {
+        public int Columns => columns;
+
+        public void Decode(long firstRow, int rows, float* output)
+        {
+            long groupsRow = columns / groupSize;
+            DequantizeFloat(packed + firstRow * Words(columns, bits), scales + firstRow * groupsRow, rows * groupsRow, groupSize, bits, scaleDecode, output);
+        }
+    }
+
+    // Blocks of W's rows dequantized into float32 scratch of a few MB and multiplied by GEMM, so the weight is never
+    // expanded whole.
+    private static void BlockedMatmul<TDecoder>(int M, int N, int K, float* x, long ldx, TDecoder decoder, bool transposed, float* y, long ldy)
+        where TDecoder : struct, IRowDecoder
+    {
+        int rowsW = transposed ? N : K, colsW = decoder.Columns;
         int block = (int)Math.Min(rowsW, Math.Max(16, (2L << 20) / colsW));
         // x W^T as (W x^T)^T, the dequantized block the long operand and x^T the narrow one, where x's rows fill GEMM's
         // column panels (one vector, or whole panels of four): alternating runs (4096^2 weight, 4 bits) 8 rows 3.9 ms
@@ -411,7 +448,7 @@ public static unsafe class Quantized
             for (int r0 = 0; r0 < rowsW; r0 += block)
             {
                 int rows = Math.Min(block, rowsW - r0);
-                DequantizeAffine(packed + (long)r0 * wordsRow, scales + (long)r0 * groupsRow, biases + (long)r0 * groupsRow, (long)rows * groupsRow, groupSize, bits, w);
+                decoder.Decode(r0, rows, w);
                 if (weightRows)
                 {
                     Gemm.Run(rows, M, K, w, K, 1, x, 1, ldx, yt, M, 1f, 0f);
@@ -486,13 +523,15 @@ public static unsafe class Quantized
     /// <summary>E4M3 to float32 (0x7F and 0xFF are NaN).</summary>
     public static float FromE4M3(byte v)
     {
-        int e = (v >> 3) & 0xF, m = v & 0x7;
-        float magnitude = e == 0xF && m == 7 ? float.NaN : e == 0 ? m * (1f / 512) : (1 + m / 8f) * MathF.ScaleB(1f, e - 7);
-        return (v & 0x80) != 0 ? -magnitude : magnitude;
+        // The 7 magnitude bits moved into float32's exponent and mantissa fields, rescaled by 2^120 (bias 127 against
+        // 7; E4M3's subnormals become float32 subnormals, made exact by the rescale).
+        int magnitude = v & 0x7F;
+        float value = magnitude == 0x7F ? float.NaN : BitConverter.Int32BitsToSingle(magnitude << 20) * 1.329228e36f;
+        return (v & 0x80) != 0 ? -value : value;
     }
 
     /// <summary>An E8M0 scale (a power of two, biased by 127) as float32; 0xFF is NaN.</summary>
-    public static float FromE8M0(byte v) => v == 0xFF ? float.NaN : MathF.ScaleB(1f, v - 127);
+    public static float FromE8M0(byte v) => v == 0xFF ? float.NaN : v == 0 ? BitConverter.Int32BitsToSingle(0x00400000) : BitConverter.Int32BitsToSingle(v << 23);
 
     /// <summary>
     /// Quantizes groups of float32 values to mxfp4/mxfp8 (groupSize 32, E8M0 scales: 2^round(log2(max|w| / max
@@ -551,19 +590,98 @@ public static unsafe class Quantized
         nint pp = (nint)packed, ps = (nint)scales, po = (nint)output;
         Parallelism.For(groups, groupSize * 2L, (start, end) =>
         {
-            var fp4 = E2M1Values;
             for (long g = start; g < end; g++)
             {
                 byte sb = ((byte*)ps)[g];
                 float scale = groupSize == 16 ? FromE4M3(sb) * scaleDecode : FromE8M0(sb);
-                byte* codes = (byte*)pp + g * groupSize * bits / 8;
-                float* o = (float*)po + g * groupSize;
-                for (int j = 0; j < groupSize; j++)
-                {
-                    float value = bits == 8 ? FromE4M3(codes[j]) : fp4[(codes[j >> 1] >> (4 * (j & 1))) & 0xF];
-                    o[j] = value * scale;
-                }
+                DecodeFloatGroup((byte*)pp + g * groupSize * bits / 8, groupSize, bits, scale, (float*)po + g * groupSize);
             }
         });
+    }
+
+    // A group of E2M1 (bits 4) or E4M3 (bits 8) codes times its scale. With AVX-512, 16 codes at a time: E2M1 values
+    // through a 16-entry table permute, E4M3 by moving the 7 magnitude bits into float32's exponent and mantissa
+    // fields and rescaling by 2^120 (bias 127 against 7; E4M3's subnormals land on float32 subnormals, which the
+    // rescale makes exact), then the sign; 0x7F / 0xFF become NaN.
+    private static void DecodeFloatGroup(byte* codes, int groupSize, int bits, float scale, float* output)
+    {
+        if (Avx512F.IsSupported && Ssse3.IsSupported)
+        {
+            // Constants as locals: a static readonly vector read in the loop costs a class-initialization check per
+            // read when the method is compiled before the class is initialized (always, with tiered compilation off).
+            var s = Vector512.Create(scale);
+            var e2m1 = Vector512.Create(0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f);
+            var rescale = Vector512.Create(1.329228e36f);
+            for (int j = 0; j < groupSize; j += 16, codes += 2 * bits)
+            {
+                Vector512<float> v;
+                if (bits == 4)
+                {
+                    var c = Vector128.CreateScalar(*(ulong*)codes).AsByte();
+                    var mask = Vector128.Create((byte)0x0F);
+                    var ordered = Sse2.UnpackLow(c & mask, Vector128.ShiftRightLogical(c.AsUInt16(), 4).AsByte() & mask);
+                    v = Avx512F.PermuteVar16x32(e2m1, Avx512F.ConvertToVector512Int32(ordered));
+                }
+                else
+                {
+                    var c = Avx512F.ConvertToVector512Int32(Vector128.Load(codes));
+                    var magnitude = c & Vector512.Create(0x7F);
+                    v = (magnitude << 20).AsSingle() * rescale;
+                    v = Vector512.ConditionalSelect(Vector512.Equals(magnitude, Vector512.Create(0x7F)).AsSingle(), Vector512.Create(float.NaN), v);
+                    v = (v.AsInt32() | ((c & Vector512.Create(0x80)) << 24)).AsSingle();
+                }
+                (v * s).Store(output + j);
+            }
+            return;
+        }
+        var fp4 = E2M1Values;
+        for (int j = 0; j < groupSize; j++)
+        {
+            float value = bits == 8 ? FromE4M3(codes[j]) : fp4[(codes[j >> 1] >> (4 * (j & 1))) & 0xF];
+            output[j] = value * scale;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Matmul"/> for the floating-point modes: codes E2M1 (bits 4) or E4M3 (bits 8) with uint8 scales (E8M0
+    /// for groups of 32, E4M3 times <paramref name="scaleDecode"/> for nvfp4's groups of 16). A few rows against W^T
+    /// decode one row of W at a time into a buffer and take its dot products; more rows run blocks through GEMM.
+    /// </summary>
+    public static void MatmulFloat(int M, int N, int K, float* x, long ldx, uint* packed, byte* scales, int groupSize, int bits, float scaleDecode, bool transposed, float* y, long ldy)
+    {
+        if (M == 0 || N == 0) return;
+        if (K == 0)
+        {
+            for (int i = 0; i < M; i++) new Span<float>(y + i * ldy, N).Clear();
+            return;
+        }
+        if (transposed && M <= GemvRows)
+        {
+            int words = Words(K, bits), groups = K / groupSize;
+            nint px = (nint)x, pp = (nint)packed, ps = (nint)scales, py = (nint)y;
+            Parallelism.For(N, (long)K * M, (start, end) =>
+            {
+                var row = new float[K];
+                fixed (float* w = row)
+                {
+                    for (long n = start; n < end; n++)
+                    {
+                        byte* codes = (byte*)((uint*)pp + n * words);
+                        for (int g = 0; g < groups; g++)
+                        {
+                            byte sb = ((byte*)ps)[n * groups + g];
+                            float scale = groupSize == 16 ? FromE4M3(sb) * scaleDecode : FromE8M0(sb);
+                            DecodeFloatGroup(codes + g * groupSize * bits / 8, groupSize, bits, scale, w + g * groupSize);
+                        }
+                        for (int i = 0; i < M; i++)
+                        {
+                            ((float*)py)[i * ldy + n] = TensorPrimitives.Dot(new ReadOnlySpan<float>((float*)px + i * ldx, K), new ReadOnlySpan<float>(w, K));
+                        }
+                    }
+                }
+            });
+            return;
+        }
+        BlockedMatmul(M, N, K, x, ldx, new FloatRows(packed, scales, transposed ? K : N, groupSize, bits, scaleDecode), transposed, y, ldy);
     }
 }

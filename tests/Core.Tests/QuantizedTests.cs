@@ -630,3 +630,45 @@ public class QqmmTests
         H.Close(Mx.Matmul(r, Mx.Dequantize(q, s, null, mode: QuantizationMode.Mxfp8, dtype: DType.Float32)).ToArray<float>(), g, 1e-5, 1e-5);
     }
 }
+
+/// <summary>Products with weights in the floating-point modes: one, several and many rows, both layouts, batches, gradients.</summary>
+public class FloatModeMatmulTests
+{
+    public static IEnumerable<object[]> Cases() =>
+        from mode in new[] { QuantizationMode.Mxfp4, QuantizationMode.Mxfp8, QuantizationMode.Nvfp4 }
+        from m in new[] { 1, 5, 40 }
+        from t in new[] { true, false }
+        select new object[] { mode, m, t };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesTheDequantizedProduct(QuantizationMode mode, int m, bool transpose)
+    {
+        int k = 64, n = 32;
+        var w = Mx.Array(H.RandF(k * n, 1), transpose ? new[] { n, k } : new[] { k, n });
+        var (q, s, _) = Mx.Quantize(w, mode: mode);
+        var dense = Mx.Dequantize(q, s, null, mode: mode, dtype: DType.Float32);
+        var x = Mx.Array(H.RandF(m * k, 2), new[] { m, k });
+        var expected = Mx.Matmul(x, transpose ? Mx.Transpose(dense) : dense).ToArray<float>();
+        H.Close(expected, Mx.QuantizedMatmul(x, q, s, null, transpose, mode: mode), 1e-5, 1e-5);
+        var xb = Mx.AsType(x, DType.BFloat16);
+        var yb = Mx.QuantizedMatmul(xb, q, s, null, transpose, mode: mode);
+        Assert.Equal(DType.BFloat16, yb.DType);
+        H.Close(Mx.Matmul(Mx.AsType(xb, DType.Float32), transpose ? Mx.Transpose(dense) : dense).ToArray<float>(), Mx.AsType(yb, DType.Float32), 0.02, 0.05);
+    }
+
+    [Fact]
+    public void BatchedWeights_AndTheGradientInX()
+    {
+        var w = Mx.Array(H.RandF(2 * 8 * 64, 3), new[] { 2, 8, 64 });
+        var (q, s, _) = Mx.Quantize(w, mode: QuantizationMode.Mxfp4);
+        var dense = Mx.Dequantize(q, s, null, mode: QuantizationMode.Mxfp4, dtype: DType.Float32);
+        var x = Mx.Array(H.RandF(2 * 3 * 64, 4), new[] { 2, 3, 64 });
+        H.Close(Mx.Matmul(x, Mx.SwapAxes(dense, -1, -2)).ToArray<float>(), Mx.QuantizedMatmul(x, q, s, null, mode: QuantizationMode.Mxfp4), 1e-5, 1e-5);
+        var r = Mx.Array(H.RandF(2 * 3 * 8, 5), new[] { 2, 3, 8 });
+        var g = Mx.Grad(a => Mx.Sum(Mx.Multiply(Mx.QuantizedMatmul(a, q, s, null, mode: QuantizationMode.Mxfp4), r)))(x);
+        H.Close(Mx.Matmul(r, dense).ToArray<float>(), g, 1e-5, 1e-5);
+        // The scales of these modes are uint8 codes: they take no float stand-in.
+        Assert.Throws<ArgumentException>(() => Mx.QuantizedMatmul(x, q, Mx.AsType(s, DType.Float32), null, mode: QuantizationMode.Mxfp4));
+    }
+}

@@ -129,3 +129,90 @@ public unsafe class QuantizedKernelTests
         Assert.True(float.IsNaN(Quantized.FromE8M0(0xFF)));
     }
 }
+
+/// <summary>The floating-point modes' decoders (E2M1 and E4M3 codes, E8M0 and E4M3 scales) against the formats' definitions.</summary>
+public unsafe class FloatQuantizedKernelTests
+{
+    private static double E4M3(int c)
+    {
+        int e = (c >> 3) & 15, m = c & 7;
+        if ((c & 0x7F) == 0x7F) return double.NaN;
+        double mag = e == 0 ? m / 8.0 * Math.Pow(2, -6) : (1 + m / 8.0) * Math.Pow(2, e - 7);
+        return (c & 0x80) != 0 ? -mag : mag;
+    }
+
+    [Fact]
+    public void EveryCodeDecodes()
+    {
+        // 256 E4M3 codes in 8 groups of 32 with scales 2^-2 .. 2^5 (E8M0 bytes 125 .. 132).
+        var codes = Enumerable.Range(0, 256).Select(i => (byte)i).ToArray();
+        var scales = Enumerable.Range(0, 8).Select(g => (byte)(125 + g)).ToArray();
+        var output = new float[256];
+        fixed (byte* pc = codes, ps = scales)
+        fixed (float* po = output)
+        {
+            Quantized.DequantizeFloat((uint*)pc, ps, 8, 32, 8, 1f, po);
+        }
+        for (int i = 0; i < 256; i++)
+        {
+            double expected = E4M3(i) * Math.Pow(2, i / 32 - 2);
+            if (double.IsNaN(expected)) Assert.True(float.IsNaN(output[i]), $"code {i}");
+            else Assert.Equal(expected, output[i]);
+        }
+        // All 16 E2M1 nibbles, low nibble first, in groups of 16 with E4M3 scales (nvfp4) and a global decode factor.
+        double[] fp4 = { 0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6 };
+        var nibbles = Enumerable.Range(0, 16).Select(j => (byte)((2 * j % 16) | ((2 * j + 1) % 16) << 4)).ToArray();
+        var out4 = new float[32];
+        var s4 = new byte[] { 0x38, 0x48 };   // E4M3 1.0 and 4.0
+        fixed (byte* pc = nibbles, ps = s4)
+        fixed (float* po = out4)
+        {
+            Quantized.DequantizeFloat((uint*)pc, ps, 2, 16, 4, 0.5f, po);
+        }
+        for (int j = 0; j < 32; j++)
+        {
+            Assert.Equal(fp4[j % 16] * (j < 16 ? 1.0 : 4.0) * 0.5, out4[j]);
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 4, 32, true)]
+    [InlineData(3, 8, 32, true)]
+    [InlineData(4, 4, 16, true)]
+    [InlineData(6, 8, 32, true)]
+    [InlineData(2, 4, 32, false)]
+    [InlineData(20, 4, 16, false)]
+    public void MatmulFloatMatchesTheDenseProduct(int m, int bits, int gs, bool transposed)
+    {
+        int k = transposed ? 64 : 19, n = transposed ? 11 : 64;
+        var (rows, cols) = transposed ? (n, k) : (k, n);
+        var rng = new System.Random(m + bits);
+        var codes = new byte[rows * cols * bits / 8];
+        rng.NextBytes(codes);
+        for (int i = 0; i < codes.Length; i++) if (bits == 8 && (codes[i] & 0x7F) == 0x7F) codes[i] = 0x10;   // no NaN codes
+        var scales = Enumerable.Range(0, rows * cols / gs).Select(_ => gs == 16 ? (byte)rng.Next(0x20, 0x50) : (byte)rng.Next(120, 134)).ToArray();
+        var dense = new float[rows * cols];
+        fixed (byte* pc = codes, ps = scales)
+        fixed (float* pd = dense)
+        {
+            Quantized.DequantizeFloat((uint*)pc, ps, scales.Length, gs, bits, 1f, pd);
+        }
+        long ldx = k + 1, ldy = n + 3;
+        var x = Enumerable.Range(0, (int)(m * ldx)).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var y = new float[m * ldy];
+        fixed (byte* pc = codes, ps = scales)
+        fixed (float* px = x, py = y)
+        {
+            Quantized.MatmulFloat(m, n, k, px, ldx, (uint*)pc, ps, gs, bits, 1f, transposed, py, ldy);
+        }
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double acc = 0;
+                for (int t = 0; t < k; t++) acc += x[i * ldx + t] * (double)(transposed ? dense[j * k + t] : dense[t * n + j]);
+                Assert.True(Math.Abs(acc - y[i * ldy + j]) <= 1e-4 * (1 + Math.Abs(acc)), $"({i}, {j}): {acc} vs {y[i * ldy + j]}");
+            }
+        }
+    }
+}

@@ -108,15 +108,19 @@ public static partial class Mx
         {
             throw new ArgumentException($"quantized_matmul: only real floating types are supported, not {dt.Name()}.");
         }
-        if (mode != QuantizationMode.Affine || dt == DType.Float64)
+        if (dt == DType.Float64)
         {
-            // The floating-point modes, and float64, through the dequantized weight.
+            // float64 through the dequantized weight (the kernels compute in float32).
             var dense = Dequantize(w, scales, biases, gs, b, mode, dtype: dt);
             return Matmul(AsType(x, dt), transpose ? SwapAxes(dense, -1, -2) : dense);
         }
+        bool affine = mode == QuantizationMode.Affine;
         x = AsType(x, dt);
-        scales = AsType(scales, dt);
-        biases = AsType(biases!, dt);
+        if (affine)
+        {
+            scales = AsType(scales, dt);
+            biases = AsType(biases!, dt);
+        }
         if (w.NDim > 2)
         {
             if (x.NDim < 2) x = ExpandDims(x, 0);
@@ -124,11 +128,12 @@ public static partial class Mx
             x = BroadcastTo(x, batch.Concat(x.ShapeRef[^2..]).ToArray());
             w = BroadcastTo(w, batch.Concat(w.ShapeRef[^2..]).ToArray());
             scales = BroadcastTo(scales, batch.Concat(scales.ShapeRef[^2..]).ToArray());
-            biases = BroadcastTo(biases, batch.Concat(biases.ShapeRef[^2..]).ToArray());
+            if (affine) biases = BroadcastTo(biases!, batch.Concat(biases!.ShapeRef[^2..]).ToArray());
         }
         var shape = (int[])x.Shape;
         shape[^1] = outer;
-        return MxArray.Create(shape, dt, new QuantizedMatmulPrimitive(gs, b, transpose), x, w, scales, biases);
+        var inputs = affine ? new[] { x, w, scales, biases! } : new[] { x, w, scales };
+        return MxArray.Create(shape, dt, new QuantizedMatmulPrimitive(gs, b, transpose, mode), inputs);
     }
 
     internal static int[] DequantizedShape(MxArray w, int bits)

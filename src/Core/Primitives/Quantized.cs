@@ -123,13 +123,14 @@ internal sealed unsafe class AffineDequantizePrimitive : Primitive
 }
 
 /// <summary>
-/// x @ dequantize(w)^T (Transpose) or x @ dequantize(w), affine codes: inputs (x, codes, scales, biases) with x, scales
-/// and biases of one float dtype and the batch dims of x and w already broadcast (or w 2-D). float16/bfloat16 run in
-/// float32 and round once.
+/// x @ dequantize(w)^T (Transpose) or x @ dequantize(w): inputs (x, codes, scales, biases) with x, scales and biases
+/// of one float dtype (affine), or (x, codes, uint8 scales) (the floating-point modes), the batch dims of x and w
+/// already broadcast (or w 2-D). float16/bfloat16 run in float32 and round once.
 /// </summary>
 internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
 {
-    public QuantizedMatmulPrimitive(int groupSize, int bits, bool transpose) => (GroupSize, Bits, Transpose) = (groupSize, bits, transpose);
+    public QuantizedMatmulPrimitive(int groupSize, int bits, bool transpose, QuantizationMode mode = QuantizationMode.Affine) =>
+        (GroupSize, Bits, Transpose, Mode) = (groupSize, bits, transpose, mode);
 
     public int GroupSize { get; }
 
@@ -137,10 +138,12 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
 
     public bool Transpose { get; }
 
+    public QuantizationMode Mode { get; }
+
     public override string Name => "QuantizedMatmul";
 
     public override bool IsEquivalent(Primitive other) =>
-        other is QuantizedMatmulPrimitive p && p.GroupSize == GroupSize && p.Bits == Bits && p.Transpose == Transpose;
+        other is QuantizedMatmulPrimitive p && p.GroupSize == GroupSize && p.Bits == Bits && p.Transpose == Transpose && p.Mode == Mode;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
@@ -157,8 +160,8 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
         var w = inputs[1];
         // With a 2-D weight every row of x is one row of the product; otherwise one product per batch index.
         bool flat = w.NDim == 2;
-        var parts = new MxArray[4];
-        for (int i = 0; i < 4; i++)
+        var parts = new MxArray[inputs.Length];
+        for (int i = 0; i < parts.Length; i++)
         {
             parts[i] = flat || i > 0 ? Cast.Contiguous(inputs[i]) : InnerContiguous(inputs[i]);
         }
@@ -166,7 +169,7 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
         {
             int M = flat ? (int)(o.Size / N) : o.ShapeRef[nd - 2];
             long batch = flat ? 1 : o.Size / Math.Max(1L, (long)M * N);
-            var (x, q, s, b) = (parts[0], parts[1], parts[2], parts[3]);
+            var (x, q, s) = (parts[0], parts[1], parts[2]);
             long wWords = (long)q.ShapeRef[^2] * q.ShapeRef[^1], wGroups = (long)s.ShapeRef[^2] * s.ShapeRef[^1];
             int[] shape = o.ShapeRef;
             for (long bi = 0; bi < batch; bi++)
@@ -178,21 +181,28 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
                     offX += rem % shape[d] * x.Strides[d];
                     rem /= shape[d];
                 }
-                long wIndex = bi;
-                Quantized.Matmul(M, N, K, x.Ptr<float>() + offX, K, q.Ptr<uint>() + wIndex * wWords, s.Ptr<float>() + wIndex * wGroups,
-                    b.Ptr<float>() + wIndex * wGroups, GroupSize, Bits, Transpose, o.Ptr<float>() + bi * M * N, N);
+                if (Mode == QuantizationMode.Affine)
+                {
+                    Quantized.Matmul(M, N, K, x.Ptr<float>() + offX, K, q.Ptr<uint>() + bi * wWords, s.Ptr<float>() + bi * wGroups,
+                        parts[3].Ptr<float>() + bi * wGroups, GroupSize, Bits, Transpose, o.Ptr<float>() + bi * M * N, N);
+                }
+                else
+                {
+                    Quantized.MatmulFloat(M, N, K, x.Ptr<float>() + offX, K, q.Ptr<uint>() + bi * wWords, s.Ptr<byte>() + bi * wGroups,
+                        GroupSize, Bits, 1f, Transpose, o.Ptr<float>() + bi * M * N, N);
+                }
             }
         }
         finally
         {
-            for (int i = 0; i < 4; i++)
+            for (int i = 0; i < parts.Length; i++)
             {
                 if (!ReferenceEquals(parts[i], inputs[i])) parts[i].Buffer.Release();
             }
         }
     }
 
-    public override bool HasGpuKernel => true;
+    public override bool HasGpuKernel => Mode == QuantizationMode.Affine;
 
     /// <summary>
     /// On the GPU the weight is dequantized into float32 scratch (one pass at memory speed), then multiplied by the
@@ -202,7 +212,7 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
     {
         var o = outputs[0];
         int nd = o.NDim;
-        if (!GpuOps.Supports(o.DType) || o.DType == DType.Float64 || nd - 2 > Mlx.Kernels.Gpu.StridedLayout.MaxDims)
+        if (Mode != QuantizationMode.Affine || !GpuOps.Supports(o.DType) || o.DType == DType.Float64 || nd - 2 > Mlx.Kernels.Gpu.StridedLayout.MaxDims)
         {
             EvalCpu(inputs, outputs);
             return;
@@ -254,9 +264,11 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
         return inner ? x : Cast.Materialize(x, x.DType);
     }
 
+    private MxArray? Biases(MxArray[] primals) => Mode == QuantizationMode.Affine ? primals[3] : null;
+
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
     {
-        var (x, w, scales, biases) = (primals[0], primals[1], primals[2], primals[3]);
+        var (x, w, scales, biases) = (primals[0], primals[1], primals[2], Biases(primals));
         var g = cotangents[0];
         MxArray? perGroup = null;
         var result = new MxArray[argnums.Length];
@@ -265,11 +277,12 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
             switch (argnums[k])
             {
                 case 0:
-                    result[k] = Mx.QuantizedMatmul(g, w, scales, biases, !Transpose, GroupSize, Bits);
+                    result[k] = Mx.QuantizedMatmul(g, w, scales, biases, !Transpose, GroupSize, Bits, Mode);
                     break;
                 case 1:
                     throw new NotSupportedException("quantized_matmul has no gradient with respect to the quantized codes.");
                 default:
+                    if (Mode != QuantizationMode.Affine) throw new NotSupportedException($"quantized_matmul has no gradient with respect to {Mode} scales.");
                     // The gradient of the dequantized weight (its shape), split into groups; summed over the batch
                     // dims that the weight was broadcast along.
                     if (perGroup is null)
@@ -283,7 +296,7 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
                     }
                     result[k] = argnums[k] == 3
                         ? Mx.Sum(perGroup, -1)
-                        : Mx.Sum(Mx.Multiply(perGroup, Mx.Unflatten(Mx.Dequantize(w, Mx.OnesLike(scales), Mx.ZerosLike(biases), GroupSize, Bits), -1, new[] { -1, GroupSize })), -1);
+                        : Mx.Sum(Mx.Multiply(perGroup, Mx.Unflatten(Mx.Dequantize(w, Mx.OnesLike(scales), Mx.ZerosLike(biases!), GroupSize, Bits), -1, new[] { -1, GroupSize })), -1);
                     break;
             }
         }
@@ -293,14 +306,15 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
     public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs)
     {
         if (argnums.Contains(1)) throw new NotSupportedException("quantized_matmul has no derivative with respect to the quantized codes.");
-        var (x, w, scales, biases) = (primals[0], primals[1], primals[2], primals[3]);
+        var (x, w, scales, biases) = (primals[0], primals[1], primals[2], Biases(primals));
         MxArray? total = null;
         if (argnums.Contains(0))
         {
-            total = Mx.QuantizedMatmul(RuleHelpers.TangentOrZeros(0, primals, tangents, argnums), w, scales, biases, Transpose, GroupSize, Bits);
+            total = Mx.QuantizedMatmul(RuleHelpers.TangentOrZeros(0, primals, tangents, argnums), w, scales, biases, Transpose, GroupSize, Bits, Mode);
         }
         if (argnums.Contains(2) || argnums.Contains(3))
         {
+            if (Mode != QuantizationMode.Affine) throw new NotSupportedException($"quantized_matmul has no derivative with respect to {Mode} scales.");
             // Linear in (scales, biases) together: x times the weight dequantized with their tangents.
             var part = Mx.QuantizedMatmul(x, w, RuleHelpers.TangentOrZeros(2, primals, tangents, argnums), RuleHelpers.TangentOrZeros(3, primals, tangents, argnums), Transpose, GroupSize, Bits);
             total = total is null ? part : Mx.Add(total, part);
@@ -311,9 +325,9 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
     public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
     {
         // A batched x against an unbatched 2-D weight: the batch axis is one more leading dim of x.
-        if (batched[0] && !batched[1] && !batched[2] && !batched[3] && inputs[1].NDim == 2)
+        if (batched[0] && batched.Skip(1).All(b => !b) && inputs[1].NDim == 2)
         {
-            return new[] { Mx.QuantizedMatmul(inputs[0], inputs[1], inputs[2], inputs[3], Transpose, GroupSize, Bits) };
+            return new[] { Mx.QuantizedMatmul(inputs[0], inputs[1], inputs[2], Biases(inputs), Transpose, GroupSize, Bits, Mode) };
         }
         return null;
     }
