@@ -344,17 +344,44 @@ public static unsafe class Quantized
 
     // dots[i] = sum_g s[g] * (x[i, group g] . q[group g]) for m <= 4 rows: each group's 16-code chunks are decoded in
     // registers once and multiplied into every row's partial sum, which is scaled once per group.
-    private static void DotRowsWide(float* x, long ldx, int m, byte* codes, float* scales, int K, int groupSize, int bits, float* dots)
+    private static void DotRowsWide(float* x, long ldx, int m, byte* codes, float* scales, int K, int groupSize, int bits, float* dots) =>
+        DotRows(x, ldx, m, codes, new AffineChunks(scales, bits), K, groupSize, 2 * bits, dots);
+
+    /// <summary>How a quantized row is read 16 codes at a time (AVX-512): their values, and each group's scale.</summary>
+    private interface IChunkDecoder
+    {
+        Vector512<float> Values(byte* codes);
+
+        float Scale(int group);
+    }
+
+    private readonly struct AffineChunks(float* scales, int bits) : IChunkDecoder
+    {
+        public Vector512<float> Values(byte* codes) => Unpack16(codes, bits);
+
+        public float Scale(int group) => scales[group];
+    }
+
+    private readonly struct FloatChunks(byte* scales, int groupSize, int bits, float scaleDecode) : IChunkDecoder
+    {
+        public Vector512<float> Values(byte* codes) => DecodeFloat16(codes, bits);
+
+        public float Scale(int group) => groupSize == 16 ? FromE4M3(scales[group]) * scaleDecode : FromE8M0(scales[group]);
+    }
+
+    // The group sums of x times the codes' values for m <= 4 rows, each group's 16-code chunks decoded in registers
+    // once and multiplied into every row's partial sum, which is scaled once per group.
+    private static void DotRows<TDecoder>(float* x, long ldx, int m, byte* codes, TDecoder decoder, int K, int groupSize, int chunkBytes, float* dots)
+        where TDecoder : struct, IChunkDecoder
     {
         float* x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx;
         Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
-        int chunkBytes = 2 * bits;
         for (int k0 = 0; k0 < K; k0 += groupSize)
         {
             Vector512<float> p0 = default, p1 = default, p2 = default, p3 = default;
             for (int k = k0; k < k0 + groupSize; k += 16, codes += chunkBytes)
             {
-                var q = Unpack16(codes, bits);
+                var q = decoder.Values(codes);
                 p0 = Vector512.FusedMultiplyAdd(q, Vector512.Load(x + k), p0);
                 if (m > 1)
                 {
@@ -366,7 +393,7 @@ public static unsafe class Quantized
                     }
                 }
             }
-            var s = Vector512.Create(scales[k0 / groupSize]);
+            var s = Vector512.Create(decoder.Scale(k0 / groupSize));
             t0 = Vector512.FusedMultiplyAdd(p0, s, t0);
             t1 = Vector512.FusedMultiplyAdd(p1, s, t1);
             t2 = Vector512.FusedMultiplyAdd(p2, s, t2);
@@ -599,38 +626,15 @@ public static unsafe class Quantized
         });
     }
 
-    // A group of E2M1 (bits 4) or E4M3 (bits 8) codes times its scale. With AVX-512, 16 codes at a time: E2M1 values
-    // through a 16-entry table permute, E4M3 by moving the 7 magnitude bits into float32's exponent and mantissa
-    // fields and rescaling by 2^120 (bias 127 against 7; E4M3's subnormals land on float32 subnormals, which the
-    // rescale makes exact), then the sign; 0x7F / 0xFF become NaN.
+    // A group of E2M1 (bits 4) or E4M3 (bits 8) codes times its scale, 16 codes at a time with AVX-512.
     private static void DecodeFloatGroup(byte* codes, int groupSize, int bits, float scale, float* output)
     {
         if (Avx512F.IsSupported && Ssse3.IsSupported)
         {
-            // Constants as locals: a static readonly vector read in the loop costs a class-initialization check per
-            // read when the method is compiled before the class is initialized (always, with tiered compilation off).
             var s = Vector512.Create(scale);
-            var e2m1 = Vector512.Create(0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f);
-            var rescale = Vector512.Create(1.329228e36f);
             for (int j = 0; j < groupSize; j += 16, codes += 2 * bits)
             {
-                Vector512<float> v;
-                if (bits == 4)
-                {
-                    var c = Vector128.CreateScalar(*(ulong*)codes).AsByte();
-                    var mask = Vector128.Create((byte)0x0F);
-                    var ordered = Sse2.UnpackLow(c & mask, Vector128.ShiftRightLogical(c.AsUInt16(), 4).AsByte() & mask);
-                    v = Avx512F.PermuteVar16x32(e2m1, Avx512F.ConvertToVector512Int32(ordered));
-                }
-                else
-                {
-                    var c = Avx512F.ConvertToVector512Int32(Vector128.Load(codes));
-                    var magnitude = c & Vector512.Create(0x7F);
-                    v = (magnitude << 20).AsSingle() * rescale;
-                    v = Vector512.ConditionalSelect(Vector512.Equals(magnitude, Vector512.Create(0x7F)).AsSingle(), Vector512.Create(float.NaN), v);
-                    v = (v.AsInt32() | ((c & Vector512.Create(0x80)) << 24)).AsSingle();
-                }
-                (v * s).Store(output + j);
+                (DecodeFloat16(codes, bits) * s).Store(output + j);
             }
             return;
         }
@@ -640,6 +644,30 @@ public static unsafe class Quantized
             float value = bits == 8 ? FromE4M3(codes[j]) : fp4[(codes[j >> 1] >> (4 * (j & 1))) & 0xF];
             output[j] = value * scale;
         }
+    }
+
+    // 16 E2M1 (bits 4, 8 bytes) or E4M3 (bits 8, 16 bytes) codes as float32 values (AVX-512): E2M1 through a 16-entry
+    // table permute, E4M3 by moving its 7 magnitude bits into float32's exponent and mantissa fields and rescaling by
+    // 2^120 (bias 127 against 7; its subnormals land on float32 subnormals, made exact by the rescale), then the sign;
+    // 0x7F / 0xFF become NaN. The constant vectors are
+    // built here: a static readonly vector read in a loop costs a class-initialization check per read when the method
+    // is compiled before the class is initialized (always, with tiered compilation off, as the CLI runs).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> DecodeFloat16(byte* codes, int bits)
+    {
+        if (bits == 4)
+        {
+            var c = Vector128.CreateScalar(*(ulong*)codes).AsByte();
+            var mask = Vector128.Create((byte)0x0F);
+            var ordered = Sse2.UnpackLow(c & mask, Vector128.ShiftRightLogical(c.AsUInt16(), 4).AsByte() & mask);
+            var e2m1 = Vector512.Create(0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f);
+            return Avx512F.PermuteVar16x32(e2m1, Avx512F.ConvertToVector512Int32(ordered));
+        }
+        var b = Avx512F.ConvertToVector512Int32(Vector128.Load(codes));
+        var magnitude = b & Vector512.Create(0x7F);
+        var v = (magnitude << 20).AsSingle() * Vector512.Create(1.329228e36f);
+        v = Vector512.ConditionalSelect(Vector512.Equals(magnitude, Vector512.Create(0x7F)).AsSingle(), Vector512.Create(float.NaN), v);
+        return (v.AsInt32() | ((b & Vector512.Create(0x80)) << 24)).AsSingle();
     }
 
     /// <summary>
@@ -659,14 +687,22 @@ public static unsafe class Quantized
         {
             int words = Words(K, bits), groups = K / groupSize;
             nint px = (nint)x, pp = (nint)packed, ps = (nint)scales, py = (nint)y;
+            bool wide = Avx512F.IsSupported && Ssse3.IsSupported;
             Parallelism.For(N, (long)K * M, (start, end) =>
             {
-                var row = new float[K];
+                float* dots = stackalloc float[GemvRows];
+                var row = wide ? Array.Empty<float>() : new float[K];
                 fixed (float* w = row)
                 {
                     for (long n = start; n < end; n++)
                     {
                         byte* codes = (byte*)((uint*)pp + n * words);
+                        if (wide)
+                        {
+                            DotRows((float*)px, ldx, M, codes, new FloatChunks((byte*)ps + n * groups, groupSize, bits, scaleDecode), K, groupSize, 2 * bits, dots);
+                            for (int i = 0; i < M; i++) ((float*)py)[i * ldy + n] = dots[i];
+                            continue;
+                        }
                         for (int g = 0; g < groups; g++)
                         {
                             byte sb = ((byte*)ps)[n * groups + g];
