@@ -14,7 +14,11 @@ public sealed class PtxTests
     private static MxArray QuantizedProduct(MxArray w)
     {
         var (q, s, b) = Mx.Quantize(w, 32, 3);
-        return Mx.QuantizedMatmul(Mx.Ones(new[] { 2, 64 }), q, s, b, true, 32, 3, stream: Gpu);
+        var (qf, sf, _) = Mx.Quantize(w, mode: QuantizationMode.Mxfp4);
+        var affine = Mx.QuantizedMatmul(Mx.Ones(new[] { 2, 64 }), q, s, b, true, 32, 3, stream: Gpu);
+        var floating = Mx.QuantizedMatmul(Mx.Ones(new[] { 2, 64 }), qf, sf, null, true, mode: QuantizationMode.Mxfp4, stream: Gpu);
+        var many = Mx.QuantizedMatmul(Mx.Ones(new[] { 9, 64 }), qf, sf, null, true, mode: QuantizationMode.Mxfp4, stream: Gpu);
+        return Mx.Add(Mx.Add(affine, floating, Gpu), Mx.Sum(many, 0, stream: Gpu), Gpu);
     }
 
     private static void RunEveryFamily()

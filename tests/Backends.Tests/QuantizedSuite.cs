@@ -76,6 +76,35 @@ public abstract class QuantizedSuite
         H.Close(expected, r, 1e-5, 1e-5);
     }
 
+    [Theory]
+    [InlineData(QuantizationMode.Mxfp4)]
+    [InlineData(QuantizationMode.Mxfp8)]
+    [InlineData(QuantizationMode.Nvfp4)]
+    public void FloatModes_DequantizeAndProducts(QuantizationMode mode)
+    {
+        var w = Mx.Array(H.RandF(9 * 64, 41, -5, 5), new[] { 9, 64 });
+        var global = mode == QuantizationMode.Nvfp4 ? Mx.Array(5f) : null;
+        var (q, s, _) = Mx.Quantize(w, mode: mode, globalScale: global);
+        // The CPU decodes with its own (vectorized) decoder: both must give the same values.
+        var dense = Mx.Dequantize(q, s, null, mode: mode, globalScale: global, dtype: DType.Float32, stream: Device);
+        AssertOnDevice(dense);
+        H.Close(Mx.Dequantize(q, s, null, mode: mode, globalScale: global, dtype: DType.Float32, stream: Device.Cpu).ToArray<float>(), dense, 1e-7, 1e-7);
+        var (q2, s2, _) = Mx.Quantize(w, mode: mode);
+        var d2 = Mx.Dequantize(q2, s2, null, mode: mode, dtype: DType.Float32, stream: Device.Cpu).ToArray<double>();
+        foreach (int m in new[] { 1, 4, 6 })
+        {
+            var x = H.RandF(m * 64, 42 + m);
+            var r = Mx.QuantizedMatmul(Mx.Array(x, new[] { m, 64 }), q2, s2, null, true, mode: mode, stream: Device);
+            AssertOnDevice(r);
+            var expected = new double[m * 9];
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < 9; j++)
+                    for (int p = 0; p < 64; p++)
+                        expected[i * 9 + j] += (double)x[i * 64 + p] * d2[j * 64 + p];
+            H.Close(expected, r, 1e-5, 1e-5);
+        }
+    }
+
     [Fact]
     public void EmptyProducts()
     {

@@ -202,7 +202,7 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
         }
     }
 
-    public override bool HasGpuKernel => Mode == QuantizationMode.Affine;
+    public override bool HasGpuKernel => true;
 
     /// <summary>
     /// On the GPU the weight is dequantized into float32 scratch (one pass at memory speed), then multiplied by the
@@ -212,7 +212,7 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
     {
         var o = outputs[0];
         int nd = o.NDim;
-        if (Mode != QuantizationMode.Affine || !GpuOps.Supports(o.DType) || o.DType == DType.Float64 || nd - 2 > Mlx.Kernels.Gpu.StridedLayout.MaxDims)
+        if (!GpuOps.Supports(o.DType) || o.DType == DType.Float64 || nd - 2 > Mlx.Kernels.Gpu.StridedLayout.MaxDims)
         {
             EvalCpu(inputs, outputs);
             return;
@@ -224,14 +224,19 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
         var xs = GpuOps.Operand(x, DType.Float32, allowScalar: false);
         long rowsW = (long)w.ShapeRef[^2], colsW = (long)w.ShapeRef[^1] * 32 / Bits;
         long wBatch = w.Size / Math.Max(1, w.ShapeRef[^2] * (long)w.ShapeRef[^1]);
+        bool affine = Mode == QuantizationMode.Affine;
         var codes = GpuOps.Operand(w, DType.UInt32, allowScalar: false);
-        var s = GpuOps.Operand(inputs[2], DType.Float32, allowScalar: false);
-        var b = GpuOps.Operand(inputs[3], DType.Float32, allowScalar: false);
+        var s = GpuOps.Operand(inputs[2], affine ? DType.Float32 : DType.UInt8, allowScalar: false);
+        var b = affine ? GpuOps.Operand(inputs[3], DType.Float32, allowScalar: false) : default;
         int M = flat ? (int)(o.Size / Math.Max(1, N)) : o.ShapeRef[^2];
         if (flat && Transpose && M <= Quantized.GemvRows && K > 0)
         {
             // A few rows: read the packed weight directly (dequantizing it first would write 8x its bytes).
-            GpuOps.IntoOutput(o, DType.Float32, mem => GpuRuntime.Device.QuantizedGemvTransposed(xs.Memory, codes.Memory, s.Memory, b.Memory, mem, M, N, K, GroupSize, Bits));
+            GpuOps.IntoOutput(o, DType.Float32, mem =>
+            {
+                if (affine) GpuRuntime.Device.QuantizedGemvTransposed(xs.Memory, codes.Memory, s.Memory, b.Memory, mem, M, N, K, GroupSize, Bits);
+                else GpuRuntime.Device.QuantizedGemvTransposedFloat(xs.Memory, codes.Memory, s.Memory, mem, M, N, K, GroupSize, Bits);
+            });
             GpuOps.Release(xs);
             GpuOps.Release(codes);
             GpuOps.Release(s);
@@ -239,7 +244,8 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
             return;
         }
         var dense = GpuRuntime.Scratch(wBatch * rowsW * colsW * 4);
-        GpuRuntime.Device.DequantizeAffine(codes.Memory, s.Memory, b.Memory, dense, wBatch * rowsW * colsW, GroupSize, Bits);
+        if (affine) GpuRuntime.Device.DequantizeAffine(codes.Memory, s.Memory, b.Memory, dense, wBatch * rowsW * colsW, GroupSize, Bits);
+        else GpuRuntime.Device.DequantizeFloat(codes.Memory, s.Memory, dense, wBatch * rowsW * colsW, GroupSize, Bits, 1f);
         var batch = flat ? Array.Empty<int>() : o.ShapeRef[..^2];
         var rm = MxArray.RowMajorStrides(flat ? new[] { M, K } : x.ShapeRef);
         var aOp = new Mlx.Kernels.Gpu.GemmOperand(xs.Memory, 0, K, 1, flat ? Array.Empty<long>() : rm[..^2]);
@@ -390,6 +396,19 @@ internal sealed unsafe class FloatDequantizePrimitive : Primitive
     public override string Name => "FloatDequantize";
 
     public override bool IsEquivalent(Primitive other) => other is FloatDequantizePrimitive p && p.GroupSize == GroupSize && p.Bits == Bits;
+
+    public override bool HasGpuKernel => true;
+
+    public override void EvalGpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        float decode = inputs.Length > 2 ? FloatQuantizePrimitive.GlobalScale(inputs[2]) / (448f * 6f) : 1f;
+        var codes = GpuOps.Operand(inputs[0], DType.UInt32, allowScalar: false);
+        var s = GpuOps.Operand(inputs[1], DType.UInt8, allowScalar: false);
+        GpuRuntime.Device.DequantizeFloat(codes.Memory, s.Memory, GpuRuntime.AllocateOutput(o), o.Size, GroupSize, Bits, decode);
+        GpuOps.Release(codes);
+        GpuOps.Release(s);
+    }
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
