@@ -80,8 +80,7 @@ public static unsafe class Quantized
     }
 
     /// <summary>
-    /// output[g * groupSize + j] = scales[g] * q + biases[g] for <paramref name="groups"/> groups of packed codes
-    /// (biases null: no bias, for the floating-point modes' callers that pass codes already decoded elsewhere).
+    /// output[g * groupSize + j] = scales[g] * q + biases[g] for <paramref name="groups"/> groups of packed codes.
     /// </summary>
     public static void DequantizeAffine(uint* packed, float* scales, float* biases, long groups, int groupSize, int bits, float* output)
     {
@@ -342,8 +341,7 @@ public static unsafe class Quantized
         }
     }
 
-    // dots[i] = sum_g s[g] * (x[i, group g] . q[group g]) for m <= 4 rows: each group's 16-code chunks are decoded in
-    // registers once and multiplied into every row's partial sum, which is scaled once per group.
+    // The affine codes of one weight row dotted with m <= 4 rows of x, scaled per group (the bias term comes apart).
     private static void DotRowsWide(float* x, long ldx, int m, byte* codes, float* scales, int K, int groupSize, int bits, float* dots) =>
         DotRows(x, ldx, m, codes, new AffineChunks(scales, bits), K, groupSize, 2 * bits, dots);
 
@@ -533,7 +531,8 @@ public static unsafe class Quantized
         }
         else if (bits < 121u << 23)
         {
-            // Below E4M3's normal range: adding 2^-6 * 2^... aligns the subnormal step, the FPU rounds (ties to even).
+            // Below E4M3's normal range (2^-6): adding 2^14 makes float32's step there 2^-9, E4M3's subnormal step,
+            // so the addition rounds (ties to even) and the low bits are the code.
             const uint denormMask = 141u << 23;
             uint low = BitConverter.SingleToUInt32Bits(BitConverter.UInt32BitsToSingle(bits) + BitConverter.UInt32BitsToSingle(denormMask));
             result = (byte)(low - denormMask);
@@ -649,9 +648,9 @@ public static unsafe class Quantized
     // 16 E2M1 (bits 4, 8 bytes) or E4M3 (bits 8, 16 bytes) codes as float32 values (AVX-512): E2M1 through a 16-entry
     // table permute, E4M3 by moving its 7 magnitude bits into float32's exponent and mantissa fields and rescaling by
     // 2^120 (bias 127 against 7; its subnormals land on float32 subnormals, made exact by the rescale), then the sign;
-    // 0x7F / 0xFF become NaN. The constant vectors are
-    // built here: a static readonly vector read in a loop costs a class-initialization check per read when the method
-    // is compiled before the class is initialized (always, with tiered compilation off, as the CLI runs).
+    // 0x7F / 0xFF become NaN. The constant vectors are built here: a static readonly vector read in a loop costs a
+    // class-initialization check per read when the method is compiled before the class is initialized (always, with
+    // tiered compilation off, as the CLI runs).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> DecodeFloat16(byte* codes, int bits)
     {
@@ -673,7 +672,8 @@ public static unsafe class Quantized
     /// <summary>
     /// <see cref="Matmul"/> for the floating-point modes: codes E2M1 (bits 4) or E4M3 (bits 8) with uint8 scales (E8M0
     /// for groups of 32, E4M3 times <paramref name="scaleDecode"/> for nvfp4's groups of 16). A few rows against W^T
-    /// decode one row of W at a time into a buffer and take its dot products; more rows run blocks through GEMM.
+    /// decode 16 codes at a time in registers into each row's group sums (without AVX-512: a weight row at a time into
+    /// a buffer, then dot products); more rows run blocks through GEMM.
     /// </summary>
     public static void MatmulFloat(int M, int N, int K, float* x, long ldx, uint* packed, byte* scales, int groupSize, int bits, float scaleDecode, bool transposed, float* y, long ldy)
     {

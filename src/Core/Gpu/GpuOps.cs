@@ -116,6 +116,11 @@ internal static class GpuOps
         }
     }
 
+    public static void Release(params (GpuMemory Memory, bool Scalar, bool Scratch)[] operands)
+    {
+        foreach (var operand in operands) Release(operand);
+    }
+
     /// <summary>Runs <paramref name="compute"/> into a scratch result of <paramref name="computeType"/>, then converts it into <paramref name="o"/>.</summary>
     public static void IntoOutput(MxArray o, DType computeType, Action<GpuMemory> compute)
     {

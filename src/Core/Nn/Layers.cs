@@ -30,19 +30,9 @@ public sealed class Linear : Module
     internal void QuantizeInPlace(QuantizationSpec spec)
     {
         if (Quantization is not null) throw new InvalidOperationException("The layer is already quantized.");
-        var (q, s, b) = Mx.Quantize(P("weight"), spec.GroupSize, spec.Bits, spec.Mode);
-        Param("weight", q);
-        Param("scales", s);
-        if (b is not null) Param("biases", b);
+        QuantizeWeight(P("weight"), spec);
         Quantization = spec;
         Freeze(recurse: false);
-    }
-
-    public override Module Unfreeze(IEnumerable<string>? keys = null, bool recurse = true)
-    {
-        base.Unfreeze(keys, recurse);
-        if (Quantization is not null) Freeze(recurse: false);
-        return this;
     }
 }
 
@@ -146,19 +136,9 @@ public sealed class Embedding : Module
     internal void QuantizeInPlace(QuantizationSpec spec)
     {
         if (Quantization is not null) throw new InvalidOperationException("The embedding is already quantized.");
-        var (q, s, b) = Mx.Quantize(P("weight"), spec.GroupSize, spec.Bits, spec.Mode);
-        Param("weight", q);
-        Param("scales", s);
-        if (b is not null) Param("biases", b);
+        QuantizeWeight(P("weight"), spec);
         Quantization = spec;
         Freeze(recurse: false);
-    }
-
-    public override Module Unfreeze(IEnumerable<string>? keys = null, bool recurse = true)
-    {
-        base.Unfreeze(keys, recurse);
-        if (Quantization is not null) Freeze(recurse: false);
-        return this;
     }
 }
 

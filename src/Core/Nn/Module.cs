@@ -113,7 +113,25 @@ public abstract class Module
     {
         if (keys is null) _frozen.Clear(); else foreach (var k in keys) _frozen.Remove(k);
         if (recurse && keys is null) foreach (var (_, c) in _children) c.Unfreeze();
+        // A quantized layer's own parameters stay frozen, as MLX's: train adapters beside them instead.
+        if (_quantized) Freeze(recurse: false);
         return this;
+    }
+
+    private bool _quantized;
+
+    /// <summary>
+    /// Registers the quantization of <paramref name="weight"/> as the parameters "weight" (codes), "scales" and, for
+    /// affine quantization, "biases" (MLX's names), and marks the module's own parameters as staying frozen; the
+    /// caller freezes them once all are registered.
+    /// </summary>
+    private protected void QuantizeWeight(MxArray weight, QuantizationSpec spec)
+    {
+        var (q, s, b) = Mx.Quantize(weight, spec.GroupSize, spec.Bits, spec.Mode);
+        Param("weight", q);
+        Param("scales", s);
+        if (b is not null) Param("biases", b);
+        _quantized = true;
     }
 
     public Module Train(bool mode = true)

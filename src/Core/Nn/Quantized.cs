@@ -18,10 +18,7 @@ public sealed class QuantizedLinear : Module
     private QuantizedLinear(Linear source, QuantizationSpec spec)
     {
         var p = source.Parameters();
-        var (q, s, b) = Mx.Quantize(p["weight"], spec.GroupSize, spec.Bits, spec.Mode);
-        Param("weight", q);
-        Param("scales", s);
-        if (b is not null) Param("biases", b);
+        QuantizeWeight(p["weight"], spec);
         if (p.TryGetValue("bias", out var bias)) Param("bias", bias);
         Spec = spec;
         Freeze(recurse: false);
@@ -35,13 +32,6 @@ public sealed class QuantizedLinear : Module
 
     public override MxArray Forward(MxArray x) =>
         Apply(x, P("weight"), P("scales"), HasParam("biases") ? P("biases") : null, HasParam("bias") ? P("bias") : null, Spec);
-
-    public override Module Unfreeze(IEnumerable<string>? keys = null, bool recurse = true)
-    {
-        base.Unfreeze(keys, recurse);
-        Freeze(recurse: false);
-        return this;
-    }
 
     internal static MxArray Apply(MxArray x, MxArray weight, MxArray scales, MxArray? biases, MxArray? bias, QuantizationSpec spec)
     {
@@ -63,10 +53,7 @@ public sealed class QuantizedEmbedding : Module
 
     private QuantizedEmbedding(Embedding source, QuantizationSpec spec)
     {
-        var (q, s, b) = Mx.Quantize(source.Parameters()["weight"], spec.GroupSize, spec.Bits, spec.Mode);
-        Param("weight", q);
-        Param("scales", s);
-        if (b is not null) Param("biases", b);
+        QuantizeWeight(source.Parameters()["weight"], spec);
         Spec = spec;
         Freeze(recurse: false);
     }
@@ -83,13 +70,6 @@ public sealed class QuantizedEmbedding : Module
 
     /// <summary>x times the table's transpose (a tied output projection).</summary>
     public MxArray AsLinear(MxArray x) => QuantizedLinear.Apply(x, P("weight"), P("scales"), Biases, null, Spec);
-
-    public override Module Unfreeze(IEnumerable<string>? keys = null, bool recurse = true)
-    {
-        base.Unfreeze(keys, recurse);
-        Freeze(recurse: false);
-        return this;
-    }
 
     internal static MxArray Lookup(MxArray ids, MxArray weight, MxArray scales, MxArray? biases, QuantizationSpec spec)
     {

@@ -107,6 +107,15 @@ internal static unsafe class Cast
     /// <summary>A row-major copy of <paramref name="x"/> (x itself when it already is one).</summary>
     public static MxArray Contiguous(MxArray x) => x.IsRowContiguous ? x : Materialize(x, x.DType);
 
+    /// <summary>Frees the buffers of <paramref name="parts"/> that are copies (not the same array as the input at their index).</summary>
+    public static void ReleaseCopies(MxArray[] parts, MxArray[] inputs)
+    {
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!ReferenceEquals(parts[i], inputs[i])) parts[i].Buffer.Release();
+        }
+    }
+
     public static void Run(MxArray x, MxArray o)
     {
         long n = x.Size;

@@ -3,20 +3,28 @@ using Mlx.Kernels;
 namespace Mlx;
 
 /// <summary>
+/// The parameters every quantization primitive carries (group size and bits), compared by <see cref="IsEquivalent"/>
+/// with those of the subclass (<see cref="SameOptions"/>).
+/// </summary>
+internal abstract class GroupedPrimitive(int groupSize, int bits) : Primitive
+{
+    public int GroupSize { get; } = groupSize;
+
+    public int Bits { get; } = bits;
+
+    public override bool IsEquivalent(Primitive other) =>
+        other.GetType() == GetType() && other is GroupedPrimitive p && p.GroupSize == GroupSize && p.Bits == Bits && SameOptions(p);
+
+    protected virtual bool SameOptions(GroupedPrimitive other) => true;
+}
+
+/// <summary>
 /// Affine quantization of the last axis (Kernels.Quantized has the packing): w (float32, or float16/bfloat16 through
 /// float32) to (codes uint32, scales, biases), scales and biases in w's dtype. Not differentiable, as in MLX.
 /// </summary>
-internal sealed unsafe class AffineQuantizePrimitive : Primitive
+internal sealed unsafe class AffineQuantizePrimitive(int groupSize, int bits) : GroupedPrimitive(groupSize, bits)
 {
-    public AffineQuantizePrimitive(int groupSize, int bits) => (GroupSize, Bits) = (groupSize, bits);
-
-    public int GroupSize { get; }
-
-    public int Bits { get; }
-
     public override string Name => "AffineQuantize";
-
-    public override bool IsEquivalent(Primitive other) => other is AffineQuantizePrimitive p && p.GroupSize == GroupSize && p.Bits == Bits;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
@@ -42,17 +50,9 @@ internal sealed unsafe class AffineQuantizePrimitive : Primitive
 /// (codes, scales, biases) to scales * q + biases, in the scales' dtype (float16/bfloat16 computed in float32 and
 /// rounded once). Differentiable in the scales and biases (the codes are integers).
 /// </summary>
-internal sealed unsafe class AffineDequantizePrimitive : Primitive
+internal sealed unsafe class AffineDequantizePrimitive(int groupSize, int bits) : GroupedPrimitive(groupSize, bits)
 {
-    public AffineDequantizePrimitive(int groupSize, int bits) => (GroupSize, Bits) = (groupSize, bits);
-
-    public int GroupSize { get; }
-
-    public int Bits { get; }
-
     public override string Name => "AffineDequantize";
-
-    public override bool IsEquivalent(Primitive other) => other is AffineDequantizePrimitive p && p.GroupSize == GroupSize && p.Bits == Bits;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
@@ -70,10 +70,7 @@ internal sealed unsafe class AffineDequantizePrimitive : Primitive
         }
         finally
         {
-            for (int i = 0; i < parts.Length; i++)
-            {
-                if (!ReferenceEquals(parts[i], inputs[i])) parts[i].Buffer.Release();
-            }
+            Cast.ReleaseCopies(parts, inputs);
         }
     }
 
@@ -91,9 +88,7 @@ internal sealed unsafe class AffineDequantizePrimitive : Primitive
         var s = GpuOps.Operand(inputs[1], DType.Float32, allowScalar: false);
         var b = GpuOps.Operand(inputs[2], DType.Float32, allowScalar: false);
         GpuOps.IntoOutput(o, DType.Float32, mem => GpuRuntime.Device.DequantizeAffine(codes.Memory, s.Memory, b.Memory, mem, o.Size, GroupSize, Bits));
-        GpuOps.Release(codes);
-        GpuOps.Release(s);
-        GpuOps.Release(b);
+        GpuOps.Release(codes, s, b);
     }
 
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
@@ -127,23 +122,16 @@ internal sealed unsafe class AffineDequantizePrimitive : Primitive
 /// of one float dtype (affine), or (x, codes, uint8 scales) (the floating-point modes), the batch dims of x and w
 /// already broadcast (or w 2-D). float16/bfloat16 run in float32 and round once.
 /// </summary>
-internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
+internal sealed unsafe class QuantizedMatmulPrimitive(int groupSize, int bits, bool transpose, QuantizationMode mode = QuantizationMode.Affine)
+    : GroupedPrimitive(groupSize, bits)
 {
-    public QuantizedMatmulPrimitive(int groupSize, int bits, bool transpose, QuantizationMode mode = QuantizationMode.Affine) =>
-        (GroupSize, Bits, Transpose, Mode) = (groupSize, bits, transpose, mode);
+    public bool Transpose { get; } = transpose;
 
-    public int GroupSize { get; }
-
-    public int Bits { get; }
-
-    public bool Transpose { get; }
-
-    public QuantizationMode Mode { get; }
+    public QuantizationMode Mode { get; } = mode;
 
     public override string Name => "QuantizedMatmul";
 
-    public override bool IsEquivalent(Primitive other) =>
-        other is QuantizedMatmulPrimitive p && p.GroupSize == GroupSize && p.Bits == Bits && p.Transpose == Transpose && p.Mode == Mode;
+    protected override bool SameOptions(GroupedPrimitive other) => other is QuantizedMatmulPrimitive p && p.Transpose == Transpose && p.Mode == Mode;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
@@ -195,10 +183,7 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
         }
         finally
         {
-            for (int i = 0; i < parts.Length; i++)
-            {
-                if (!ReferenceEquals(parts[i], inputs[i])) parts[i].Buffer.Release();
-            }
+            Cast.ReleaseCopies(parts, inputs);
         }
     }
 
@@ -237,10 +222,7 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
                 if (affine) GpuRuntime.Device.QuantizedGemvTransposed(xs.Memory, codes.Memory, s.Memory, b.Memory, mem, M, N, K, GroupSize, Bits);
                 else GpuRuntime.Device.QuantizedGemvTransposedFloat(xs.Memory, codes.Memory, s.Memory, mem, M, N, K, GroupSize, Bits);
             });
-            GpuOps.Release(xs);
-            GpuOps.Release(codes);
-            GpuOps.Release(s);
-            GpuOps.Release(b);
+            GpuOps.Release(xs, codes, s, b);
             return;
         }
         var dense = GpuRuntime.Scratch(wBatch * rowsW * colsW * 4);
@@ -255,10 +237,7 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
             : new Mlx.Kernels.Gpu.GemmOperand(dense, 0, colsW, 1, wBatchStrides);
         GpuOps.IntoOutput(o, DType.Float32, mem => GpuRuntime.Device.Matmul(Mlx.Kernels.Gpu.GpuType.Float32, batch, M, N, K, aOp, bOp, mem));
         GpuRuntime.Free(dense);
-        GpuOps.Release(xs);
-        GpuOps.Release(codes);
-        GpuOps.Release(s);
-        GpuOps.Release(b);
+        GpuOps.Release(xs, codes, s, b);
     }
 
     // x itself when each of its matrices is row-major (batch strides may be anything, broadcasts included), else a copy.
@@ -343,17 +322,9 @@ internal sealed unsafe class QuantizedMatmulPrimitive : Primitive
 /// mxfp4, mxfp8 or nvfp4 quantization of float32 groups (Kernels.Quantized.QuantizeFloat): inputs (w) or (w, global
 /// scale), outputs (codes uint32, scales uint8).
 /// </summary>
-internal sealed unsafe class FloatQuantizePrimitive : Primitive
+internal sealed unsafe class FloatQuantizePrimitive(int groupSize, int bits) : GroupedPrimitive(groupSize, bits)
 {
-    public FloatQuantizePrimitive(int groupSize, int bits) => (GroupSize, Bits) = (groupSize, bits);
-
-    public int GroupSize { get; }
-
-    public int Bits { get; }
-
     public override string Name => "FloatQuantize";
-
-    public override bool IsEquivalent(Primitive other) => other is FloatQuantizePrimitive p && p.GroupSize == GroupSize && p.Bits == Bits;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
@@ -385,17 +356,9 @@ internal sealed unsafe class FloatQuantizePrimitive : Primitive
 }
 
 /// <summary>The inverse of <see cref="FloatQuantizePrimitive"/>: inputs (codes, scales) or (codes, scales, global scale), a float32 output.</summary>
-internal sealed unsafe class FloatDequantizePrimitive : Primitive
+internal sealed unsafe class FloatDequantizePrimitive(int groupSize, int bits) : GroupedPrimitive(groupSize, bits)
 {
-    public FloatDequantizePrimitive(int groupSize, int bits) => (GroupSize, Bits) = (groupSize, bits);
-
-    public int GroupSize { get; }
-
-    public int Bits { get; }
-
     public override string Name => "FloatDequantize";
-
-    public override bool IsEquivalent(Primitive other) => other is FloatDequantizePrimitive p && p.GroupSize == GroupSize && p.Bits == Bits;
 
     public override bool HasGpuKernel => true;
 
@@ -406,8 +369,7 @@ internal sealed unsafe class FloatDequantizePrimitive : Primitive
         var codes = GpuOps.Operand(inputs[0], DType.UInt32, allowScalar: false);
         var s = GpuOps.Operand(inputs[1], DType.UInt8, allowScalar: false);
         GpuRuntime.Device.DequantizeFloat(codes.Memory, s.Memory, GpuRuntime.AllocateOutput(o), o.Size, GroupSize, Bits, decode);
-        GpuOps.Release(codes);
-        GpuOps.Release(s);
+        GpuOps.Release(codes, s);
     }
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
@@ -423,8 +385,7 @@ internal sealed unsafe class FloatDequantizePrimitive : Primitive
         }
         finally
         {
-            if (!ReferenceEquals(codes, inputs[0])) codes.Buffer.Release();
-            if (!ReferenceEquals(scales, inputs[1])) scales.Buffer.Release();
+            Cast.ReleaseCopies(new[] { codes, scales }, inputs);
         }
     }
 }
@@ -471,20 +432,13 @@ internal sealed unsafe class Fp8Primitive : Primitive
 /// weight (Bw, ...) flattened to one batch axis, lhs and rhs integer arrays of one shape. Derivatives are those of
 /// the composition with Take (which does copy).
 /// </summary>
-internal sealed unsafe class GatherQmmPrimitive : Primitive
+internal sealed unsafe class GatherQmmPrimitive(int groupSize, int bits, bool transpose) : GroupedPrimitive(groupSize, bits)
 {
-    public GatherQmmPrimitive(int groupSize, int bits, bool transpose) => (GroupSize, Bits, Transpose) = (groupSize, bits, transpose);
-
-    public int GroupSize { get; }
-
-    public int Bits { get; }
-
-    public bool Transpose { get; }
+    public bool Transpose { get; } = transpose;
 
     public override string Name => "GatherQMM";
 
-    public override bool IsEquivalent(Primitive other) =>
-        other is GatherQmmPrimitive p && p.GroupSize == GroupSize && p.Bits == Bits && p.Transpose == Transpose;
+    protected override bool SameOptions(GroupedPrimitive other) => other is GatherQmmPrimitive p && p.Transpose == Transpose;
 
     public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
     {
@@ -518,10 +472,7 @@ internal sealed unsafe class GatherQmmPrimitive : Primitive
         }
         finally
         {
-            foreach (var (part, input) in new[] { (x, inputs[0]), (q, inputs[1]), (s, inputs[2]), (b, inputs[3]) })
-            {
-                if (!ReferenceEquals(part, input)) part.Buffer.Release();
-            }
+            Cast.ReleaseCopies(new[] { x, q, s, b }, inputs);
             lhs.Buffer.Release();
             rhs.Buffer.Release();
         }
