@@ -202,7 +202,7 @@ public static unsafe class Quantized
                 float* s = (float*)ps + n * groups, b = (float*)pb + n * groups;
                 if (xPermuted is not null)
                 {
-                    fixed (float* xp = xPermuted) DotRowsPermuted(xp, K, M, (uint*)codes, s, K, groupSize, bits, dots);
+                    fixed (float* xp = xPermuted) DotRowsPermuted<AffineValues>(xp, K, M, (uint*)codes, s, K, groupSize, bits, dots);
                 }
                 else if (rowBuffer is null)
                 {
@@ -253,12 +253,36 @@ public static unsafe class Quantized
         }
     }
 
+    /// <summary>The values of 16 codes given as integers (AVX-512): affine codes are their own values; E2M1 and E4M3 decode.</summary>
+    private interface ICodeValues
+    {
+        Vector512<float> Of(Vector512<uint> codes);
+    }
+
+    private struct AffineValues : ICodeValues
+    {
+        public Vector512<float> Of(Vector512<uint> codes) => Avx512F.ConvertToVector512Single(codes.AsInt32());
+    }
+
+    private struct E2M1Values16 : ICodeValues
+    {
+        public Vector512<float> Of(Vector512<uint> codes) =>
+            Avx512F.PermuteVar16x32(Vector512.Create(0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f), codes.AsInt32());
+    }
+
+    private struct E4M3Values16 : ICodeValues
+    {
+        public Vector512<float> Of(Vector512<uint> codes) => E4M3(codes.AsInt32());
+    }
+
     // As DotRowsWide, reading 16 whole words at a time: lane j of (words >> s * bits) & mask is code j * p + s of the
     // block, multiplied by the permuted x; the 16 lanes then belong to 16 / (words per group) groups, so the block's
     // partial sums are scaled lane by lane. Shift, mask, convert and one multiply-add per 16 codes and row, against
     // the in-order decoder's widening shuffles.
-    private static void DotRowsPermuted(float* xp, long ldxp, int m, uint* w, float* scales, int K, int groupSize, int bits, float* dots)
+    private static void DotRowsPermuted<TValues>(float* xp, long ldxp, int m, uint* w, float* scales, int K, int groupSize, int bits, float* dots)
+        where TValues : struct, ICodeValues
     {
+        var values = default(TValues);
         int p = 32 / bits, blockCodes = 16 * p, wordsPerGroup = groupSize / p;
         var mask = Vector512.Create((1u << bits) - 1);
         // Lane j's group within a block, where a block holds several groups.
@@ -276,8 +300,8 @@ public static unsafe class Quantized
                 Vector512<float> pa = default, pb = default;
                 for (int s = 0; s < p; s += 2)
                 {
-                    var qa = Avx512F.ConvertToVector512Single((Vector512.ShiftRightLogical(words, s * bits) & mask).AsInt32());
-                    var qb = Avx512F.ConvertToVector512Single((Vector512.ShiftRightLogical(words, (s + 1) * bits) & mask).AsInt32());
+                    var qa = values.Of(Vector512.ShiftRightLogical(words, s * bits) & mask);
+                    var qb = values.Of(Vector512.ShiftRightLogical(words, (s + 1) * bits) & mask);
                     pa = Vector512.FusedMultiplyAdd(qa, Vector512.Load(xp + k0 + s * 16), pa);
                     pb = Vector512.FusedMultiplyAdd(qb, Vector512.Load(xp + k0 + s * 16 + 16), pb);
                 }
@@ -285,7 +309,7 @@ public static unsafe class Quantized
             }
             else for (int s = 0; s < p; s++)
             {
-                var q = Avx512F.ConvertToVector512Single((Vector512.ShiftRightLogical(words, s * bits) & mask).AsInt32());
+                var q = values.Of(Vector512.ShiftRightLogical(words, s * bits) & mask);
                 int k = k0 + s * 16;
                 p0 = Vector512.FusedMultiplyAdd(q, Vector512.Load(xp + k), p0);
                 if (m > 1)
@@ -312,6 +336,11 @@ public static unsafe class Quantized
             {
                 float* g = scales + word / 4;
                 sv = Vector512.Create(Vector256.Create(Vector128.Create(g[0]), Vector128.Create(g[1])), Vector256.Create(Vector128.Create(g[2]), Vector128.Create(g[3])));
+            }
+            else if (wordsPerGroup == 2)
+            {
+                // Eight groups a block, their scales in the same row (a block never passes the row's last group).
+                sv = Avx512F.PermuteVar16x32(Vector256.Load(scales + word / 2).ToVector512Unsafe(), laneGroup);
             }
             else
             {
@@ -662,7 +691,12 @@ public static unsafe class Quantized
             var e2m1 = Vector512.Create(0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f);
             return Avx512F.PermuteVar16x32(e2m1, Avx512F.ConvertToVector512Int32(ordered));
         }
-        var b = Avx512F.ConvertToVector512Int32(Vector128.Load(codes));
+        return E4M3(Avx512F.ConvertToVector512Int32(Vector128.Load(codes)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> E4M3(Vector512<int> b)
+    {
         var magnitude = b & Vector512.Create(0x7F);
         var v = (magnitude << 20).AsSingle() * Vector512.Create(1.329228e36f);
         v = Vector512.ConditionalSelect(Vector512.Equals(magnitude, Vector512.Create(0x7F)).AsSingle(), Vector512.Create(float.NaN), v);
@@ -688,15 +722,32 @@ public static unsafe class Quantized
             int words = Words(K, bits), groups = K / groupSize;
             nint px = (nint)x, pp = (nint)packed, ps = (nint)scales, py = (nint)y;
             bool wide = Avx512F.IsSupported && Ssse3.IsSupported;
+            // Whole words against x permuted once, as the affine product does (there one row and 8-bit rows gain).
+            bool permuted = PermutedBlockCodes(K, bits) > 0 && (M == 1 || bits == 8);
+            float[]? xPermuted = permuted ? new float[M * K] : null;
+            if (permuted)
+            {
+                fixed (float* xp = xPermuted) PermuteRows(x, ldx, M, K, bits, xp);
+            }
             Parallelism.For(N, (long)K * M, (start, end) =>
             {
                 float* dots = stackalloc float[GemvRows];
                 var row = wide ? Array.Empty<float>() : new float[K];
-                fixed (float* w = row)
+                var rowScales = permuted ? new float[groups] : Array.Empty<float>();
+                fixed (float* w = row, xp = xPermuted, sc = rowScales)
                 {
                     for (long n = start; n < end; n++)
                     {
                         byte* codes = (byte*)((uint*)pp + n * words);
+                        if (permuted)
+                        {
+                            var decoder = new FloatChunks((byte*)ps + n * groups, groupSize, bits, scaleDecode);
+                            for (int g = 0; g < groups; g++) sc[g] = decoder.Scale(g);
+                            if (bits == 4) DotRowsPermuted<E2M1Values16>(xp, K, M, (uint*)codes, sc, K, groupSize, bits, dots);
+                            else DotRowsPermuted<E4M3Values16>(xp, K, M, (uint*)codes, sc, K, groupSize, bits, dots);
+                            for (int i = 0; i < M; i++) ((float*)py)[i * ldy + n] = dots[i];
+                            continue;
+                        }
                         if (wide)
                         {
                             DotRows((float*)px, ldx, M, codes, new FloatChunks((byte*)ps + n * groups, groupSize, bits, scaleDecode), K, groupSize, 2 * bits, dots);

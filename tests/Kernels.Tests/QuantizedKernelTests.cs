@@ -176,15 +176,26 @@ public unsafe class FloatQuantizedKernelTests
     }
 
     [Theory]
+    [InlineData(1, 4, 32, true, 256)]
+    [InlineData(1, 4, 16, true, 256)]
+    [InlineData(1, 8, 32, true, 256)]
+    [InlineData(1, 8, 16, true, 128)]
+    [InlineData(3, 8, 32, true, 128)]
+    [InlineData(2, 4, 16, true, 256)]
+    public void MatmulFloatOverWholeWordBlocks(int m, int bits, int gs, bool transposed, int k) => CheckMatmulFloat(m, bits, gs, transposed, k, 13);
+
+    [Theory]
     [InlineData(1, 4, 32, true)]
     [InlineData(3, 8, 32, true)]
     [InlineData(4, 4, 16, true)]
     [InlineData(6, 8, 32, true)]
     [InlineData(2, 4, 32, false)]
     [InlineData(20, 4, 16, false)]
-    public void MatmulFloatMatchesTheDenseProduct(int m, int bits, int gs, bool transposed)
+    public void MatmulFloatMatchesTheDenseProduct(int m, int bits, int gs, bool transposed) =>
+        CheckMatmulFloat(m, bits, gs, transposed, transposed ? 64 : 19, transposed ? 11 : 64);
+
+    private static void CheckMatmulFloat(int m, int bits, int gs, bool transposed, int k, int n)
     {
-        int k = transposed ? 64 : 19, n = transposed ? 11 : 64;
         var (rows, cols) = transposed ? (n, k) : (k, n);
         var rng = new System.Random(m + bits);
         var codes = new byte[rows * cols * bits / 8];
