@@ -672,3 +672,20 @@ public class FloatModeMatmulTests
         Assert.Throws<ArgumentException>(() => Mx.QuantizedMatmul(x, q, Mx.AsType(s, DType.Float32), null, mode: QuantizationMode.Mxfp4));
     }
 }
+
+/// <summary>Quantized products inside compiled functions: the same results as the plain calls, on new shapes too.</summary>
+public class CompiledQuantizedTests
+{
+    [Fact]
+    public void CompiledQuantizedLayerEqualsThePlainCall()
+    {
+        var (q, s, b) = Mx.Quantize(Mx.Array(H.RandF(16 * 64, 1), new[] { 16, 64 }), 64, 4);
+        MxArray[] Layer(MxArray[] a) => new[] { Mx.Add(Mx.Multiply(Mx.QuantizedMatmul(a[0], q, s, b, true, 64, 4), 2.0), 1.0) };
+        var compiled = Mx.Compile(Layer);
+        foreach (int rows in new[] { 1, 7, 1 })
+        {
+            var x = Mx.Array(H.RandF(rows * 64, 2 + rows), new[] { rows, 64 });
+            Assert.Equal(Layer(new[] { x })[0].ToArray<float>(), compiled(new[] { x })[0].ToArray<float>());
+        }
+    }
+}
