@@ -91,14 +91,25 @@ public static partial class Nn
         Func<string, Module, bool>? predicate = null)
     {
         var spec = new QuantizationSpec(groupSize, bits, mode);
+        return Quantize(model, (path, m) => predicate?.Invoke(path, m) ?? true ? spec : null);
+    }
+
+    /// <summary>
+    /// As <see cref="Quantize(Module, int, int, QuantizationMode, Func{string, Module, bool}?)"/> with settings per
+    /// layer, as MLX's class_predicate returning a dict: <paramref name="spec"/>(dotted path, module) gives the group
+    /// size, bits and mode of each Linear and Embedding, or null to leave it in floating point (for example 8 bits for
+    /// the embedding and 4 for the rest).
+    /// </summary>
+    public static Module Quantize(Module model, Func<string, Module, QuantizationSpec?> spec)
+    {
         void Visit(string path, Module m)
         {
-            if ((m is Linear || m is Embedding) && (predicate?.Invoke(path, m) ?? true))
+            if ((m is Linear || m is Embedding) && spec(path, m) is QuantizationSpec s)
             {
                 try
                 {
-                    if (m is Linear l) l.QuantizeInPlace(spec);
-                    else ((Embedding)m).QuantizeInPlace(spec);
+                    if (m is Linear l) l.QuantizeInPlace(s);
+                    else ((Embedding)m).QuantizeInPlace(s);
                 }
                 catch (ArgumentException e)
                 {

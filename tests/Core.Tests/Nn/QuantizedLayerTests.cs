@@ -100,6 +100,21 @@ public class QuantizedLayerTests
     }
 
     [Fact]
+    public void SettingsPerLayer()
+    {
+        var model = new Model();
+        Mlx.Nn.Nn.Quantize(model, (path, m) => m is Embedding ? new QuantizationSpec(32, 8) : path == "head" ? null : new QuantizationSpec(64, 4, QuantizationMode.Affine));
+        Assert.Equal(new QuantizationSpec(32, 8), model.Embed.Quantization);
+        Assert.Null(model.Head.Quantization);
+        var p = model.Parameters();
+        H.Shape(new[] { 11, 16 }, p["embed.weight"]);        // 64 values of 8 bits: 16 words a row
+        H.Shape(new[] { 128, 8 }, p["body.layers.0.weight"]);  // 64 values of 4 bits: 8 words a row
+        H.Shape(new[] { 128, 1 }, p["body.layers.0.scales"]);
+        H.Shape(new[] { 5, 64 }, p["head.weight"]);
+        H.Shape(new[] { 2, 2, 5 }, model.Forward(Mx.Array(new[] { 0, 3, 10, 7 }, new[] { 2, 2 })));
+    }
+
+    [Fact]
     public void LayersThatCannotBeQuantizedNameThemselves_AndFloatModesWork()
     {
         var seq = new Sequential(new Linear(48, 8));
