@@ -384,7 +384,11 @@ public static unsafe class Gemm
         public T Beta { get; init; }
         public int Nr { get; init; }
 
-        private int PackedWidth(int columns) => columns <= NarrowWidth<T>() ? NarrowWidth<T>() : Nr;
+        // The last panel's packed width: one vector, two (AVX-512, where the full panel is four), or the full panel, so
+        // a product with 17-32 columns left (a 32-channel convolution, 32 rows of x against a weight) does not spend
+        // half its multiply-adds on padding.
+        private int PackedWidth(int columns) =>
+            columns <= NarrowWidth<T>() ? NarrowWidth<T>() : Vector512.IsHardwareAccelerated && columns <= 2 * NarrowWidth<T>() && 2 * NarrowWidth<T>() < Nr ? 2 * NarrowWidth<T>() : Nr;
 
         /// <summary>C[i0:i1, j0:j1] on the calling thread: k blocks of even size, B block packed, then A blocks of MC rows.</summary>
         public void Slice(int i0, int i1, int j0, int j1) => Slice(i0, i1, j0, j1, null, null, 0, 1);
@@ -630,6 +634,7 @@ public static unsafe class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool narrow = nr == NarrowWidth<T>();
+        bool medium = Vector512.IsHardwareAccelerated && nr == 2 * Vector512<T>.Count;
         // Full tiles with plain accumulation keep C in registers: loaded (beta = 1) or zeroed (beta = 0), then stored.
         if (m == MR && n == nr && alpha == T.One && (beta == T.Zero || beta == T.One))
         {
@@ -637,6 +642,11 @@ public static unsafe class Gemm
             {
                 if (Vector512.IsHardwareAccelerated) Narrow512(kc, ap, ars, acs, bp, c, ldc, beta == T.One);
                 else Narrow256(kc, ap, ars, acs, bp, c, ldc, beta == T.One);
+                return;
+            }
+            if (medium)
+            {
+                Medium512(kc, ap, ars, acs, bp, c, ldc, beta == T.One);
                 return;
             }
             if (Vector512.IsHardwareAccelerated)
@@ -655,6 +665,10 @@ public static unsafe class Gemm
         {
             if (Vector512.IsHardwareAccelerated) Narrow512(kc, ap, ars, acs, bp, tile, nr, false);
             else Narrow256(kc, ap, ars, acs, bp, tile, nr, false);
+        }
+        else if (medium)
+        {
+            Medium512(kc, ap, ars, acs, bp, tile, nr, false);
         }
         else if (Vector512.IsHardwareAccelerated)
         {
@@ -786,6 +800,49 @@ public static unsafe class Gemm
             c40 = Fma256(a, b0, c40); c41 = Fma256(a, b1, c41);
             a = Vector256.Create(ap[r5]);
             c50 = Fma256(a, b0, c50); c51 = Fma256(a, b1, c51);
+            ap += acs;
+            bp += nr;
+        }
+        c00.Store(c); c01.Store(c + w); c += ldc;
+        c10.Store(c); c11.Store(c + w); c += ldc;
+        c20.Store(c); c21.Store(c + w); c += ldc;
+        c30.Store(c); c31.Store(c + w); c += ldc;
+        c40.Store(c); c41.Store(c + w); c += ldc;
+        c50.Store(c); c51.Store(c + w);
+    }
+
+    // 6 rows x 2 vectors of 512 bits: the tile of a panel of 17-32 float columns (Kernel256's shape at twice the width).
+    private static void Medium512<T>(int kc, T* ap, long ars, long acs, T* bp, T* c, long ldc, bool load) where T : unmanaged
+    {
+        long r2 = 2 * ars, r3 = 3 * ars, r4 = 4 * ars, r5 = 5 * ars;
+        int w = Vector512<T>.Count;
+        int nr = 2 * w;
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        if (load)
+        {
+            c00 = Vector512.Load(c); c01 = Vector512.Load(c + w);
+            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + w);
+            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + w);
+            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + w);
+            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + w);
+            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + w);
+        }
+        for (int k = 0; k < kc; k++)
+        {
+            Vector512<T> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + w);
+            Vector512<T> a = Vector512.Create(ap[0]);
+            c00 = Fma512(a, b0, c00); c01 = Fma512(a, b1, c01);
+            a = Vector512.Create(ap[ars]);
+            c10 = Fma512(a, b0, c10); c11 = Fma512(a, b1, c11);
+            a = Vector512.Create(ap[r2]);
+            c20 = Fma512(a, b0, c20); c21 = Fma512(a, b1, c21);
+            a = Vector512.Create(ap[r3]);
+            c30 = Fma512(a, b0, c30); c31 = Fma512(a, b1, c31);
+            a = Vector512.Create(ap[r4]);
+            c40 = Fma512(a, b0, c40); c41 = Fma512(a, b1, c41);
+            a = Vector512.Create(ap[r5]);
+            c50 = Fma512(a, b0, c50); c51 = Fma512(a, b1, c51);
             ap += acs;
             bp += nr;
         }

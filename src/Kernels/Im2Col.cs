@@ -336,9 +336,13 @@ public sealed class ConvGeometry
     /// </summary>
     public unsafe bool TryForward<T>(T* x, T* w, int cout, T* o) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        // Fewer output channels than a panel is wide (16 or 32 with AVX-512's 64): panels one vector wide, which the
-        // micro-kernel runs whole, instead of a wide panel mostly padding that takes its partial-tile path.
-        int nr = cout < Gemm.PanelWidth<T>() && Gemm.NarrowWidth<T>() > 0 ? Gemm.NarrowWidth<T>() : Gemm.PanelWidth<T>(), mr = Gemm.MR;
+        // Fewer output channels than a panel is wide: one panel two vectors wide for 17-32 channels (AVX-512), else
+        // panels one vector wide, which the micro-kernel runs whole, instead of a wide panel mostly padding that takes
+        // its partial-tile path.
+        int narrow = Gemm.NarrowWidth<T>();
+        int nr = cout >= Gemm.PanelWidth<T>() || narrow == 0 ? Gemm.PanelWidth<T>()
+            : cout > narrow && cout <= 2 * narrow && Vector512.IsHardwareAccelerated ? 2 * narrow : narrow;
+        int mr = Gemm.MR;
         int kt = (int)Cols, c = Channels, d = Spatial.Length, last = d - 1;
         if ((long)kt * nr * sizeof(T) > CacheInfo.L2 / 2)
         {

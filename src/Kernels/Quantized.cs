@@ -492,9 +492,9 @@ public static unsafe class Quantized
         int rowsW = transposed ? N : K, colsW = decoder.Columns;
         int block = (int)Math.Min(rowsW, Math.Max(16, (2L << 20) / colsW));
         // x W^T as (W x^T)^T, the dequantized block the long operand and x^T the narrow one, where x's rows fill GEMM's
-        // column panels (one vector, or whole panels of four): alternating runs (4096^2 weight, 4 bits) 8 rows 3.9 ms
-        // against 4.7, 16 rows 4.0 against 5.8, 128 rows 27 against 34; 32 rows, half a panel, keep x W^T (9.1 against 11.9).
-        bool weightRows = transposed && (M <= Gemm.NarrowWidth<float>() || M % Gemm.PanelWidth<float>() == 0);
+        // column panels (one or two vectors, or whole panels of four): alternating runs (4096^2 weight, 4 bits) 8 rows
+        // 3.9 ms against 4.7, 16 rows 4.0 against 5.8, 128 rows 27 against 34.
+        bool weightRows = transposed && (M <= 2 * Gemm.NarrowWidth<float>() || M % Gemm.PanelWidth<float>() == 0);
         float* w = (float*)NativeMemory.AlignedAlloc((nuint)((long)block * colsW * 4), 64);
         float* yt = weightRows ? (float*)NativeMemory.AlignedAlloc((nuint)((long)block * M * 4), 64) : null;
         try

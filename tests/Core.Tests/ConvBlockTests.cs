@@ -10,6 +10,7 @@ public class ConvBlockTests
     [InlineData(9, 23, 21, 8, 5, 3, 1, 1, 1)]     // runs of 24 channels: every tile gathered
     [InlineData(3, 40, 37, 33, 7, 3, 2, 1, 1)]    // odd channels, stride 2
     [InlineData(1, 13, 11, 37, 19, 3, 1, 1, 1)]   // batch 1, odd sizes, a partial weight panel
+    [InlineData(2, 14, 13, 16, 32, 3, 1, 1, 1)]   // 16 channels into 32 (MNIST's second layer): one weight panel two vectors wide
     [InlineData(3, 9, 17, 40, 70, 3, 1, 2, 1)]    // padding 2, two weight panels (the second partial)
     [InlineData(3, 8, 10, 24, 16, 3, 1, 0, 1)]    // no padding
     [InlineData(2, 12, 14, 48, 20, 3, 1, 2, 2)]   // dilation 2: one run per kernel offset

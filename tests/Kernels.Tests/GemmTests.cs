@@ -68,6 +68,8 @@ public unsafe class GemmTests
     [InlineData(30, 10, 37)]      // fewer columns than a vector: the narrow tile, partial
     [InlineData(12, 80, 2100)]    // a narrow last panel accumulating over three k blocks
     [InlineData(48, 24, 9)]       // a wide panel of 24 columns (over one vector, under four)
+    [InlineData(12, 32, 40)]      // two vectors of columns (AVX-512): the two-vector tile, full
+    [InlineData(18, 96, 1100)]    // a full panel, then a two-vector one, over two k blocks
     [InlineData(1, 37, 1000)]     // one row: dot products (B transposed) or row updates (B row-major), no packing
     [InlineData(3, 1100, 77)]     // a few rows, several column blocks of the row updates
     [InlineData(4, 300, 513)]     // the most rows that skip packing
