@@ -225,3 +225,65 @@ internal sealed unsafe class AddMMPrimitive : Primitive
         return new[] { Mx.Addmm(x[0], x[1], x[2], Alpha, Beta) };
     }
 }
+
+/// <summary>
+/// segmented_mm: inputs (a (M, K), b (K, N), segments (..., 2) integers); output (..., M, N), each matrix the product
+/// over one segment of the inner dimension. float16/bfloat16 run in float32.
+/// </summary>
+internal sealed unsafe class SegmentedMmPrimitive : Primitive
+{
+    public override string Name => "SegmentedMM";
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var o = outputs[0];
+        if (o.DType is DType.Float16 or DType.BFloat16)
+        {
+            Dispatch.ViaFloat32(inputs, outputs, EvalCpu);
+            return;
+        }
+        o.AllocateData();
+        var a = Cast.Contiguous(inputs[0]);
+        var b = Cast.Contiguous(inputs[1]);
+        var seg = Cast.Materialize(inputs[2], DType.Int64);
+        try
+        {
+            int M = a.ShapeRef[0], K = a.ShapeRef[1], N = b.ShapeRef[1];
+            long* s = seg.Ptr<long>();
+            long count = seg.Size / 2;
+            for (long i = 0; i < count; i++)
+            {
+                long start = s[2 * i], end = s[2 * i + 1];
+                if (start < 0 || end > K || end < start)
+                {
+                    throw new IndexOutOfRangeException($"segmented_mm: segment [{start}, {end}) is not within [0, {K}).");
+                }
+            }
+            var v = new Kernel { A = a, B = b, O = o, Segments = s, Count = count, M = M, N = N, K = K };
+            Dispatch.Float(o.DType, ref v);
+        }
+        finally
+        {
+            Cast.ReleaseCopies(new[] { a, b }, inputs);
+            seg.Buffer.Release();
+        }
+    }
+
+    private struct Kernel : IFloatVisitor
+    {
+        public MxArray A, B, O;
+        public long* Segments;
+        public long Count;
+        public int M, N, K;
+
+        public void Visit<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+        {
+            T* a = A.Ptr<T>(), b = B.Ptr<T>(), o = O.Ptr<T>();
+            for (long i = 0; i < Count; i++)
+            {
+                int start = (int)Segments[2 * i], len = (int)(Segments[2 * i + 1] - start);
+                Gemm.Run(M, N, len, a + start, K, 1, b + (long)start * N, N, 1, o + i * M * N, N, T.One, T.Zero);
+            }
+        }
+    }
+}
