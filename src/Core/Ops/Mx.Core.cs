@@ -339,3 +339,49 @@ internal static class Shapes
         return result;
     }
 }
+
+public static partial class Mx
+{
+    /// <summary>
+    /// As mlx.core.depends: <paramref name="inputs"/> again (sharing their data), but evaluating them evaluates
+    /// <paramref name="dependencies"/> first: an ordering edge in the graph for side effects (a write that must happen
+    /// before a read). Gradients flow to the inputs only.
+    /// </summary>
+    public static MxArray[] Depends(MxArray[] inputs, MxArray[] dependencies, StreamOrDevice? stream = null)
+    {
+        using var placement = Place(stream);
+        if (inputs.Length == 0) return inputs;
+        return MxArray.Create(inputs.Select(a => a.ShapeRef).ToArray(), inputs.Select(a => a.DType).ToArray(),
+            new DependsPrimitive(inputs.Length), inputs.Concat(dependencies).ToArray());
+    }
+}
+
+/// <summary>Outputs = the first <c>Count</c> inputs, shared; the remaining inputs are only evaluated before them.</summary>
+internal sealed class DependsPrimitive(int count) : Primitive
+{
+    public int Count { get; } = count;
+
+    public override bool HasGpuKernel => true;
+
+    public override string Name => "Depends";
+
+    public override bool IsEquivalent(Primitive other) => other is DependsPrimitive p && p.Count == Count;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        for (int i = 0; i < Count; i++) outputs[i].SetView(inputs[i], inputs[i].Strides, inputs[i].Offset);
+    }
+
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs) =>
+        argnums.Select(k => k < Count ? cotangents[k] : Mx.ZerosLike(primals[k])).ToArray();
+
+    public override MxArray[] Jvp(MxArray[] primals, MxArray[] tangents, int[] argnums, MxArray[] outputs) =>
+        Enumerable.Range(0, Count).Select(i => RuleHelpers.TangentOrZeros(i, primals, tangents, argnums)).ToArray();
+
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        int b = RuleHelpers.BatchSize(inputs, batched);
+        var lifted = inputs.Select((x, i) => RuleHelpers.Lift(x, batched[i], b)).ToArray();
+        return Mx.Depends(lifted[..Count], lifted[Count..]);
+    }
+}

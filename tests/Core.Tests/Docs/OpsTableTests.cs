@@ -22,7 +22,7 @@ public class OpsTableTests
 
     private static readonly Dictionary<string, string> s_later = new()
     {
-        ["depends"] = "Compile work (graph dependencies)", ["einsum_path"] = "not planned (Einsum contracts in one product)",
+        ["einsum_path"] = "not planned (Einsum contracts in one product)",
         ["from_dlpack"] = "not planned (.NET has no DLPack consumer)", ["isdtype"] = "not planned (DTypes.IsFloating and friends cover it)",
     };
 
