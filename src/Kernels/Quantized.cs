@@ -181,16 +181,7 @@ public static unsafe class Quantized
                 groupSums[i * groups + g] = TensorPrimitives.Sum(new ReadOnlySpan<float>(x + i * ldx + g * groupSize, groupSize));
             }
         }
-        // Words read whole: x permuted once so that lane j of the words shifted right by s * bits meets its value. In
-        // alternating runs (4096^2 weight, groups of 64) one row took 0.54-0.86 ms at 4 bits against 0.77-1.45 in order,
-        // 0.70-1.25 at 8 bits against 0.80-1.49; four rows at 8 bits 1.54-1.59 against 1.67-1.75, but four rows at
-        // 4 bits 1.45-1.79 against 1.34-1.64, so those keep the in-order decoder.
-        bool permuted = PermutedBlockCodes(K, bits) > 0 && (M == 1 || bits == 8);
-        float[]? xPermuted = permuted ? new float[M * K] : null;
-        if (permuted)
-        {
-            fixed (float* xp = xPermuted) PermuteRows(x, ldx, M, K, bits, xp);
-        }
+        float[]? xPermuted = PermutedX(x, ldx, M, K, bits);
         nint px = (nint)x, pp = (nint)packed, ps = (nint)scales, pb = (nint)biases, py = (nint)y;
         Parallelism.For(N, (long)K * M, (start, end) =>
         {
@@ -206,7 +197,7 @@ public static unsafe class Quantized
                 }
                 else if (rowBuffer is null)
                 {
-                    DotRowsWide((float*)px, ldx, M, codes, s, K, groupSize, bits, dots);
+                    DotRows((float*)px, ldx, M, codes, new AffineChunks(s, bits), K, groupSize, 2 * bits, dots);
                 }
                 else
                 {
@@ -234,6 +225,18 @@ public static unsafe class Quantized
         if (!Avx512F.IsSupported || bits is not (2 or 4 or 8)) return 0;
         int blockCodes = 16 * (32 / bits);
         return K % blockCodes == 0 ? blockCodes : 0;
+    }
+
+    // x's rows permuted for the whole-word decoder, or null where the in-order decoder is the better one. In alternating
+    // runs (4096^2 affine weight, groups of 64) one row took 0.54-0.86 ms at 4 bits against 0.77-1.45 in order, 0.70-1.25
+    // at 8 bits against 0.80-1.49; four rows at 8 bits 1.54-1.59 against 1.67-1.75, but four rows at 4 bits 1.45-1.79
+    // against 1.34-1.64, so those keep the in-order decoder.
+    private static float[]? PermutedX(float* x, long ldx, int M, int K, int bits)
+    {
+        if (PermutedBlockCodes(K, bits) == 0 || (M > 1 && bits != 8)) return null;
+        var xp = new float[M * K];
+        fixed (float* p = xp) PermuteRows(x, ldx, M, K, bits, p);
+        return xp;
     }
 
     // xp[row][block * B + s * 16 + j] = x[row][block * B + j * p + s], with p = 32 / bits codes a word, B = 16 p.
@@ -267,7 +270,7 @@ public static unsafe class Quantized
     private struct E2M1Values16 : ICodeValues
     {
         public Vector512<float> Of(Vector512<uint> codes) =>
-            Avx512F.PermuteVar16x32(Vector512.Create(0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f), codes.AsInt32());
+            E2M1(codes.AsInt32());
     }
 
     private struct E4M3Values16 : ICodeValues
@@ -275,7 +278,7 @@ public static unsafe class Quantized
         public Vector512<float> Of(Vector512<uint> codes) => E4M3(codes.AsInt32());
     }
 
-    // As DotRowsWide, reading 16 whole words at a time: lane j of (words >> s * bits) & mask is code j * p + s of the
+    // As DotRows, reading 16 whole words at a time: lane j of (words >> s * bits) & mask is code j * p + s of the
     // block, multiplied by the permuted x; the 16 lanes then belong to 16 / (words per group) groups, so the block's
     // partial sums are scaled lane by lane. Shift, mask, convert and one multiply-add per 16 codes and row, against
     // the in-order decoder's widening shuffles.
@@ -369,10 +372,6 @@ public static unsafe class Quantized
             DequantizeGroup(codes + g * groupBytes, groupSize, bits, scales[g], biases is null ? 0 : biases[g], output + g * groupSize);
         }
     }
-
-    // The affine codes of one weight row dotted with m <= 4 rows of x, scaled per group (the bias term comes apart).
-    private static void DotRowsWide(float* x, long ldx, int m, byte* codes, float* scales, int K, int groupSize, int bits, float* dots) =>
-        DotRows(x, ldx, m, codes, new AffineChunks(scales, bits), K, groupSize, 2 * bits, dots);
 
     /// <summary>How a quantized row is read 16 codes at a time (AVX-512): their values, and each group's scale.</summary>
     private interface IChunkDecoder
@@ -688,11 +687,14 @@ public static unsafe class Quantized
             var c = Vector128.CreateScalar(*(ulong*)codes).AsByte();
             var mask = Vector128.Create((byte)0x0F);
             var ordered = Sse2.UnpackLow(c & mask, Vector128.ShiftRightLogical(c.AsUInt16(), 4).AsByte() & mask);
-            var e2m1 = Vector512.Create(0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f);
-            return Avx512F.PermuteVar16x32(e2m1, Avx512F.ConvertToVector512Int32(ordered));
+            return E2M1(Avx512F.ConvertToVector512Int32(ordered));
         }
         return E4M3(Avx512F.ConvertToVector512Int32(Vector128.Load(codes)));
     }
+
+    // The E2M1 table (E2M1Values, static data rather than a static readonly field) permuted by 16 codes.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> E2M1(Vector512<int> codes) => Avx512F.PermuteVar16x32(Vector512.Create(E2M1Values), codes);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> E4M3(Vector512<int> b)
@@ -722,13 +724,8 @@ public static unsafe class Quantized
             int words = Words(K, bits), groups = K / groupSize;
             nint px = (nint)x, pp = (nint)packed, ps = (nint)scales, py = (nint)y;
             bool wide = Avx512F.IsSupported && Ssse3.IsSupported;
-            // Whole words against x permuted once, as the affine product does (there one row and 8-bit rows gain).
-            bool permuted = PermutedBlockCodes(K, bits) > 0 && (M == 1 || bits == 8);
-            float[]? xPermuted = permuted ? new float[M * K] : null;
-            if (permuted)
-            {
-                fixed (float* xp = xPermuted) PermuteRows(x, ldx, M, K, bits, xp);
-            }
+            float[]? xPermuted = PermutedX(x, ldx, M, K, bits);
+            bool permuted = xPermuted is not null;
             Parallelism.For(N, (long)K * M, (start, end) =>
             {
                 float* dots = stackalloc float[GemvRows];

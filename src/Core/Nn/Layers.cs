@@ -19,21 +19,7 @@ public sealed class Linear : Module
     }
 
     /// <summary>How the weight is quantized (after <see cref="Nn.Quantize"/>), or null.</summary>
-    public QuantizationSpec? Quantization { get; private set; }
-
-    private MxArray? Biases => HasParam("biases") ? P("biases") : null;
-
-    /// <summary>
-    /// Quantizes the weight in place, as <see cref="QuantizedLinear"/> holds it (parameters weight (codes), scales,
-    /// biases, bias: the names of an MLX-quantized checkpoint); the layer's parameters are frozen, as MLX's.
-    /// </summary>
-    internal void QuantizeInPlace(QuantizationSpec spec)
-    {
-        if (Quantization is not null) throw new InvalidOperationException("The layer is already quantized.");
-        QuantizeWeight(P("weight"), spec);
-        Quantization = spec;
-        Freeze(recurse: false);
-    }
+    public QuantizationSpec? Quantization => QuantizedAs;
 }
 
 /// <summary>y = x1^T W x2 + b, weight (out, in1, in2).</summary>
@@ -118,28 +104,19 @@ public sealed class Embedding : Module
 
     public override MxArray Forward(MxArray x)
     {
-        if (Quantization is QuantizationSpec q) return QuantizedEmbedding.Lookup(x, P("weight"), P("scales"), HasParam("biases") ? P("biases") : null, q);
+        if (Quantization is QuantizationSpec q) return QuantizedEmbedding.Lookup(x, P("weight"), P("scales"), Biases, q);
         return Mx.Take(P("weight"), x, 0);
     }
 
     /// <summary>Uses the embedding as a linear layer (tied output projection).</summary>
     public MxArray AsLinear(MxArray x)
     {
-        if (Quantization is QuantizationSpec q) return QuantizedLinear.Apply(x, P("weight"), P("scales"), HasParam("biases") ? P("biases") : null, null, q);
+        if (Quantization is QuantizationSpec q) return QuantizedLinear.Apply(x, P("weight"), P("scales"), Biases, null, q);
         return Mx.Matmul(x, Mx.Transpose(P("weight")));
     }
 
     /// <summary>How the table is quantized (after <see cref="Nn.Quantize"/>), or null.</summary>
-    public QuantizationSpec? Quantization { get; private set; }
-
-    /// <summary>Quantizes the table in place (parameters weight (codes), scales, biases), frozen as in MLX.</summary>
-    internal void QuantizeInPlace(QuantizationSpec spec)
-    {
-        if (Quantization is not null) throw new InvalidOperationException("The embedding is already quantized.");
-        QuantizeWeight(P("weight"), spec);
-        Quantization = spec;
-        Freeze(recurse: false);
-    }
+    public QuantizationSpec? Quantization => QuantizedAs;
 }
 
 public sealed class Dropout : Module

@@ -114,24 +114,36 @@ public abstract class Module
         if (keys is null) _frozen.Clear(); else foreach (var k in keys) _frozen.Remove(k);
         if (recurse && keys is null) foreach (var (_, c) in _children) c.Unfreeze();
         // A quantized layer's own parameters stay frozen, as MLX's: train adapters beside them instead.
-        if (_quantized) Freeze(recurse: false);
+        if (QuantizedAs is not null) Freeze(recurse: false);
         return this;
     }
 
-    private bool _quantized;
+    /// <summary>How this module's weight is quantized (a quantized layer), or null.</summary>
+    private protected QuantizationSpec? QuantizedAs { get; private set; }
+
+    /// <summary>A quantized layer's affine biases (the floating-point modes have none).</summary>
+    private protected MxArray? Biases => HasParam("biases") ? P("biases") : null;
 
     /// <summary>
     /// Registers the quantization of <paramref name="weight"/> as the parameters "weight" (codes), "scales" and, for
-    /// affine quantization, "biases" (MLX's names), and marks the module's own parameters as staying frozen; the
-    /// caller freezes them once all are registered.
+    /// affine quantization, "biases" (MLX's names); the module's own parameters are frozen once the caller has
+    /// registered the rest, and stay frozen through <see cref="Unfreeze"/>.
     /// </summary>
     private protected void QuantizeWeight(MxArray weight, QuantizationSpec spec)
     {
+        if (QuantizedAs is not null) throw new InvalidOperationException($"{GetType().Name} is already quantized.");
         var (q, s, b) = Mx.Quantize(weight, spec.GroupSize, spec.Bits, spec.Mode);
         Param("weight", q);
         Param("scales", s);
         if (b is not null) Param("biases", b);
-        _quantized = true;
+        QuantizedAs = spec;
+    }
+
+    /// <summary>Quantizes this module's own "weight" in place and freezes its parameters (nn.Quantize on Linear and Embedding).</summary>
+    internal void QuantizeOwnWeight(QuantizationSpec spec)
+    {
+        QuantizeWeight(P("weight"), spec);
+        Freeze(recurse: false);
     }
 
     public Module Train(bool mode = true)

@@ -20,7 +20,6 @@ public sealed class QuantizedLinear : Module
         var p = source.Parameters();
         QuantizeWeight(p["weight"], spec);
         if (p.TryGetValue("bias", out var bias)) Param("bias", bias);
-        Spec = spec;
         Freeze(recurse: false);
     }
 
@@ -28,10 +27,10 @@ public sealed class QuantizedLinear : Module
     public static QuantizedLinear FromLinear(Linear linear, int groupSize = 64, int bits = 4, QuantizationMode mode = QuantizationMode.Affine) =>
         new(linear, new QuantizationSpec(groupSize, bits, mode));
 
-    public QuantizationSpec Spec { get; }
+    public QuantizationSpec Spec => QuantizedAs!;
 
     public override MxArray Forward(MxArray x) =>
-        Apply(x, P("weight"), P("scales"), HasParam("biases") ? P("biases") : null, HasParam("bias") ? P("bias") : null, Spec);
+        Apply(x, P("weight"), P("scales"), Biases, HasParam("bias") ? P("bias") : null, Spec);
 
     internal static MxArray Apply(MxArray x, MxArray weight, MxArray scales, MxArray? biases, MxArray? bias, QuantizationSpec spec)
     {
@@ -54,7 +53,6 @@ public sealed class QuantizedEmbedding : Module
     private QuantizedEmbedding(Embedding source, QuantizationSpec spec)
     {
         QuantizeWeight(source.Parameters()["weight"], spec);
-        Spec = spec;
         Freeze(recurse: false);
     }
 
@@ -62,9 +60,7 @@ public sealed class QuantizedEmbedding : Module
     public static QuantizedEmbedding FromEmbedding(Embedding embedding, int groupSize = 64, int bits = 4, QuantizationMode mode = QuantizationMode.Affine) =>
         new(embedding, new QuantizationSpec(groupSize, bits, mode));
 
-    public QuantizationSpec Spec { get; }
-
-    private MxArray? Biases => HasParam("biases") ? P("biases") : null;
+    public QuantizationSpec Spec => QuantizedAs!;
 
     public override MxArray Forward(MxArray x) => Lookup(x, P("weight"), P("scales"), Biases, Spec);
 
@@ -108,8 +104,7 @@ public static partial class Nn
             {
                 try
                 {
-                    if (m is Linear l) l.QuantizeInPlace(s);
-                    else ((Embedding)m).QuantizeInPlace(s);
+                    m.QuantizeOwnWeight(s);
                 }
                 catch (ArgumentException e)
                 {
