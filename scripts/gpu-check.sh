@@ -5,9 +5,10 @@
 # lands in one results file, gpu-check.md (the full test log in tests.log). About 2.5 minutes on an H100 or H200
 # (at most 7.5 with its timeouts).
 #
-#   scripts/gpu-check.sh bundle          where the .NET SDK is (our dev machines): build and pack into .gpucheck/
+#   scripts/gpu-check.sh bundle [REV]    where the .NET SDK is (our dev machines): build and pack into .gpucheck/
 #                                        (git-ignored) what a GPU machine without .NET needs: the test assembly, the
-#                                        xunit console runner, the benchmark and a .NET runtime.
+#                                        xunit console runner, the benchmark and a .NET runtime; with REV, also the
+#                                        benchmark as of that commit, run after ours on the same machine (an A/B).
 #   scripts/gpu-check.sh [RESULTS_DIR]   on the GPU machine: builds with the SDK if there is one, else runs the
 #                                        bundle; results in RESULTS_DIR (default: $OUT if set, else ./gpu-check-out).
 #   scripts/gpu-check.sh smoke           here: the same run on ILGPU's CPU accelerator with small sizes, to check
@@ -41,6 +42,13 @@ EOF
   local fx; fx=$(ls "$dn/shared/Microsoft.NETCore.App" | sort -V | tail -1)
   tar -C "$dn" -cJf "$bundle/dotnet.tar.xz" dotnet host "shared/Microsoft.NETCore.App/$fx"
   git describe --always --dirty > "$bundle/commit" 2>/dev/null || true
+  if [ -n "${1:-}" ]; then
+    local base; base=$(mktemp -d)
+    git worktree add --detach "$base" "$1" > /dev/null
+    dotnet publish "$base/perf/GpuBench" -c Release -nologo -v q -o "$bundle/bench-base"
+    git -C "$base" rev-parse --short HEAD > "$bundle/bench-base/commit"
+    git worktree remove --force "$base"
+  fi
   du -sh "$bundle"
 }
 
@@ -119,6 +127,13 @@ run_checks() {
     echo; echo "## Benchmark (perf/GpuBench)"; echo
     timeout 120 "${dotnet_cmd[@]}" "${bench_args[@]}" 2>&1 | tail -40
     echo; echo "(benchmark: $((SECONDS - t0)) s)"
+    if [ -f "$bundle/bench-base/GpuBench.dll" ]; then
+      t0=$SECONDS
+      local host=dotnet; [ -n "${rt:-}" ] && host=$rt/dotnet
+      echo; echo "## Benchmark at the base commit $(cat "$bundle/bench-base/commit"), same machine"; echo
+      timeout 120 "$host" "$bundle/bench-base/GpuBench.dll" "${bench_args[@]}" 2>&1 | tail -40
+      echo; echo "(base benchmark: $((SECONDS - t0)) s)"
+    fi
   } >> "$report"
   if [ "$mode" != smoke ] && command -v python3 > /dev/null; then
     t0=$SECONDS
@@ -132,7 +147,7 @@ run_checks() {
 }
 
 case "${1:-}" in
-  bundle) make_bundle ;;
+  bundle) make_bundle "${2:-}" ;;
   smoke) run_checks "${2:-$root/gpu-check-smoke}" smoke ;;
   *) run_checks "${1:-${OUT:-$root/gpu-check-out}}" gpu ;;
 esac

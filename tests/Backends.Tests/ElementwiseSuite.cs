@@ -10,7 +10,7 @@ public abstract class ElementwiseSuite
 {
     protected abstract Device Device { get; }
 
-    public static readonly int[] Sizes = { 0, 1, 7, 33, 1023 };
+    public static readonly int[] Sizes = { 0, 1, 6, 7, 33, 1024 }; // every n % 4 (the GPU kernels go four at a time)
 
     public static readonly DType[] FloatTypes = { DType.Float32, DType.Float64, DType.Float16, DType.BFloat16 };
 
@@ -397,7 +397,7 @@ public abstract class ElementwiseSuite
     {
         // Fused float32 chains: full, scalar and partially broadcast inputs, unary and binary steps.
         var f = Mx.Compile(xs => new[] { Mx.Add(Mx.Multiply(Mx.Exp(Mx.Negative(xs[0])), xs[1]), Mx.Tanh(Mx.Divide(xs[2], 2.0))) });
-        foreach (int n in new[] { 1, 7, 1023 })
+        foreach (int n in new[] { 1, 2, 4, 7, 1023 }) // 3n elements: every n % 4
         {
             var a = H.RandF(n * 3, n);
             var b = H.RandF(3, n + 1);

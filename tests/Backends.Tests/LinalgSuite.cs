@@ -110,6 +110,42 @@ public abstract class LinalgSuite
     }
 
     [Theory]
+    [MemberData(nameof(FloatTypeCases))]
+    public void ShortProductsSplitAlongK(DType t)
+    {
+        // Few output blocks and a long K: the GPU runs slices of K as a batch, then sums them (MatmulSplitK). Plain,
+        // transposed, and operands that start inside a larger array.
+        var (rtol, atol) = Tol(t);
+        foreach (var (m, k, n) in new[] { (8, 1024, 16), (6, 2048, 12) })
+        {
+            var a = Values(m * k, 11 + m, t);
+            var b = Values(k * n, 12 + n, t);
+            var want = H.RoundTo(Product(a, b, m, k, n), t);
+            var r = Mx.Matmul(Mx.Array(a, new[] { m, k }, t), Mx.Array(b, new[] { k, n }, t), Device);
+            AssertOnDevice(r);
+            H.Close(want, r, rtol, atol, $"{t.Name()} {m}x{k}x{n}");
+            var bt = Mx.Transpose(Mx.Array(Transposed(b, k, n), new[] { n, k }, t));
+            H.Close(want, Mx.Matmul(H.TransposedView(a, m, k, t), bt, Device), rtol, atol, $"{t.Name()} transposed {m}x{k}x{n}");
+            var padded = new double[(m + 2) * k];
+            Array.Copy(a, 0, padded, 2 * k, m * k);
+            var inner = Mx.Array(padded, new[] { m + 2, k }, t)[Idx.Slice(2, null)];
+            var bPadded = Mx.Array(b.Concat(b).ToArray(), new[] { 2 * k, n }, t)[Idx.Slice(k, null)];
+            H.Close(want, Mx.Matmul(inner, bPadded, Device), rtol, atol, $"{t.Name()} offset operands {m}x{k}x{n}");
+        }
+        // A batch of three short products against one broadcast b (on a GPU: a slice index inside the batch index;
+        // the CPU accelerator's two multiprocessors have blocks enough here).
+        {
+            int m = 8, k = 1024, n = 16;
+            var a = Values(3 * m * k, 13, t);
+            var b = Values(k * n, 14, t);
+            var want = Enumerable.Range(0, 3).SelectMany(i => Product(a[(i * m * k)..((i + 1) * m * k)], b, m, k, n)).ToArray();
+            var r = Mx.Matmul(Mx.Array(a, new[] { 3, m, k }, t), Mx.Array(b, new[] { k, n }, t), Device);
+            AssertOnDevice(r);
+            H.Close(H.RoundTo(want, t), r, rtol, atol, $"{t.Name()} batch of 3, {m}x{k}x{n}");
+        }
+    }
+
+    [Theory]
     [InlineData(DType.Float32)]
     [InlineData(DType.Float64)]
     [InlineData(DType.BFloat16)]

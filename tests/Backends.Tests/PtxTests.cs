@@ -71,4 +71,17 @@ public sealed class PtxTests
             + string.Join(", ", k.Ptx.Split('\n').Where(l => l.Contains(".approx")).Select(l => l.Trim().Split('\t', ' ')[0]).Distinct()));
         Assert.Empty(approximate);
     }
+
+    [Fact]
+    public void MemoryBoundKernelsReadAndWriteFourFloatsPerAccess()
+    {
+        var kernels = PtxCheck.VectorAccessKernels.ToArray();
+        var compiled = PtxCheck.Compile(kernels.Select(k => k.Kernel));
+        for (int i = 0; i < kernels.Length; i++)
+        {
+            string name = $"{kernels[i].Kernel.DeclaringType?.Name}.{kernels[i].Kernel.Name}", ptx = compiled[i].Ptx;
+            Assert.True(ptx.Contains("ld.v4.f32"), $"{name}: no 16-byte loads");
+            Assert.True(!kernels[i].Writes || ptx.Contains("st.v4.f32"), $"{name}: no 16-byte stores");
+        }
+    }
 }

@@ -121,6 +121,14 @@ public abstract class ReductionSuite
         var wide = H.RoundTo(H.Rand(3 * 300, 6, lo, hi), t);
         Check(wide, new[] { 3, 300 }, new[] { 1 }, Mx.Array(wide, new[] { 3, 300 }, t), "(3, 300) axis 1");
         Check(wide, new[] { 300, 3 }, new[] { 0 }, Mx.Array(wide, new[] { 300, 3 }, t), "(300, 3) axis 0");
+        // Long rows of a wider array: rows at multiples of four with a partial last quad (columns 0..36 of 40), and
+        // rows off that alignment (columns 1..37).
+        var wider = H.RoundTo(H.Rand(4 * 40, 11, lo, hi), t);
+        foreach (int from in new[] { 0, 1 })
+        {
+            var cols = Enumerable.Range(0, 4).SelectMany(r => wider.Skip(r * 40 + from).Take(37)).ToArray();
+            Check(cols, new[] { 4, 37 }, new[] { 1 }, Mx.Array(wider, new[] { 4, 40 }, t)[.., Idx.Slice(from, from + 37)], $"columns {from}..{from + 36} axis 1");
+        }
         var cube = H.RoundTo(H.Rand(5 * 6 * 7, 7, lo, hi), t);
         Check(cube, new[] { 5, 6, 7 }, new[] { 0, 2 }, Transposed3(cube, 5, 6, 7, t), "transposed (5, 6, 7) axes 0,2");
         Check(cube, new[] { 5, 6, 7 }, new[] { 1 }, Transposed3(cube, 5, 6, 7, t), "transposed (5, 6, 7) axis 1");
@@ -534,6 +542,27 @@ public abstract class ReductionSuite
         H.Close(SoftmaxRef(new[] { 1.0, 2, 3 }, 1, 3, true), Mx.Softmax(ints, -1, stream: Device), 1e-6, 1e-7);
         var special = Mx.Array(new[] { 1, double.NaN, 2, double.NegativeInfinity, 0, 0 }, new[] { 2, 3 }, t);
         H.Close(new[] { double.NaN, double.NaN, double.NaN, 0, 0.5, 0.5 }, Mx.Softmax(special, -1, stream: Device));
+        // Rows long enough for a group per row (the GPU's one-pass max and sum; few rows, or the GPU's thread-per-row
+        // kernel takes them): a NaN, leading -infs (nothing to add until the first number), a row of -infs (NaN), a
+        // +inf (NaN).
+        var longRows = H.RoundTo(H.Rand(4 * 40, 5, -5, 5), t);
+        longRows[5] = double.NaN;
+        for (int j = 0; j < 10; j++) longRows[40 + j] = double.NegativeInfinity;
+        for (int j = 0; j < 40; j++) longRows[80 + j] = double.NegativeInfinity;
+        longRows[120 + 20] = double.PositiveInfinity;
+        for (int pair = 0; pair < 2; pair++)
+        {
+            var rows = longRows.Skip(80 * pair).Take(80).ToArray();
+            H.Close(SoftmaxRef(rows, 2, 40, true), Mx.Softmax(Mx.Array(rows, new[] { 2, 40 }, t), 1, stream: Device), rtol, atol, $"special long rows {2 * pair}, {2 * pair + 1}");
+        }
+        // Rows of a wider array: 37 of 40 columns (rows at multiples of four, a partial last quad), and columns 1..37.
+        var wider = H.RoundTo(H.Rand(3 * 40, 6, -5, 5), t);
+        var full = Mx.Array(wider, new[] { 3, 40 }, t);
+        foreach (int from in new[] { 0, 1 })
+        {
+            var cols = Enumerable.Range(0, 3).SelectMany(r => wider.Skip(r * 40 + from).Take(37)).ToArray();
+            H.Close(H.RoundTo(SoftmaxRef(cols, 3, 37, true), t), Mx.Softmax(full[.., Idx.Slice(from, from + 37)], 1, stream: Device), rtol, atol, $"columns {from}..{from + 36}");
+        }
     }
 
     // ------------------------------------------------------------------ the two backends agree

@@ -235,6 +235,37 @@ public struct StridedLayout
         return l;
     }
 
+    /// <summary>Whether every position this layout gives is a multiple of <paramref name="m"/> (its start and the strides of its dims longer than 1 are).</summary>
+    public readonly bool Aligned(long m)
+    {
+        var (d, s) = (new[] { D0, D1, D2, D3, D4, D5, D6, D7 }, new[] { S0, S1, S2, S3, S4, S5, S6, S7 });
+        for (int k = 0; k < NDim; k++)
+        {
+            if (d[k] > 1 && s[k] % m != 0)
+            {
+                return false;
+            }
+        }
+        return Start % m == 0;
+    }
+
+    /// <summary>This layout over one more, innermost, dimension of <paramref name="d"/> positions <paramref name="s"/> apart.</summary>
+    public readonly StridedLayout WithInnerDim(long d, long s)
+    {
+        if (NDim >= MaxDims)
+        {
+            throw new NotSupportedException($"GPU kernels take at most {MaxDims} non-mergeable dimensions.");
+        }
+        var (dims, strides) = (new[] { D0, D1, D2, D3, D4, D5, D6, D7 }, new[] { S0, S1, S2, S3, S4, S5, S6, S7 });
+        var l = new StridedLayout { NDim = NDim + 1, Start = Start };
+        l.Set(0, d, s);
+        for (int k = 0; k < NDim; k++)
+        {
+            l.Set(k + 1, dims[k], strides[k]);
+        }
+        return l;
+    }
+
     private void Set(int k, long d, long s)
     {
         switch (k)

@@ -132,6 +132,27 @@ internal static class MatmulKernels
     }
 
     /// <summary>
+    /// o[oStart + b * mn + i] (+)= the sum over slices j, in order, of parts[(b * slices + j) * mn + i], for the total
+    /// = batches * mn outputs of a split-K product.
+    /// </summary>
+    public static void SumSlices<T, TOps>(ArrayView<T> parts, ArrayView<T> o, long oStart, long mn, long total, int slices, int accumulate, TOps ops)
+        where T : unmanaged where TOps : struct, IGemmOps<T>
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long v = Grid.GlobalIndex.X; v < total; v += stride)
+        {
+            long b = v / mn;
+            long first = (b * slices) * mn + (v - b * mn);
+            T acc = parts[first];
+            for (int j = 1; j < slices; j++)
+            {
+                acc = ops.Add(acc, parts[first + j * mn]);
+            }
+            o[oStart + v] = accumulate != 0 ? ops.Add(o[oStart + v], acc) : acc;
+        }
+    }
+
+    /// <summary>
     /// Shared-memory tiled product: a group of ty x tx threads computes a (ty*8) x (tx*8) block of one batch's
     /// output, each thread an 8x8 micro-tile in registers at rows ly + ty*i and columns lx + tx*j (so that a warp's
     /// shared reads and global writes are consecutive). Each step stages a Depth-deep slice of a and b in shared
@@ -412,7 +433,7 @@ public sealed partial class GpuDevice
         }
     }
 
-    private void MatmulImpl<T, TOps>(GpuMemory a, GpuMemory b, GpuMemory o, GemmShape s, long batch, long total)
+    private void MatmulImpl<T, TOps>(GpuMemory a, GpuMemory b, GpuMemory o, GemmShape s, long batch, long total, bool split = true)
         where T : unmanaged where TOps : struct, IGemmOps<T>
     {
         // Threads per group: a power of two up to 256 (16 x 16 threads, 128 x 128 block tiles on a GPU).
@@ -428,7 +449,15 @@ public sealed partial class GpuDevice
             simple(GridFor(total), a.View<T>(), b.View<T>(), o.View<T>(), s, total, default);
             return;
         }
-        if (typeof(T) == typeof(float) && GroupSize >= Gemm128.Threads && UseGemm128)
+        bool gemm128 = typeof(T) == typeof(float) && GroupSize >= Gemm128.Threads && UseGemm128;
+        long tiles = gemm128 ? ((s.M + Gemm128.Tile - 1) / Gemm128.Tile) * ((s.N + Gemm128.Tile - 1) / Gemm128.Tile) : tilesM * tilesN;
+        int slices = split && s.ABatch.NDim < StridedLayout.MaxDims && s.BBatch.NDim < StridedLayout.MaxDims ? SplitK(tiles * batch, s.K) : 1;
+        if (slices > 1)
+        {
+            MatmulSplitK<T, TOps>(a, b, o, s, batch, slices);
+            return;
+        }
+        if (gemm128)
         {
             long blocks = batch * ((s.M + Gemm128.Tile - 1) / Gemm128.Tile) * ((s.N + Gemm128.Tile - 1) / Gemm128.Tile);
             if (blocks <= int.MaxValue)
@@ -441,6 +470,52 @@ public sealed partial class GpuDevice
         }
         var tiled = Kernel("matmul.tiled", acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, int, int, int, TOps>(MatmulKernels.Tiled));
         tiled(new KernelConfig((int)groups, threads), a.View<T>(), b.View<T>(), o.View<T>(), s, tx, (int)tilesM, (int)tilesN, default);
+    }
+
+    /// <summary>
+    /// How many slices of K a product of <paramref name="blocks"/> output blocks (all batches) runs as: a short product
+    /// (a few rows times a large matrix, as a quantized layer's prompt, or attention's probabilities times v) has too
+    /// few blocks to occupy the GPU's multiprocessors (32 rows of 4096 columns: 32 of 132 on an H100), so K is cut
+    /// into slices run as a batch of their own, about two blocks per multiprocessor, each slice at least 64 deep; 1
+    /// when there are blocks enough or K is short.
+    /// </summary>
+    private int SplitK(long blocks, int k)
+    {
+        int multiprocessors = Accelerator.NumMultiprocessors;
+        if (blocks >= multiprocessors)
+        {
+            return 1;
+        }
+        long target = (2L * multiprocessors + blocks - 1) / blocks;
+        int slices = 1;
+        while (slices * 2 <= target && k % (slices * 2) == 0 && k / (slices * 2) >= 64)
+        {
+            slices *= 2;
+        }
+        return slices;
+    }
+
+    /// <summary>
+    /// The product as <paramref name="slices"/> products over consecutive slices of K, one more (innermost) batch
+    /// dimension (slice j reads a's columns and b's rows from j * K / slices on), into scratch; then each output's
+    /// slices summed in order into o.
+    /// </summary>
+    private void MatmulSplitK<T, TOps>(GpuMemory a, GpuMemory b, GpuMemory o, GemmShape s, long batch, int slices)
+        where T : unmanaged where TOps : struct, IGemmOps<T>
+    {
+        int depth = s.K / slices;
+        long mn = (long)s.M * s.N;
+        var parts = Allocate(batch * slices * mn * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        var sliced = s;
+        sliced.K = depth;
+        sliced.ABatch = s.ABatch.WithInnerDim(slices, depth * s.ACol);
+        sliced.BBatch = s.BBatch.WithInnerDim(slices, depth * s.BRow);
+        sliced.OStart = 0;
+        sliced.Accumulate = 0;
+        MatmulImpl<T, TOps>(a, b, parts, sliced, batch * slices, batch * slices * mn, split: false);
+        var sum = Kernel("matmul.sumslices", acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, long, long, long, int, int, TOps>(MatmulKernels.SumSlices));
+        sum(GridFor(batch * mn), parts.View<T>(), o.View<T>(), s.OStart, mn, batch * mn, slices, s.Accumulate, default);
+        Release(parts);
     }
 
     /// <summary>

@@ -17,6 +17,19 @@ public static class PtxCheck
     /// <summary>Kernels that only 256-thread groups (a GPU) load, so that the CPU accelerator's test runs never do.</summary>
     public static IEnumerable<MethodInfo> GpuGroupKernels => new[] { typeof(Gemm128).GetMethod(nameof(Gemm128.Kernel))! };
 
+    /// <summary>
+    /// The float32 kernels that must read four elements per access (see <see cref="Quad{T}"/>), and whether they must
+    /// also write four at a time (the reduction writes one value per group).
+    /// </summary>
+    public static IEnumerable<(MethodInfo Kernel, bool Writes)> VectorAccessKernels => new[]
+    {
+        (typeof(ElementwiseKernels).GetMethod(nameof(ElementwiseKernels.Unary))!.MakeGenericMethod(typeof(float), typeof(F32Ops)), true),
+        (typeof(ElementwiseKernels).GetMethod(nameof(ElementwiseKernels.Binary))!.MakeGenericMethod(typeof(float), typeof(F32Ops)), true),
+        (typeof(FusedKernels).GetMethod(nameof(FusedKernels.Run))!, true),
+        (typeof(OnlineSoftmaxKernels).GetMethod(nameof(OnlineSoftmaxKernels.QuadGroups))!.MakeGenericMethod(typeof(float), typeof(F32Ops)), true),
+        (typeof(ReduceKernels).GetMethod(nameof(ReduceKernels.QuadGroups))!.MakeGenericMethod(typeof(float), typeof(F32Ops)), false),
+    };
+
     /// <summary>The PTX of each kernel, compiled for <paramref name="architecture"/> (default sm_80).</summary>
     public static IReadOnlyList<(MethodInfo Kernel, string Ptx)> Compile(IEnumerable<MethodInfo> kernels, CudaArchitecture? architecture = null)
     {

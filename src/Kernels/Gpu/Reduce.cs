@@ -16,6 +16,11 @@ internal static class ReduceKernels
     public const int MaxGroupSize = 256;
 
     /// <summary>Tree reduction of one value per thread, for any group size; every thread gets the result.</summary>
+    /// <remarks>
+    /// Warp shuffles and one shared-memory step instead (two barriers where this takes nine for 256 threads) measured
+    /// no faster on an H100 (row sums 0.057 -> 0.061 ms, softmax 0.143 -> 0.146), and one token through a 4-bit
+    /// 4096^2 weight took 0.104 ms against 0.078 ms (perf/results/gpu-check-h100-run11.md), so the tree stays.
+    /// </remarks>
     public static T GroupReduce<T, TOps>(ArrayView<T> shared, T value, int op, TOps ops)
         where T : unmanaged where TOps : struct, IGpuOps<T>
     {
@@ -75,6 +80,44 @@ internal static class ReduceKernels
             for (long j = begin + tid; j < end; j += size)
             {
                 acc = ops.Binary(op, acc, x[start + inner.Offset(j)]);
+            }
+            acc = GroupReduce(shared, acc, op, ops);
+            if (tid == 0)
+            {
+                o[v] = acc;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Groups"/> for rows of consecutive elements that start, like their chunks, at multiples of four: each
+    /// thread reads four elements per access (see <see cref="Quad{T}"/>), the last k % 4 one by one.
+    /// </summary>
+    public static void QuadGroups<T, TOps>(ArrayView<T> x, StridedLayout outer, ArrayView<T> o, long nOut, long chunks, long chunkLen, long k, int op, T identity, TOps ops)
+        where T : unmanaged where TOps : struct, IGpuOps<T>
+    {
+        var shared = SharedMemory.Allocate<T>(MaxGroupSize);
+        var x4 = x.Cast<Quad<T>>();
+        long groups = Grid.DimX, n = nOut * chunks;
+        int tid = Group.IdxX, size = Group.DimX;
+        for (long v = Grid.IdxX; v < n; v += groups)
+        {
+            long i = v / chunks;
+            long begin = (v - i * chunks) * chunkLen;
+            long end = begin + chunkLen < k ? begin + chunkLen : k;
+            long start = outer.Offset(i) + begin, stop = outer.Offset(i) + end;
+            T acc = identity;
+            for (long q = (start >> 2) + tid; q < stop >> 2; q += size)
+            {
+                var u = x4[q];
+                for (int lane = 0; lane < 4; lane++)
+                {
+                    acc = ops.Binary(op, acc, u[lane]);
+                }
+            }
+            for (long j = (stop & ~3L) + tid; j < stop; j += size)
+            {
+                acc = ops.Binary(op, acc, x[j]);
             }
             acc = GroupReduce(shared, acc, op, ops);
             if (tid == 0)
@@ -287,12 +330,25 @@ public sealed partial class GpuDevice
         {
             // Rows contiguous in memory: a group per output. Few outputs: each split into chunks (at least a few
             // elements per thread) so that every group has work, then the chunks reduced as rows of their own.
-            var groups = ReduceGroupsKernel<T, TOps>();
             long chunks = nOut >= MaxGroups ? 1 : Math.Clamp(MaxGroups / nOut, 1, (k + groupSize * 4 - 1) / (groupSize * 4));
             long chunkLen = (k + chunks - 1) / chunks;
+            // Rows of consecutive elements at multiples of four (chunks too) are read four elements at a time.
+            bool quads = inner.NDim == 1 && outer.Aligned(4);
+            if (quads)
+            {
+                chunkLen = (chunkLen + 3) & ~3L;
+            }
             chunks = (k + chunkLen - 1) / chunkLen;
             var target = chunks == 1 ? o : Allocate(nOut * chunks * size);
-            groups(GroupsFor(nOut * chunks, groupSize), x.View<T>(), outer, inner, target.View<T>(), nOut, chunks, chunkLen, k, (int)op, identity, default);
+            if (quads)
+            {
+                var quadGroups = Kernel("reduce.quadgroups", a => a.LoadStreamKernel<ArrayView<T>, StridedLayout, ArrayView<T>, long, long, long, long, int, T, TOps>(ReduceKernels.QuadGroups));
+                quadGroups(GroupsFor(nOut * chunks, groupSize), x.View<T>(), outer, target.View<T>(), nOut, chunks, chunkLen, k, (int)op, identity, default);
+            }
+            else
+            {
+                ReduceGroupsKernel<T, TOps>()(GroupsFor(nOut * chunks, groupSize), x.View<T>(), outer, inner, target.View<T>(), nOut, chunks, chunkLen, k, (int)op, identity, default);
+            }
             if (chunks > 1)
             {
                 ReduceImpl<T, TOps>(op, target, StridedLayout.From(new[] { nOut }, new[] { chunks }, 0), StridedLayout.From(new[] { chunks }, new[] { 1L }, 0), o, nOut, chunks);
