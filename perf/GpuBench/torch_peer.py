@@ -51,6 +51,8 @@ ms = median_ms(lambda: a * b + c)
 row("B2", f"a*b+c, {n} floats", ms, f"{16.0 * n / (ms * 1e6):.0f} GB/s")
 ms = median_ms(lambda: torch.addcmul(c, a, b))
 row("B2", f"addcmul (fused a*b+c), {n} floats", ms, f"{16.0 * n / (ms * 1e6):.0f} GB/s")
+ms = median_ms(lambda: torch.nn.functional.gelu(a, approximate="tanh"))
+row("X5", f"gelu (tanh approximation), F.gelu fused, {n} floats", ms, f"{8.0 * n / (ms * 1e6):.0f} GB/s")
 ms = median_ms(lambda: a.sum())
 row("B3", f"sum of {n} floats", ms, f"{4.0 * n / (ms * 1e6):.0f} GB/s")
 

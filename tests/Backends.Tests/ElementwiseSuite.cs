@@ -395,24 +395,58 @@ public abstract class ElementwiseSuite
     [Fact]
     public void CompiledChainsMatchTheirReference()
     {
-        // Fused float32 chains: full, scalar and partially broadcast inputs, unary and binary steps.
-        var f = Mx.Compile(xs => new[] { Mx.Add(Mx.Multiply(Mx.Exp(Mx.Negative(xs[0])), xs[1]), Mx.Tanh(Mx.Divide(xs[2], 2.0))) });
-        foreach (int n in new[] { 1, 2, 4, 7, 1023 }) // 3n elements: every n % 4
+        // On the GPU a chain runs as a kernel of its own (ChainKernels) or through the interpreter (FusedKernels):
+        // both, each with full, scalar and partially broadcast inputs, unary and binary steps, and the longest chain.
+        var device = Device.Type == DeviceType.Gpu ? GpuRuntime.Device : null;
+        foreach (bool chains in device == null ? new[] { true } : new[] { true, false })
         {
-            var a = H.RandF(n * 3, n);
-            var b = H.RandF(3, n + 1);
-            var c = H.RandF(1, n + 2);
-            MxArray got;
-            using (Mx.StreamScope(Device))
+            if (device != null) device.UseChainKernels = chains;
+            try
             {
-                got = f(new[] { Mx.Array(a, new[] { n, 3 }), Mx.Array(b, new[] { 1, 3 }), Mx.Array(c, Array.Empty<int>()) })[0];
-                Mx.Eval(got);
+                var f = Mx.Compile(xs => new[] { Mx.Add(Mx.Multiply(Mx.Exp(Mx.Negative(xs[0])), xs[1]), Mx.Tanh(Mx.Divide(xs[2], 2.0))) });
+                foreach (int n in new[] { 1, 2, 4, 7, 1023 }) // 3n elements: every n % 4
+                {
+                    var a = H.RandF(n * 3, n);
+                    var b = H.RandF(3, n + 1);
+                    var c = H.RandF(1, n + 2);
+                    MxArray got;
+                    using (Mx.StreamScope(Device))
+                    {
+                        got = f(new[] { Mx.Array(a, new[] { n, 3 }), Mx.Array(b, new[] { 1, 3 }), Mx.Array(c, Array.Empty<int>()) })[0];
+                        Mx.Eval(got);
+                    }
+                    var want = new double[n * 3];
+                    for (int i = 0; i < n; i++)
+                        for (int j = 0; j < 3; j++)
+                            want[i * 3 + j] = Math.Exp(-a[i * 3 + j]) * b[j] + Math.Tanh(c[0] / 2.0);
+                    H.Close(want, got, 2e-5, 2e-6, $"compiled n={n}, chain kernels {chains}");
+                }
+                // The longest chain a fused kernel takes: t = t * s + x eight times (16 steps, a 33-node tree).
+                var g = Mx.Compile(xs =>
+                {
+                    var t = xs[0];
+                    for (int k = 0; k < 8; k++) t = Mx.Add(Mx.Multiply(t, xs[1]), xs[0]);
+                    return new[] { t };
+                });
+                var x = H.RandF(37, 9);
+                MxArray longest;
+                using (Mx.StreamScope(Device))
+                {
+                    longest = g(new[] { Mx.Array(x, new[] { 37 }), Mx.Array(new[] { 0.75f }, Array.Empty<int>()) })[0];
+                    Mx.Eval(longest);
+                }
+                var expect = x.Select(v =>
+                {
+                    double t = v;
+                    for (int k = 0; k < 8; k++) t = t * 0.75 + v;
+                    return t;
+                }).ToArray();
+                H.Close(expect, longest, 1e-5, 1e-6, $"16 steps, chain kernels {chains}");
             }
-            var want = new double[n * 3];
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < 3; j++)
-                    want[i * 3 + j] = Math.Exp(-a[i * 3 + j]) * b[j] + Math.Tanh(c[0] / 2.0);
-            H.Close(want, got, 2e-5, 2e-6, $"compiled n={n}");
+            finally
+            {
+                if (device != null) device.UseChainKernels = true;
+            }
         }
     }
 

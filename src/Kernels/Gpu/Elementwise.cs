@@ -257,6 +257,15 @@ public sealed partial class GpuDevice
             return;
         }
         bool classify = op is UnaryOp.IsNaN or UnaryOp.IsInf or UnaryOp.IsPosInf or UnaryOp.IsNegInf;
+        if (t == GpuType.Float32 && op <= UnaryOp.Radians && UseChainKernels)
+        {
+            // A kernel for this op alone (a one-step fused chain). The kernel below holds every op's code, double-
+            // precision paths included: on an H100 gelu written as six binary ops and a sigmoid over 16M floats took
+            // 9.7 ms, where the six binary ops alone run at B2's ~0.08 ms each, and the same seven ops as one chain
+            // kernel 0.084 ms (perf/results/gpu-check-h100-run13.md, X5). Not yet measured on a GPU this way.
+            Fused(new[] { 0, (int)op, -1, 0 }, new[] { x }, new[] { false }, o, n);
+            return;
+        }
         switch (t)
         {
             case GpuType.Float32: UnaryImpl<float, F32Ops>(op, classify, x, o, n); break;

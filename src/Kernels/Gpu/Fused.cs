@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -62,6 +63,31 @@ internal static class FusedKernels
 
 public sealed partial class GpuDevice
 {
+    // Each program's chain kernel (null: it takes the interpreter), by the program's text.
+    private readonly Dictionary<string, Action<KernelConfig, ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long>?> _chains = new();
+
+    /// <summary>Whether fused programs run as kernels of their own (<see cref="ChainKernels"/>); false runs the interpreter (MLX_GPU_FUSED=interpret).</summary>
+    public bool UseChainKernels { get; set; } = Environment.GetEnvironmentVariable("MLX_GPU_FUSED") != "interpret";
+
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "ILGPU emits code at run time: this assembly never runs trimmed or under NativeAOT.")]
+    private Action<KernelConfig, ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long>? ChainKernel(int[] program)
+    {
+        if (!UseChainKernels)
+        {
+            return null;
+        }
+        string key = string.Join(",", program);
+        if (!_chains.TryGetValue(key, out var chain))
+        {
+            var type = ChainKernels.ChainType(program);
+            chain = type == null ? null : Kernel("fused:" + key, a => a.LoadStreamKernel(
+                typeof(ChainKernels).GetMethod(nameof(ChainKernels.Run))!.MakeGenericMethod(type)
+                    .CreateDelegate<Action<ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long>>()));
+            _chains[key] = chain;
+        }
+        return chain;
+    }
+
     public static int FusedMaxSteps => FusedKernels.MaxSteps;
 
     public static int FusedMaxInputs => FusedKernels.MaxInputs;
@@ -81,13 +107,19 @@ public sealed partial class GpuDevice
         {
             throw new ArgumentException($"A fused kernel takes 1 to {FusedKernels.MaxInputs} inputs and at most {FusedKernels.MaxSteps} steps.");
         }
+        ArrayView<float> View(int k) => inputs[Math.Min(k, inputs.Length - 1)].View<float>();
+        long Step(int k) => k < inputs.Length && !scalar[k] ? 1 : 0;
+        var chain = ChainKernel(program);
+        if (chain != null)
+        {
+            chain(GridFor((n + 3) / 4), View(0), Step(0), View(1), Step(1), View(2), Step(2), View(3), Step(3), output.View<float>(), n);
+            return;
+        }
         var code = Allocate(program.Length * sizeof(int));
         fixed (int* p = program)
         {
             Upload(code, (nint)p, program.Length * sizeof(int));
         }
-        ArrayView<float> View(int k) => inputs[Math.Min(k, inputs.Length - 1)].View<float>();
-        long Step(int k) => k < inputs.Length && !scalar[k] ? 1 : 0;
         var kernel = Kernel("fused", a => a.LoadStreamKernel<ArrayView<int>, int, ArrayView<float>, long, ArrayView<float>, long,
             ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long>(FusedKernels.Run));
         kernel(GridFor((n + 3) / 4), code.View<int>(), steps, View(0), Step(0), View(1), Step(1), View(2), Step(2), View(3), Step(3), output.View<float>(), n);

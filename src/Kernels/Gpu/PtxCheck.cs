@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using ILGPU;
 using ILGPU.Algorithms;
@@ -28,7 +29,13 @@ public static class PtxCheck
         (typeof(FusedKernels).GetMethod(nameof(FusedKernels.Run))!, true),
         (typeof(OnlineSoftmaxKernels).GetMethod(nameof(OnlineSoftmaxKernels.QuadGroups))!.MakeGenericMethod(typeof(float), typeof(F32Ops)), true),
         (typeof(ReduceKernels).GetMethod(nameof(ReduceKernels.QuadGroups))!.MakeGenericMethod(typeof(float), typeof(F32Ops)), false),
+        (ChainKernel(new[] { 1, (int)BinaryOp.Multiply, -1, -2, 1, (int)BinaryOp.Add, 0, -3 }), true),
     };
+
+    /// <summary>The kernel of one fused program (<see cref="ChainKernels"/>), e.g. a*b+c as {1, Multiply, -1, -2, 1, Add, 0, -3}.</summary>
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "ILGPU emits code at run time: this assembly never runs trimmed or under NativeAOT.")]
+    public static MethodInfo ChainKernel(int[] program) =>
+        typeof(ChainKernels).GetMethod(nameof(ChainKernels.Run))!.MakeGenericMethod(ChainKernels.ChainType(program)!);
 
     /// <summary>The PTX of each kernel, compiled for <paramref name="architecture"/> (default sm_80).</summary>
     public static IReadOnlyList<(MethodInfo Kernel, string Ptx)> Compile(IEnumerable<MethodInfo> kernels, CudaArchitecture? architecture = null)
