@@ -63,6 +63,14 @@ internal static class ReduceKernels
         }
     }
 
+    /// <summary>Work item v of a split row: row v / chunks, its elements [begin, end) of k in chunks of chunkLen.</summary>
+    public static (long Row, long Begin, long End) Chunk(long v, long chunks, long chunkLen, long k)
+    {
+        long row = v / chunks;
+        long begin = (v - row * chunks) * chunkLen;
+        return (row, begin, begin + chunkLen < k ? begin + chunkLen : k);
+    }
+
     // Output v is chunk (v % chunks) of the reduction of output (v / chunks).
     public static void Groups<T, TOps>(ArrayView<T> x, StridedLayout outer, StridedLayout inner, ArrayView<T> o, long nOut, long chunks, long chunkLen, long k, int op, T identity, TOps ops)
         where T : unmanaged where TOps : struct, IGpuOps<T>
@@ -72,9 +80,7 @@ internal static class ReduceKernels
         int tid = Group.IdxX, size = Group.DimX;
         for (long v = Grid.IdxX; v < n; v += groups)
         {
-            long i = v / chunks;
-            long begin = (v - i * chunks) * chunkLen;
-            long end = begin + chunkLen < k ? begin + chunkLen : k;
+            var (i, begin, end) = Chunk(v, chunks, chunkLen, k);
             long start = outer.Offset(i);
             T acc = identity;
             for (long j = begin + tid; j < end; j += size)
@@ -102,9 +108,7 @@ internal static class ReduceKernels
         int tid = Group.IdxX, size = Group.DimX;
         for (long v = Grid.IdxX; v < n; v += groups)
         {
-            long i = v / chunks;
-            long begin = (v - i * chunks) * chunkLen;
-            long end = begin + chunkLen < k ? begin + chunkLen : k;
+            var (i, begin, end) = Chunk(v, chunks, chunkLen, k);
             long start = outer.Offset(i) + begin, stop = outer.Offset(i) + end;
             T acc = identity;
             for (long q = (start >> 2) + tid; q < stop >> 2; q += size)
@@ -174,9 +178,7 @@ internal static class ReduceKernels
         bool isMax = max != 0;
         for (long v = Grid.IdxX; v < n; v += groups)
         {
-            long i = v / chunks;
-            long begin = (v - i * chunks) * chunkLen;
-            long end = begin + chunkLen < k ? begin + chunkLen : k;
+            var (i, begin, end) = Chunk(v, chunks, chunkLen, k);
             long start = outer.Offset(i);
             // A thread past the end holds index k, which loses to any real element.
             long first = begin + tid;

@@ -60,9 +60,7 @@ internal static class ScanKernels
         int tid = Group.IdxX, size = Group.DimX;
         for (long v = Grid.IdxX; v < count; v += groups)
         {
-            long r = v / blocks;
-            long begin = (v - r * blocks) * blockLen;
-            long end = begin + blockLen < n ? begin + blockLen : n;
+            var (r, begin, end) = ReduceKernels.Chunk(v, blocks, blockLen, n);
             long xs = xRows.Offset(r), os = oRows.Offset(r);
             T carry = begin == 0 ? identity : carries[v];
             for (long t0 = begin; t0 < end; t0 += size)
