@@ -1,0 +1,141 @@
+using Mlx.Kernels;
+
+namespace Mlx;
+
+/// <summary>What a <see cref="LinalgPrimitive"/> computes for each matrix of its batch.</summary>
+internal enum LinalgKind
+{
+    Inverse, TriangularInverse, Cholesky, Qr, Eigh, Eigvalsh, Svd, SingularValues, Slogdet,
+}
+
+/// <summary>
+/// mlx.core.linalg's factorizations over the last two dims, batched over the others, on the host in double precision
+/// (<see cref="DenseLinalg"/>): float32 is widened and rounded back. Inputs are float32 or float64 (checked by the ops).
+/// No derivatives (as most of MLX's); placed on the GPU they run on the host.
+/// </summary>
+internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false) : Primitive
+{
+    public LinalgKind Kind { get; } = kind;
+
+    public bool Upper { get; } = upper;
+
+    public override string Name => Kind.ToString();
+
+    public override bool IsEquivalent(Primitive other) => other is LinalgPrimitive p && p.Kind == Kind && p.Upper == Upper;
+
+    public override void EvalCpu(MxArray[] inputs, MxArray[] outputs)
+    {
+        var a = Read(inputs[0]);
+        var shape = inputs[0].ShapeRef;
+        int m = shape[^2], n = shape[^1];
+        long batch = m * n == 0 ? 0 : a.Length / ((long)m * n);
+        var results = outputs.Select(o => new double[o.Size]).ToArray();
+        if (m * n == 0)
+        {
+            // Empty matrices: det 1 (sign 1, log 0); U of an m x 0 matrix is the identity; the rest are empty.
+            if (Kind == LinalgKind.Slogdet) Array.Fill(results[0], 1.0);
+            if (Kind == LinalgKind.Svd && m > 0)
+                for (long k = 0; k < results[0].Length; k += (long)m * m)
+                    for (int r = 0; r < m; r++) results[0][k + r * m + r] = 1;
+        }
+        for (long i = 0; i < batch; i++)
+        {
+            var matrix = a.AsSpan((int)(i * m * n), m * n);
+            Span<double> Out(int k) => results[k].AsSpan((int)(i * (results[k].Length / batch)), (int)(results[k].Length / batch));
+            switch (Kind)
+            {
+                case LinalgKind.Inverse:
+                {
+                    var lu = matrix.ToArray();
+                    var perm = new int[n];
+                    if (!DenseLinalg.LuFactor(lu, n, perm)) throw new InvalidOperationException("[linalg.inv] The matrix is singular.");
+                    var x = Out(0);
+                    x.Clear();
+                    for (int r = 0; r < n; r++) x[r * n + r] = 1;
+                    DenseLinalg.LuSolve(lu, n, perm, x, n);
+                    break;
+                }
+                case LinalgKind.TriangularInverse:
+                {
+                    var x = Out(0);
+                    x.Clear();
+                    for (int r = 0; r < n; r++) x[r * n + r] = 1;
+                    for (int r = 0; r < n; r++)
+                        if (matrix[r * n + r] == 0) throw new InvalidOperationException("[linalg.tri_inv] The matrix is singular.");
+                    DenseLinalg.SolveTriangular(matrix, n, Upper, x, n);
+                    break;
+                }
+                case LinalgKind.Cholesky:
+                {
+                    var x = Out(0);
+                    matrix.CopyTo(x);
+                    if (!DenseLinalg.Cholesky(x, n, Upper)) throw new InvalidOperationException("[linalg.cholesky] The matrix is not positive definite.");
+                    break;
+                }
+                case LinalgKind.Slogdet:
+                {
+                    // sign(det) and log|det| from PA = LU: the permutation's parity times the pivots' signs.
+                    var lu = matrix.ToArray();
+                    var perm = new int[n];
+                    bool regular = DenseLinalg.LuFactor(lu, n, perm);
+                    double sign = 1, logAbs = 0;
+                    for (int r = 0; r < n; r++)
+                    {
+                        sign *= Math.Sign(lu[r * n + r]);
+                        logAbs += Math.Log(Math.Abs(lu[r * n + r]));
+                    }
+                    var seen = new bool[n];
+                    for (int r = 0; r < n; r++)
+                    {
+                        if (seen[r]) continue;
+                        int length = 0;
+                        for (int c = r; !seen[c]; c = perm[c], length++) seen[c] = true;
+                        if (length % 2 == 0) sign = -sign;
+                    }
+                    Out(0)[0] = regular ? sign : 0;
+                    Out(1)[0] = regular ? logAbs : double.NegativeInfinity;
+                    break;
+                }
+                case LinalgKind.Qr:
+                    DenseLinalg.Qr(matrix, m, n, Out(0), Out(1));
+                    break;
+                case LinalgKind.Eigh:
+                    DenseLinalg.Eigh(matrix, n, Out(0), Out(1));
+                    break;
+                case LinalgKind.Eigvalsh:
+                    DenseLinalg.Eigh(matrix, n, Out(0), default);
+                    break;
+                case LinalgKind.Svd:
+                    DenseLinalg.Svd(matrix, m, n, Out(1), Out(0), Out(2));
+                    break;
+                default:
+                    DenseLinalg.Svd(matrix, m, n, Out(0), default, default);
+                    break;
+            }
+        }
+        for (int k = 0; k < outputs.Length; k++) Write(outputs[k], results[k]);
+    }
+
+    private static double[] Read(MxArray x)
+    {
+        var c = Cast.Contiguous(x);
+        try
+        {
+            var values = new double[c.Size];
+            if (c.DType == DType.Float64) new ReadOnlySpan<double>(c.Ptr<double>(), values.Length).CopyTo(values);
+            else for (int i = 0; i < values.Length; i++) values[i] = c.Ptr<float>()[i];
+            return values;
+        }
+        finally
+        {
+            if (!ReferenceEquals(c, x)) c.Buffer.Release();
+        }
+    }
+
+    private static void Write(MxArray o, double[] values)
+    {
+        o.AllocateData();
+        if (o.DType == DType.Float64) values.CopyTo(new Span<double>(o.Ptr<double>(), values.Length));
+        else for (int i = 0; i < values.Length; i++) o.Ptr<float>()[i] = (float)values[i];
+    }
+}

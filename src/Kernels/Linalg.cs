@@ -1,0 +1,347 @@
+namespace Mlx.Kernels;
+
+/// <summary>
+/// Dense factorizations of one row-major matrix in double precision, for mlx.core.linalg on the CPU (float32 inputs
+/// are widened by the caller): LU with partial pivoting (inverse, solve), Cholesky, triangular solves, Householder
+/// QR, the symmetric eigenproblem by cyclic Jacobi rotations and the SVD by one-sided Jacobi (Hestenes). Jacobi
+/// methods are slower than LAPACK's for large matrices but accurate to working precision and short to verify.
+/// </summary>
+public static class DenseLinalg
+{
+    /// <summary>PA = LU in place (unit-diagonal L below, U on and above the diagonal); false when a pivot is zero.</summary>
+    public static bool LuFactor(Span<double> a, int n, Span<int> perm)
+    {
+        for (int i = 0; i < n; i++) perm[i] = i;
+        bool regular = true;
+        for (int k = 0; k < n; k++)
+        {
+            int p = k;
+            double best = Math.Abs(a[k * n + k]);
+            for (int i = k + 1; i < n; i++)
+            {
+                double v = Math.Abs(a[i * n + k]);
+                if (v > best) (best, p) = (v, i);
+            }
+            if (best == 0)
+            {
+                regular = false;
+                continue;
+            }
+            if (p != k)
+            {
+                for (int j = 0; j < n; j++) (a[k * n + j], a[p * n + j]) = (a[p * n + j], a[k * n + j]);
+                (perm[k], perm[p]) = (perm[p], perm[k]);
+            }
+            double pivot = a[k * n + k];
+            for (int i = k + 1; i < n; i++)
+            {
+                double f = a[i * n + k] /= pivot;
+                if (f == 0) continue;
+                for (int j = k + 1; j < n; j++) a[i * n + j] -= f * a[k * n + j];
+            }
+        }
+        return regular;
+    }
+
+    /// <summary>Solves A X = B (B n x nrhs, overwritten by X) from <see cref="LuFactor"/>'s result.</summary>
+    public static void LuSolve(ReadOnlySpan<double> lu, int n, ReadOnlySpan<int> perm, Span<double> b, int nrhs)
+    {
+        var x = new double[n * nrhs];
+        for (int i = 0; i < n; i++) b.Slice(perm[i] * nrhs, nrhs).CopyTo(x.AsSpan(i * nrhs, nrhs));
+        SolveTriangular(lu, n, upper: false, x, nrhs, unitDiagonal: true);
+        SolveTriangular(lu, n, upper: true, x, nrhs);
+        x.CopyTo(b);
+    }
+
+    /// <summary>
+    /// The Cholesky factor of the symmetric positive definite A in place, from A's lower triangle: L (lower, zeros
+    /// above) or, when <paramref name="upper"/>, U = L^T; false when A is not positive definite.
+    /// </summary>
+    public static bool Cholesky(Span<double> a, int n, bool upper)
+    {
+        for (int j = 0; j < n; j++)
+        {
+            double d = a[j * n + j];
+            for (int k = 0; k < j; k++) d -= a[j * n + k] * a[j * n + k];
+            if (!(d > 0)) return false;
+            double l = Math.Sqrt(d);
+            a[j * n + j] = l;
+            for (int i = j + 1; i < n; i++)
+            {
+                double s = a[i * n + j];
+                for (int k = 0; k < j; k++) s -= a[i * n + k] * a[j * n + k];
+                a[i * n + j] = s / l;
+            }
+        }
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = i + 1; j < n; j++)
+            {
+                if (upper)
+                {
+                    a[i * n + j] = a[j * n + i];
+                    a[j * n + i] = 0;
+                }
+                else
+                {
+                    a[i * n + j] = 0;
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Solves T X = B in place for the triangle of T (n x n) named by <paramref name="upper"/>; B is n x nrhs.</summary>
+    public static void SolveTriangular(ReadOnlySpan<double> t, int n, bool upper, Span<double> b, int nrhs, bool unitDiagonal = false)
+    {
+        for (int step = 0; step < n; step++)
+        {
+            int i = upper ? n - 1 - step : step;
+            var row = b.Slice(i * nrhs, nrhs);
+            int from = upper ? i + 1 : 0, to = upper ? n : i;
+            for (int k = from; k < to; k++)
+            {
+                double f = t[i * n + k];
+                if (f == 0) continue;
+                var other = b.Slice(k * nrhs, nrhs);
+                for (int c = 0; c < nrhs; c++) row[c] -= f * other[c];
+            }
+            if (!unitDiagonal)
+            {
+                double d = t[i * n + i];
+                for (int c = 0; c < nrhs; c++) row[c] /= d;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The reduced QR of A (m x n): Q (m x k, orthonormal columns) and R (k x n, upper triangular), k = min(m, n), by
+    /// Householder reflections.
+    /// </summary>
+    public static void Qr(ReadOnlySpan<double> a, int m, int n, Span<double> q, Span<double> r)
+    {
+        int k = Math.Min(m, n);
+        var w = a.ToArray();
+        var vs = new double[k][];
+        for (int j = 0; j < k; j++)
+        {
+            double norm = 0;
+            for (int i = j; i < m; i++) norm += w[i * n + j] * w[i * n + j];
+            norm = Math.Sqrt(norm);
+            var v = new double[m - j];
+            if (norm == 0)
+            {
+                vs[j] = v;
+                continue;
+            }
+            double alpha = w[j * n + j] > 0 ? -norm : norm;
+            for (int i = j; i < m; i++) v[i - j] = w[i * n + j];
+            v[0] -= alpha;
+            double vv = 0;
+            foreach (double x in v) vv += x * x;
+            if (vv > 0)
+            {
+                for (int c = j; c < n; c++)
+                {
+                    double dot = 0;
+                    for (int i = j; i < m; i++) dot += v[i - j] * w[i * n + c];
+                    double f = 2 * dot / vv;
+                    for (int i = j; i < m; i++) w[i * n + c] -= f * v[i - j];
+                }
+            }
+            vs[j] = v;
+        }
+        for (int i = 0; i < k; i++)
+            for (int c = 0; c < n; c++)
+                r[i * n + c] = c >= i ? w[i * n + c] : 0;
+        // Q = H_0 H_1 ... H_{k-1} applied to the first k columns of the identity.
+        q.Clear();
+        for (int i = 0; i < k; i++) q[i * k + i] = 1;
+        for (int j = k - 1; j >= 0; j--)
+        {
+            var v = vs[j];
+            double vv = 0;
+            foreach (double x in v) vv += x * x;
+            if (vv == 0) continue;
+            for (int c = 0; c < k; c++)
+            {
+                double dot = 0;
+                for (int i = j; i < m; i++) dot += v[i - j] * q[i * k + c];
+                double f = 2 * dot / vv;
+                for (int i = j; i < m; i++) q[i * k + c] -= f * v[i - j];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Eigenvalues (ascending, into <paramref name="w"/>) and, when <paramref name="v"/> is not empty, eigenvectors
+    /// (the columns of v, n x n) of the symmetric matrix given by the lower triangle of A, by cyclic Jacobi rotations
+    /// until the off-diagonal part is negligible.
+    /// </summary>
+    public static void Eigh(ReadOnlySpan<double> a, int n, Span<double> w, Span<double> v)
+    {
+        var s = new double[n * n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j <= i; j++)
+                s[i * n + j] = s[j * n + i] = a[i * n + j];
+        var vec = new double[n * n];
+        for (int i = 0; i < n; i++) vec[i * n + i] = 1;
+        for (int sweep = 0; sweep < 100; sweep++)
+        {
+            double off = 0, diag = 0;
+            for (int i = 0; i < n; i++)
+            {
+                diag += s[i * n + i] * s[i * n + i];
+                for (int j = i + 1; j < n; j++) off += s[i * n + j] * s[i * n + j];
+            }
+            if (off <= 1e-30 * diag || off == 0) break;
+            for (int p = 0; p < n - 1; p++)
+            {
+                for (int q = p + 1; q < n; q++)
+                {
+                    double apq = s[p * n + q];
+                    if (apq == 0) continue;
+                    double theta = (s[q * n + q] - s[p * n + p]) / (2 * apq);
+                    double t = Math.Sign(theta) / (Math.Abs(theta) + Math.Sqrt(theta * theta + 1));
+                    if (theta == 0) t = 1;
+                    double c = 1 / Math.Sqrt(t * t + 1), sn = t * c;
+                    for (int k = 0; k < n; k++)
+                    {
+                        double skp = s[k * n + p], skq = s[k * n + q];
+                        s[k * n + p] = c * skp - sn * skq;
+                        s[k * n + q] = sn * skp + c * skq;
+                    }
+                    for (int k = 0; k < n; k++)
+                    {
+                        double spk = s[p * n + k], sqk = s[q * n + k];
+                        s[p * n + k] = c * spk - sn * sqk;
+                        s[q * n + k] = sn * spk + c * sqk;
+                    }
+                    for (int k = 0; k < n; k++)
+                    {
+                        double vkp = vec[k * n + p], vkq = vec[k * n + q];
+                        vec[k * n + p] = c * vkp - sn * vkq;
+                        vec[k * n + q] = sn * vkp + c * vkq;
+                    }
+                }
+            }
+        }
+        var order = Enumerable.Range(0, n).OrderBy(i => s[i * n + i]).ToArray();
+        for (int j = 0; j < n; j++)
+        {
+            w[j] = s[order[j] * n + order[j]];
+            if (!v.IsEmpty)
+                for (int i = 0; i < n; i++) v[i * n + j] = vec[i * n + order[j]];
+        }
+    }
+
+    /// <summary>
+    /// The SVD A = U diag(S) V^T of A (m x n): singular values descending into <paramref name="s"/> (min(m, n)) and,
+    /// when <paramref name="u"/> is not empty, the full U (m x m) and V^T (n x n), by one-sided Jacobi rotations of the
+    /// columns of A (of A^T when m &lt; n); U's columns past the rank are completed to an orthonormal basis.
+    /// </summary>
+    public static void Svd(ReadOnlySpan<double> a, int m, int n, Span<double> s, Span<double> u, Span<double> vt)
+    {
+        bool wide = m < n;
+        int rows = wide ? n : m, cols = wide ? m : n; // work on B = A or A^T, rows >= cols
+        var b = new double[rows * cols];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                if (wide) b[j * cols + i] = a[i * n + j];
+                else b[i * cols + j] = a[i * n + j];
+        var v = new double[cols * cols];
+        for (int i = 0; i < cols; i++) v[i * cols + i] = 1;
+        for (int sweep = 0; sweep < 100; sweep++)
+        {
+            bool rotated = false;
+            for (int p = 0; p < cols - 1; p++)
+            {
+                for (int q = p + 1; q < cols; q++)
+                {
+                    double alpha = 0, beta = 0, gamma = 0;
+                    for (int i = 0; i < rows; i++)
+                    {
+                        double bp = b[i * cols + p], bq = b[i * cols + q];
+                        alpha += bp * bp;
+                        beta += bq * bq;
+                        gamma += bp * bq;
+                    }
+                    if (gamma == 0 || Math.Abs(gamma) <= 1e-15 * Math.Sqrt(alpha * beta)) continue;
+                    rotated = true;
+                    double zeta = (beta - alpha) / (2 * gamma);
+                    double t = Math.Sign(zeta) / (Math.Abs(zeta) + Math.Sqrt(1 + zeta * zeta));
+                    if (zeta == 0) t = 1;
+                    double c = 1 / Math.Sqrt(1 + t * t), sn = c * t;
+                    for (int i = 0; i < rows; i++)
+                    {
+                        double bp = b[i * cols + p], bq = b[i * cols + q];
+                        b[i * cols + p] = c * bp - sn * bq;
+                        b[i * cols + q] = sn * bp + c * bq;
+                    }
+                    for (int i = 0; i < cols; i++)
+                    {
+                        double vp = v[i * cols + p], vq = v[i * cols + q];
+                        v[i * cols + p] = c * vp - sn * vq;
+                        v[i * cols + q] = sn * vp + c * vq;
+                    }
+                }
+            }
+            if (!rotated) break;
+        }
+        // Column norms are the singular values; sort descending.
+        var norms = new double[cols];
+        for (int j = 0; j < cols; j++)
+        {
+            double sum = 0;
+            for (int i = 0; i < rows; i++) sum += b[i * cols + j] * b[i * cols + j];
+            norms[j] = Math.Sqrt(sum);
+        }
+        var order = Enumerable.Range(0, cols).OrderByDescending(j => norms[j]).ToArray();
+        for (int j = 0; j < cols; j++) s[j] = norms[order[j]];
+        if (u.IsEmpty) return;
+        // B = Ub S Vb^T with Ub rows x rows (completed), Vb cols x cols.
+        var ub = new double[rows * rows];
+        int filled = 0;
+        for (int j = 0; j < cols; j++)
+        {
+            double sj = norms[order[j]];
+            if (sj <= 1e-300) break;
+            for (int i = 0; i < rows; i++) ub[i * rows + j] = b[i * cols + order[j]] / sj;
+            filled++;
+        }
+        CompleteBasis(ub, rows, filled);
+        var vb = new double[cols * cols];
+        for (int j = 0; j < cols; j++)
+            for (int i = 0; i < cols; i++)
+                vb[i * cols + j] = v[i * cols + order[j]];
+        // A = B (tall) or B^T (wide): A = Ub S Vb^T, or A = Vb S Ub^T.
+        var (uu, vv, um, vm) = wide ? (vb, ub, cols, rows) : (ub, vb, rows, cols);
+        uu.AsSpan(0, um * um).CopyTo(u);
+        for (int i = 0; i < vm; i++)
+            for (int j = 0; j < vm; j++)
+                vt[i * vm + j] = vv[j * vm + i];
+    }
+
+    // Columns [filled, n) of the n x n matrix q made orthonormal to the first ones (Gram-Schmidt on unit vectors, twice).
+    private static void CompleteBasis(double[] q, int n, int filled)
+    {
+        for (int e = 0; filled < n && e < n; e++)
+        {
+            var x = new double[n];
+            x[e] = 1;
+            for (int pass = 0; pass < 2; pass++)
+            {
+                for (int j = 0; j < filled; j++)
+                {
+                    double dot = 0;
+                    for (int i = 0; i < n; i++) dot += q[i * n + j] * x[i];
+                    for (int i = 0; i < n; i++) x[i] -= dot * q[i * n + j];
+                }
+            }
+            double norm = Math.Sqrt(x.Sum(t => t * t));
+            if (norm < 1e-8) continue;
+            for (int i = 0; i < n; i++) q[i * n + filled] = x[i] / norm;
+            filled++;
+        }
+    }
+}
