@@ -70,6 +70,7 @@ public sealed partial class GpuDevice
     public bool UseChainKernels { get; set; } = Environment.GetEnvironmentVariable("MLX_GPU_FUSED") != "interpret";
 
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "ILGPU emits code at run time: this assembly never runs trimmed or under NativeAOT.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2076", Justification = "ILGPU emits code at run time: this assembly never runs trimmed or under NativeAOT.")]
     private Action<KernelConfig, ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long, ArrayView<float>, long>? ChainKernel(int[] program)
     {
         if (!UseChainKernels)

@@ -47,6 +47,7 @@ internal static class ChainKernels
     /// or an op code no node type has.
     /// </summary>
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "ILGPU emits code at run time: this assembly never runs trimmed or under NativeAOT.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2055", Justification = "ILGPU emits code at run time: this assembly never runs trimmed or under NativeAOT.")]
     public static Type? ChainType(int[] program)
     {
         int steps = program.Length / 4;

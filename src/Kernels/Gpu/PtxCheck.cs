@@ -34,6 +34,7 @@ public static class PtxCheck
 
     /// <summary>The kernel of one fused program (<see cref="ChainKernels"/>), e.g. a*b+c as {1, Multiply, -1, -2, 1, Add, 0, -3}.</summary>
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "ILGPU emits code at run time: this assembly never runs trimmed or under NativeAOT.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2076", Justification = "ILGPU emits code at run time: this assembly never runs trimmed or under NativeAOT.")]
     public static MethodInfo ChainKernel(int[] program) =>
         typeof(ChainKernels).GetMethod(nameof(ChainKernels.Run))!.MakeGenericMethod(ChainKernels.ChainType(program)!);
 
