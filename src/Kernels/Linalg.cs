@@ -8,49 +8,55 @@ namespace Mlx.Kernels;
 /// </summary>
 public static class DenseLinalg
 {
-    /// <summary>PA = LU in place (unit-diagonal L below, U on and above the diagonal); false when a pivot is zero.</summary>
-    public static bool LuFactor(Span<double> a, int n, Span<int> perm)
+    /// <summary>
+    /// LU with partial pivoting of A (m x n) in place, as LAPACK's getrf: unit-diagonal L below the diagonal, U on and
+    /// above it; at step j row j was swapped with row <paramref name="pivots"/>[j] (min(m, n) entries, 0-based). A
+    /// zero pivot leaves its column as it is and the factorization goes on; false then (A is singular).
+    /// </summary>
+    public static bool LuFactor(Span<double> a, int m, int n, Span<int> pivots)
     {
-        for (int i = 0; i < n; i++) perm[i] = i;
         bool regular = true;
-        for (int k = 0; k < n; k++)
+        for (int j = 0; j < Math.Min(m, n); j++)
         {
-            int p = k;
-            double best = Math.Abs(a[k * n + k]);
-            for (int i = k + 1; i < n; i++)
+            int p = j;
+            double best = Math.Abs(a[j * n + j]);
+            for (int i = j + 1; i < m; i++)
             {
-                double v = Math.Abs(a[i * n + k]);
+                double v = Math.Abs(a[i * n + j]);
                 if (v > best) (best, p) = (v, i);
             }
+            pivots[j] = p;
             if (best == 0)
             {
                 regular = false;
                 continue;
             }
-            if (p != k)
+            if (p != j)
             {
-                for (int j = 0; j < n; j++) (a[k * n + j], a[p * n + j]) = (a[p * n + j], a[k * n + j]);
-                (perm[k], perm[p]) = (perm[p], perm[k]);
+                for (int c = 0; c < n; c++) (a[j * n + c], a[p * n + c]) = (a[p * n + c], a[j * n + c]);
             }
-            double pivot = a[k * n + k];
-            for (int i = k + 1; i < n; i++)
+            double pivot = a[j * n + j];
+            for (int i = j + 1; i < m; i++)
             {
-                double f = a[i * n + k] /= pivot;
+                double f = a[i * n + j] /= pivot;
                 if (f == 0) continue;
-                for (int j = k + 1; j < n; j++) a[i * n + j] -= f * a[k * n + j];
+                for (int c = j + 1; c < n; c++) a[i * n + c] -= f * a[j * n + c];
             }
         }
         return regular;
     }
 
-    /// <summary>Solves A X = B (B n x nrhs, overwritten by X) from <see cref="LuFactor"/>'s result.</summary>
-    public static void LuSolve(ReadOnlySpan<double> lu, int n, ReadOnlySpan<int> perm, Span<double> b, int nrhs)
+    /// <summary>Solves A X = B (B n x nrhs, overwritten by X) from <see cref="LuFactor"/>'s factors of a regular square A.</summary>
+    public static void LuSolve(ReadOnlySpan<double> lu, int n, ReadOnlySpan<int> pivots, Span<double> b, int nrhs)
     {
-        var x = new double[n * nrhs];
-        for (int i = 0; i < n; i++) b.Slice(perm[i] * nrhs, nrhs).CopyTo(x.AsSpan(i * nrhs, nrhs));
-        SolveTriangular(lu, n, upper: false, x, nrhs, unitDiagonal: true);
-        SolveTriangular(lu, n, upper: true, x, nrhs);
-        x.CopyTo(b);
+        for (int j = 0; j < n; j++)
+        {
+            int p = pivots[j];
+            if (p == j) continue;
+            for (int c = 0; c < nrhs; c++) (b[j * nrhs + c], b[p * nrhs + c]) = (b[p * nrhs + c], b[j * nrhs + c]);
+        }
+        SolveTriangular(lu, n, upper: false, b, nrhs, unitDiagonal: true);
+        SolveTriangular(lu, n, upper: true, b, nrhs);
     }
 
     /// <summary>

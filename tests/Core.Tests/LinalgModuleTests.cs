@@ -253,4 +253,66 @@ public class LinalgModuleTests
         Assert.Equal(new double[] { 0, 0, 1 * 4 - 2 * 3 }, Mx.Linalg.Cross(Mx.Array(new double[] { 1, 2 }), Mx.Array(new double[] { 3, 4 })).ToArray<double>());
         Assert.Throws<ArgumentException>(() => Mx.Linalg.Cross(Mx.Array(new double[] { 1, 2, 3, 4 }), Mx.Array(new double[] { 1, 2, 3 })));
     }
+
+    [Theory]
+    [InlineData(4, 4)]
+    [InlineData(5, 3)]
+    [InlineData(3, 5)]
+    public void LuReconstructsWithMlxsRowIndices(int m, int n)
+    {
+        int k = Math.Min(m, n);
+        var v = H.Rand(2 * m * n, 20 + m * n);
+        var a = Mx.Array(v, new[] { 2, m, n });
+        var (p, l, u) = Mx.Linalg.Lu(a);
+        Assert.Equal(new[] { 2, m }, p.Shape);
+        Assert.Equal(DType.UInt32, p.DType);
+        Assert.Equal(new[] { 2, m, k }, l.Shape);
+        Assert.Equal(new[] { 2, k, n }, u.Shape);
+        // MLX's reconstruction: take_along_axis(L, P[..., None], -2) @ U.
+        var rebuilt = Mx.Matmul(Mx.TakeAlongAxis(l, Mx.ExpandDims(p, new[] { -1 }), -2), u);
+        H.Close(v, D(rebuilt), 1e-12, 1e-12, "L[P] U");
+        var lv = D(l);
+        var uv = D(u);
+        for (int b = 0; b < 2; b++)
+        {
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < k; j++)
+                {
+                    double x = lv[b * m * k + i * k + j];
+                    if (j > i) Assert.Equal(0.0, x);
+                    if (j == i) Assert.Equal(1.0, x);
+                    if (j < i) Assert.True(Math.Abs(x) <= 1 + 1e-12, "partial pivoting keeps |L| <= 1");
+                }
+            for (int i = 0; i < k; i++)
+                for (int j = 0; j < i; j++) Assert.Equal(0.0, uv[b * k * n + i * n + j]);
+        }
+        var (lu, pivots) = Mx.Linalg.LuFactor(a);
+        Assert.Equal(new[] { 2, k }, pivots.Shape);
+        // The pivots, applied as swaps in order to the identity's rows, give the rows P.
+        var piv = pivots.ToArray<uint>();
+        var rows = p.ToArray<uint>();
+        for (int b = 0; b < 2; b++)
+        {
+            var perm = Enumerable.Range(0, m).ToArray();
+            for (int j = k - 1; j >= 0; j--) (perm[j], perm[(int)piv[b * k + j]]) = (perm[(int)piv[b * k + j]], perm[j]);
+            Assert.Equal(perm.Select(x => (uint)x), rows[(b * m)..((b + 1) * m)]);
+        }
+        Assert.Equal(D(Mx.Add(Mx.Tril(lu, -1), Mx.Triu(lu))), D(lu));
+    }
+
+    [Fact]
+    public void FactorizationsMapOverABatchAxis()
+    {
+        var v = Batch(3, 4, 21);
+        var a = Mx.Array(v, new[] { 3, 4, 4 });
+        var mapped = Mx.Vmap(xs => new[] { Mx.Linalg.Inv(xs[0]), Mx.Linalg.Qr(xs[0]).R })(new[] { a });
+        H.Close(D(Mx.Linalg.Inv(a)), D(mapped[0]), 1e-12, 1e-12, "vmap inv");
+        H.Close(D(Mx.Linalg.Qr(a).R), D(mapped[1]), 1e-12, 1e-12, "vmap qr");
+        // The batching rule itself (not vmap's loop over the batch): one node over all three matrices.
+        var one = Mx.Linalg.Qr(a[0]);
+        var rule = new LinalgPrimitive(LinalgKind.Qr).Vmap(new[] { a }, new[] { true }, new[] { one.Q, one.R });
+        Assert.NotNull(rule);
+        Assert.Equal(new[] { 3, 4, 4 }, rule![1].Shape);
+        H.Close(D(Mx.Linalg.Qr(a).R), D(rule[1]), 1e-12, 1e-12, "rule");
+    }
 }

@@ -175,6 +175,44 @@ public static partial class Mx
         public static MxArray Eigvalsh(MxArray a, string uplo = "L", StreamOrDevice? stream = null) =>
             MxArray.Create(a.ShapeRef[..^1].ToArray(), a.DType, new LinalgPrimitive(LinalgKind.Eigvalsh), Triangle(SquareMatrix(a, "eigvalsh"), uplo, stream));
 
+        /// <summary>
+        /// The LU factorization as MLX returns it: (P, L, U) with A = L[P, :] @ U, P the row indices (uint32, (..., m)),
+        /// L (..., m, k) unit lower triangular, U (..., k, n) upper triangular, k = min(m, n); partial pivoting.
+        /// </summary>
+        public static (MxArray P, MxArray L, MxArray U) Lu(MxArray a, StreamOrDevice? stream = null)
+        {
+            var outs = LuOutputs(a, "lu");
+            int m = a.ShapeRef[^2], n = a.ShapeRef[^1], k = Math.Min(m, n);
+            var l = Tril(outs[0], -1, stream);
+            var u = Triu(outs[0], 0, stream);
+            int[] Stops(MxArray x, int rows, int cols)
+            {
+                var stop = x.Shape;
+                (stop[^2], stop[^1]) = (rows, cols);
+                return stop;
+            }
+            if (n != k) l = Slice(l, new int[l.NDim], Stops(l, m, k), stream: stream);
+            else if (m != k) u = Slice(u, new int[u.NDim], Stops(u, k, n), stream: stream);
+            l = Add(l, Eye(m, k, 0, a.DType, stream), stream);
+            return (outs[2], l, u);
+        }
+
+        /// <summary>The compact LU factorization: (LU, pivots), both factors in one matrix and LAPACK's 0-based row swaps (uint32, (..., min(m, n))).</summary>
+        public static (MxArray LU, MxArray Pivots) LuFactor(MxArray a, StreamOrDevice? stream = null)
+        {
+            var outs = LuOutputs(a, "lu_factor");
+            return (outs[0], outs[1]);
+        }
+
+        private static MxArray[] LuOutputs(MxArray a, string name)
+        {
+            CheckFloat(a, name, 2);
+            int m = a.ShapeRef[^2], n = a.ShapeRef[^1];
+            var pivots = a.ShapeRef[..^1].ToArray();
+            pivots[^1] = Math.Min(m, n);
+            return MxArray.Create(new[] { a.Shape, pivots, a.ShapeRef[..^1].ToArray() }, new[] { a.DType, DType.UInt32, DType.UInt32 }, new LinalgPrimitive(LinalgKind.Lu), new[] { a });
+        }
+
         /// <summary>sign(det) and log|det| of each square matrix (a singular one: 0 and -inf).</summary>
         public static (MxArray Sign, MxArray LogAbsDet) Slogdet(MxArray a, StreamOrDevice? stream = null)
         {

@@ -5,7 +5,7 @@ namespace Mlx;
 /// <summary>What a <see cref="LinalgPrimitive"/> computes for each matrix of its batch.</summary>
 internal enum LinalgKind
 {
-    Inverse, TriangularInverse, Cholesky, Qr, Eigh, Eigvalsh, Svd, SingularValues, Slogdet,
+    Inverse, TriangularInverse, Cholesky, Qr, Eigh, Eigvalsh, Svd, SingularValues, Slogdet, Lu,
 }
 
 /// <summary>
@@ -47,12 +47,12 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
                 case LinalgKind.Inverse:
                 {
                     var lu = matrix.ToArray();
-                    var perm = new int[n];
-                    if (!DenseLinalg.LuFactor(lu, n, perm)) throw new InvalidOperationException("[linalg.inv] The matrix is singular.");
+                    var pivots = new int[n];
+                    if (!DenseLinalg.LuFactor(lu, n, n, pivots)) throw new InvalidOperationException("[linalg.inv] The matrix is singular.");
                     var x = Out(0);
                     x.Clear();
                     for (int r = 0; r < n; r++) x[r * n + r] = 1;
-                    DenseLinalg.LuSolve(lu, n, perm, x, n);
+                    DenseLinalg.LuSolve(lu, n, pivots, x, n);
                     break;
                 }
                 case LinalgKind.TriangularInverse:
@@ -74,26 +74,32 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
                 }
                 case LinalgKind.Slogdet:
                 {
-                    // sign(det) and log|det| from PA = LU: the permutation's parity times the pivots' signs.
+                    // sign(det) and log|det| from the LU factors: a sign flip per row swap, times the pivots' signs.
                     var lu = matrix.ToArray();
-                    var perm = new int[n];
-                    bool regular = DenseLinalg.LuFactor(lu, n, perm);
+                    var pivots = new int[n];
+                    bool regular = DenseLinalg.LuFactor(lu, n, n, pivots);
                     double sign = 1, logAbs = 0;
                     for (int r = 0; r < n; r++)
                     {
-                        sign *= Math.Sign(lu[r * n + r]);
+                        sign *= Math.Sign(lu[r * n + r]) * (pivots[r] != r ? -1 : 1);
                         logAbs += Math.Log(Math.Abs(lu[r * n + r]));
-                    }
-                    var seen = new bool[n];
-                    for (int r = 0; r < n; r++)
-                    {
-                        if (seen[r]) continue;
-                        int length = 0;
-                        for (int c = r; !seen[c]; c = perm[c], length++) seen[c] = true;
-                        if (length % 2 == 0) sign = -sign;
                     }
                     Out(0)[0] = regular ? sign : 0;
                     Out(1)[0] = regular ? logAbs : double.NegativeInfinity;
+                    break;
+                }
+                case LinalgKind.Lu:
+                {
+                    // MLX's outputs: the factors in one matrix, getrf's pivots, and the rows P with A = L[P] U.
+                    var lu = Out(0);
+                    matrix.CopyTo(lu);
+                    int k = Math.Min(m, n);
+                    var pivots = new int[k];
+                    DenseLinalg.LuFactor(lu, m, n, pivots);
+                    var rows = Enumerable.Range(0, m).ToArray();
+                    for (int j = k - 1; j >= 0; j--) (rows[j], rows[pivots[j]]) = (rows[pivots[j]], rows[j]);
+                    for (int j = 0; j < k; j++) Out(1)[j] = pivots[j];
+                    for (int j = 0; j < m; j++) Out(2)[j] = rows[j];
                     break;
                 }
                 case LinalgKind.Qr:
@@ -116,6 +122,14 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
         for (int k = 0; k < outputs.Length; k++) Write(outputs[k], results[k]);
     }
 
+    /// <summary>The kernel batches over every leading dim, so a mapped axis in front is one more batch dim.</summary>
+    public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
+    {
+        var a = inputs[0];
+        var shapes = outputs.Select(o => new[] { a.ShapeRef[0] }.Concat(o.ShapeRef).ToArray()).ToArray();
+        return MxArray.Create(shapes, outputs.Select(o => o.DType).ToArray(), this, new[] { a });
+    }
+
     private static double[] Read(MxArray x)
     {
         var c = Cast.Contiguous(x);
@@ -136,6 +150,7 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
     {
         o.AllocateData();
         if (o.DType == DType.Float64) values.CopyTo(new Span<double>(o.Ptr<double>(), values.Length));
+        else if (o.DType == DType.UInt32) for (int i = 0; i < values.Length; i++) o.Ptr<uint>()[i] = (uint)values[i];
         else for (int i = 0; i < values.Length; i++) o.Ptr<float>()[i] = (float)values[i];
     }
 }
