@@ -207,28 +207,11 @@ public static class DenseLinalg
                 {
                     double apq = s[p * n + q];
                     if (apq == 0) continue;
-                    double theta = (s[q * n + q] - s[p * n + p]) / (2 * apq);
-                    double t = Math.Sign(theta) / (Math.Abs(theta) + Math.Sqrt(theta * theta + 1));
-                    if (theta == 0) t = 1;
-                    double c = 1 / Math.Sqrt(t * t + 1), sn = t * c;
-                    for (int k = 0; k < n; k++)
-                    {
-                        double skp = s[k * n + p], skq = s[k * n + q];
-                        s[k * n + p] = c * skp - sn * skq;
-                        s[k * n + q] = sn * skp + c * skq;
-                    }
-                    for (int k = 0; k < n; k++)
-                    {
-                        double spk = s[p * n + k], sqk = s[q * n + k];
-                        s[p * n + k] = c * spk - sn * sqk;
-                        s[q * n + k] = sn * spk + c * sqk;
-                    }
-                    for (int k = 0; k < n; k++)
-                    {
-                        double vkp = vec[k * n + p], vkq = vec[k * n + q];
-                        vec[k * n + p] = c * vkp - sn * vkq;
-                        vec[k * n + q] = sn * vkp + c * vkq;
-                    }
+                    var (c, sn) = Rotation((s[q * n + q] - s[p * n + p]) / (2 * apq));
+                    // S <- J^T S J, V <- V J.
+                    Rotate(s, n, n, 1, p, q, c, sn);
+                    Rotate(s, n, 1, n, p, q, c, sn);
+                    Rotate(vec, n, n, 1, p, q, c, sn);
                 }
             }
         }
@@ -274,22 +257,9 @@ public static class DenseLinalg
                     }
                     if (gamma == 0 || Math.Abs(gamma) <= 1e-15 * Math.Sqrt(alpha * beta)) continue;
                     rotated = true;
-                    double zeta = (beta - alpha) / (2 * gamma);
-                    double t = Math.Sign(zeta) / (Math.Abs(zeta) + Math.Sqrt(1 + zeta * zeta));
-                    if (zeta == 0) t = 1;
-                    double c = 1 / Math.Sqrt(1 + t * t), sn = c * t;
-                    for (int i = 0; i < rows; i++)
-                    {
-                        double bp = b[i * cols + p], bq = b[i * cols + q];
-                        b[i * cols + p] = c * bp - sn * bq;
-                        b[i * cols + q] = sn * bp + c * bq;
-                    }
-                    for (int i = 0; i < cols; i++)
-                    {
-                        double vp = v[i * cols + p], vq = v[i * cols + q];
-                        v[i * cols + p] = c * vp - sn * vq;
-                        v[i * cols + q] = sn * vp + c * vq;
-                    }
+                    var (c, sn) = Rotation((beta - alpha) / (2 * gamma));
+                    Rotate(b, rows, cols, 1, p, q, c, sn);
+                    Rotate(v, cols, cols, 1, p, q, c, sn);
                 }
             }
             if (!rotated) break;
@@ -326,6 +296,30 @@ public static class DenseLinalg
         for (int i = 0; i < vm; i++)
             for (int j = 0; j < vm; j++)
                 vt[i * vm + j] = vv[j * vm + i];
+    }
+
+    /// <summary>The Jacobi rotation (cos, sin) that zeroes the (p, q) entry, from theta = (a_qq - a_pp) / (2 a_pq): the smaller angle.</summary>
+    private static (double C, double S) Rotation(double theta)
+    {
+        double t = theta == 0 ? 1 : Math.Sign(theta) / (Math.Abs(theta) + Math.Sqrt(theta * theta + 1));
+        double c = 1 / Math.Sqrt(t * t + 1);
+        return (c, t * c);
+    }
+
+    /// <summary>
+    /// Rotates lines p and q of x by (c, s): x_p &lt;- c x_p - s x_q, x_q &lt;- s x_p + c x_q, over <paramref name="count"/>
+    /// positions; columns when <paramref name="stride"/> is the row length and <paramref name="step"/> 1, rows when
+    /// the stride is 1 and the step the row length.
+    /// </summary>
+    private static void Rotate(double[] x, int count, int stride, int step, int p, int q, double c, double s)
+    {
+        for (int k = 0; k < count; k++)
+        {
+            int ip = k * stride + p * step, iq = k * stride + q * step;
+            double xp = x[ip], xq = x[iq];
+            x[ip] = c * xp - s * xq;
+            x[iq] = s * xp + c * xq;
+        }
     }
 
     // Columns [filled, n) of the n x n matrix q made orthonormal to the first ones (Gram-Schmidt on unit vectors, twice).
