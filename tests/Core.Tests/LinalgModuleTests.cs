@@ -315,4 +315,52 @@ public class LinalgModuleTests
         Assert.Equal(new[] { 3, 4, 4 }, rule![1].Shape);
         H.Close(D(Mx.Linalg.Qr(a).R), D(rule[1]), 1e-12, 1e-12, "rule");
     }
+
+    // Central differences of f at a (n x n, float64), entry by entry.
+    private static double[] FiniteDifferences(Func<MxArray, MxArray> f, double[] a, int n)
+    {
+        var g = new double[a.Length];
+        for (int i = 0; i < a.Length; i++)
+        {
+            const double h = 1e-6;
+            var up = (double[])a.Clone();
+            var down = (double[])a.Clone();
+            up[i] += h;
+            down[i] -= h;
+            g[i] = (f(Mx.Array(up, new[] { n, n })).Item<double>() - f(Mx.Array(down, new[] { n, n })).Item<double>()) / (2 * h);
+        }
+        return g;
+    }
+
+    public static IEnumerable<object[]> GradientCases() => new[] { "inv", "tri_inv", "tri_inv upper", "logdet", "cholesky", "cholesky upper", "eigvalsh", "eigh", "eigh U" }.Select(c => new object[] { c });
+
+    [Theory]
+    [MemberData(nameof(GradientCases))]
+    public void GradientsMatchFiniteDifferences(string which)
+    {
+        const int N = 4;
+        var r = M(H.Rand(N * N, 30), N, N);
+        // Symmetric positive definite with distinct eigenvalues, and not symmetric in its stored upper triangle
+        // (the symmetric factorizations must ignore it), except for the plain inverse and determinant.
+        var spd = r * r.Transpose() + Matrix<double>.Build.DenseDiagonal(N, N, i => 1 + i);
+        var a = Rows(spd).Select((x, i) => which.StartsWith("inv") || which == "logdet" ? x : i % N > i / N ? x + 0.3 : x).ToArray();
+        var w = Mx.Array(H.Rand(N * N, 31), new[] { N, N });
+        var wv = Mx.Array(H.Rand(N, 32));
+        Func<MxArray, MxArray> f = which switch
+        {
+            "inv" => x => Mx.Sum(Mx.Multiply(Mx.Linalg.Inv(x), w)),
+            "tri_inv" => x => Mx.Sum(Mx.Multiply(Mx.Linalg.TriInv(x), w)),
+            "tri_inv upper" => x => Mx.Sum(Mx.Multiply(Mx.Linalg.TriInv(x, upper: true), w)),
+            "logdet" => x => Mx.Linalg.Slogdet(x).LogAbsDet,
+            "cholesky" => x => Mx.Sum(Mx.Multiply(Mx.Linalg.Cholesky(x), w)),
+            "cholesky upper" => x => Mx.Sum(Mx.Multiply(Mx.Linalg.Cholesky(x, upper: true), w)),
+            "eigvalsh" => x => Mx.Sum(Mx.Multiply(Mx.Linalg.Eigvalsh(x), wv)),
+            // Eigenvectors up to sign: a function of V V^T-like products that does not depend on the signs.
+            "eigh" => x => { var (e, v) = Mx.Linalg.Eigh(x); return Mx.Add(Mx.Sum(Mx.Multiply(e, wv)), Mx.Sum(Mx.Multiply(Mx.Matmul(Mx.Multiply(v, wv), Mx.SwapAxes(v, 0, 1)), w))); },
+            _ => x => { var (e, v) = Mx.Linalg.Eigh(x, "U"); return Mx.Add(Mx.Sum(Mx.Multiply(e, wv)), Mx.Sum(Mx.Multiply(Mx.Matmul(Mx.Multiply(v, wv), Mx.SwapAxes(v, 0, 1)), w))); },
+        };
+        if (which == "eigh U") a = Rows(spd).Select((x, i) => i % N < i / N ? x + 0.3 : x).ToArray();
+        var got = Mx.Grad(f)(Mx.Array(a, new[] { N, N })).ToArray<double>();
+        H.Close(FiniteDifferences(f, a, N), got, 1e-5, 1e-6, which);
+    }
 }

@@ -4,9 +4,9 @@ public static partial class Mx
 {
     /// <summary>
     /// mlx.core.linalg: norms and cross products built from ops (so differentiable), and the factorizations (inv,
-    /// cholesky, qr, svd, eigh, determinants) as host kernels in double precision over the last two dims, batched over
-    /// the others (no derivatives, as most of MLX's). Inputs of the factorizations are float32 or float64, as MLX
-    /// asks; unlike MLX, a GPU stream is accepted (they run on the host).
+    /// cholesky, qr, svd, eigh, lu, determinants) as host kernels in double precision over the last two dims, batched
+    /// over the others, with gradients for inv, tri_inv, slogdet, cholesky and eigh (LinalgPrimitive.Vjp). Inputs of
+    /// the factorizations are float32 or float64, as MLX asks; unlike MLX, a GPU stream is accepted (they run on the host).
     /// </summary>
     public static class Linalg
     {

@@ -11,7 +11,7 @@ internal enum LinalgKind
 /// <summary>
 /// mlx.core.linalg's factorizations over the last two dims, batched over the others, on the host in double precision
 /// (<see cref="DenseLinalg"/>): float32 is widened and rounded back. Inputs are float32 or float64 (checked by the ops).
-/// No derivatives (as most of MLX's); placed on the GPU they run on the host.
+/// Placed on the GPU they run on the host.
 /// </summary>
 internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false) : Primitive
 {
@@ -121,6 +121,72 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
         }
         for (int k = 0; k < outputs.Length; k++) Write(outputs[k], results[k]);
     }
+
+    /// <summary>
+    /// Gradients of the inverses, slogdet, Cholesky and the symmetric eigenproblem (MLX has none; these are PyTorch's
+    /// formulas): inv: -Y^T G Y^T; tri_inv: that, on the triangle read; log|det|: G A^-T; Cholesky (Murray 2016):
+    /// S = L^-T Phi(L^T Lbar) L^-1; eigh: V (diag(wbar) + F o (V^T Vbar)) V^T with F_ij = 1 / (w_j - w_i). The
+    /// factorizations read one triangle of a symmetric input, so their gradient is taken with respect to it: G + G^T
+    /// below the diagonal, G on it. QR, SVD and LU have none.
+    /// </summary>
+    public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
+    {
+        var a = primals[0];
+        MxArray grad;
+        switch (Kind)
+        {
+            case LinalgKind.Inverse:
+                grad = Mx.Negative(Mx.Matmul(Mx.Matmul(T(outputs[0]), cotangents[0]), T(outputs[0])));
+                break;
+            case LinalgKind.TriangularInverse:
+            {
+                var full = Mx.Negative(Mx.Matmul(Mx.Matmul(T(outputs[0]), cotangents[0]), T(outputs[0])));
+                grad = Upper ? Mx.Triu(full) : Mx.Tril(full);
+                break;
+            }
+            case LinalgKind.Slogdet:
+                grad = Mx.Multiply(Mx.ExpandDims(cotangents[1], new[] { -1, -2 }), T(Mx.Linalg.Inv(a)));
+                break;
+            case LinalgKind.Cholesky:
+            {
+                // With U = L^T, U's cotangent is L's transposed.
+                var l = Upper ? T(outputs[0]) : outputs[0];
+                var lbar = Upper ? T(cotangents[0]) : cotangents[0];
+                var linv = Mx.Linalg.TriInv(l);
+                var phi = Phi(Mx.Matmul(T(l), lbar));
+                grad = LowerOfSymmetric(Mx.Matmul(Mx.Matmul(T(linv), phi), linv));
+                break;
+            }
+            case LinalgKind.Eigh or LinalgKind.Eigvalsh:
+            {
+                var (w, v) = Kind == LinalgKind.Eigh ? (outputs[0], outputs[1]) : Mx.Linalg.Eigh(a);
+                var inner = Mx.Multiply(Mx.Eye(a.ShapeRef[^1], dtype: a.DType), Mx.ExpandDims(cotangents[0], new[] { -2 }));
+                if (Kind == LinalgKind.Eigh)
+                {
+                    // F_ij = 1 / (w_j - w_i) off the diagonal (eigenvalues assumed distinct), 0 on it.
+                    var diff = Mx.Subtract(Mx.ExpandDims(w, new[] { -2 }), Mx.ExpandDims(w, new[] { -1 }));
+                    var eye = Mx.Eye(a.ShapeRef[^1], dtype: a.DType);
+                    var f = Mx.Where(Mx.Greater(eye, 0.5), Mx.ZerosLike(diff), Mx.Reciprocal(Mx.Add(diff, eye)));
+                    inner = Mx.Add(inner, Mx.Multiply(f, Mx.Matmul(T(v), cotangents[1])));
+                }
+                grad = LowerOfSymmetric(Mx.Matmul(Mx.Matmul(v, inner), T(v)));
+                break;
+            }
+            default:
+                throw new NotSupportedException($"linalg {Kind} has no gradient.");
+        }
+        return argnums.Select(_ => grad).ToArray();
+    }
+
+    private static MxArray T(MxArray x) => Mx.SwapAxes(x, -1, -2);
+
+    // The lower triangle with its diagonal halved.
+    private static MxArray Phi(MxArray x) => Mx.Subtract(Mx.Tril(x), Mx.Multiply(Mx.Multiply(x, Mx.Eye(x.ShapeRef[^1], dtype: x.DType)), 0.5));
+
+    // The gradient with respect to the lower triangle that the kernel reads, from the gradient G with respect to every
+    // entry of the symmetric matrix it builds from it: G + G^T below the diagonal, G on it, zero above.
+    private static MxArray LowerOfSymmetric(MxArray g) =>
+        Mx.Subtract(Mx.Tril(Mx.Add(g, T(g))), Mx.Multiply(g, Mx.Eye(g.ShapeRef[^1], dtype: g.DType)));
 
     /// <summary>The kernel batches over every leading dim, so a mapped axis in front is one more batch dim.</summary>
     public override MxArray[]? Vmap(MxArray[] inputs, bool[] batched, MxArray[] outputs)
