@@ -298,6 +298,165 @@ public static class DenseLinalg
                 vt[i * vm + j] = vv[j * vm + i];
     }
 
+    /// <summary>
+    /// Eigenvalues of a general real matrix A (n x n) into <paramref name="w"/> and, when <paramref name="v"/> is not
+    /// empty, right eigenvectors (columns of v, unit 2-norm, largest component real and positive): A is reduced to
+    /// Hessenberg form by Householder reflections, the eigenvalues found by complex single-shift QR iterations with
+    /// Wilkinson shifts (deflating at negligible subdiagonals), each eigenvector by inverse iteration on A - lambda I.
+    /// The order of the eigenvalues is the order in which they deflate, bottom up (LAPACK's differs).
+    /// </summary>
+    public static void Eig(ReadOnlySpan<double> a, int n, Span<System.Numerics.Complex> w, Span<System.Numerics.Complex> v)
+    {
+        var h = new System.Numerics.Complex[n, n];
+        var hr = Hessenberg(a, n);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) h[i, j] = hr[i * n + j];
+        double scale = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) scale = Math.Max(scale, h[i, j].Magnitude);
+        int hi = n - 1, stuck = 0;
+        while (hi >= 0)
+        {
+            int l = hi;
+            while (l > 0 && h[l, l - 1].Magnitude > 1e-15 * (h[l - 1, l - 1].Magnitude + h[l, l].Magnitude + 1e-300 * scale)) l--;
+            if (l == hi)
+            {
+                w[hi] = h[hi, hi];
+                hi--;
+                stuck = 0;
+                continue;
+            }
+            if (++stuck > 1000 * n) throw new InvalidOperationException("[linalg.eig] The QR iteration did not converge.");
+            // Wilkinson shift: the trailing 2 x 2 block's eigenvalue nearer its last diagonal entry (an exceptional
+            // shift every 11 iterations in place of a cycle).
+            var (p, q, r, t) = (h[hi - 1, hi - 1], h[hi - 1, hi], h[hi, hi - 1], h[hi, hi]);
+            var disc = System.Numerics.Complex.Sqrt((p - t) * (p - t) / 4 + q * r);
+            var mu1 = (p + t) / 2 + disc;
+            var mu2 = (p + t) / 2 - disc;
+            var mu = (mu1 - t).Magnitude < (mu2 - t).Magnitude ? mu1 : mu2;
+            if (stuck % 11 == 10) mu = t + h[hi, hi - 1].Magnitude;
+            for (int k = l; k <= hi; k++) h[k, k] -= mu;
+            var rotations = new (System.Numerics.Complex C, System.Numerics.Complex S)[hi - l];
+            for (int k = l; k < hi; k++)
+            {
+                // G = [[c, s], [-conj(s), conj(c)]] zeroing h[k + 1, k], applied to rows k, k + 1.
+                var x = h[k, k];
+                var y = h[k + 1, k];
+                double norm = Math.Sqrt(x.Magnitude * x.Magnitude + y.Magnitude * y.Magnitude);
+                var (c, sn) = norm == 0 ? (System.Numerics.Complex.One, System.Numerics.Complex.Zero) : (System.Numerics.Complex.Conjugate(x) / norm, System.Numerics.Complex.Conjugate(y) / norm);
+                rotations[k - l] = (c, sn);
+                for (int j = k; j <= hi; j++)
+                {
+                    var u = h[k, j];
+                    var z = h[k + 1, j];
+                    h[k, j] = c * u + sn * z;
+                    h[k + 1, j] = -System.Numerics.Complex.Conjugate(sn) * u + System.Numerics.Complex.Conjugate(c) * z;
+                }
+            }
+            // R Q: the conjugate transposes applied to columns k, k + 1.
+            for (int k = l; k < hi; k++)
+            {
+                var (c, sn) = rotations[k - l];
+                for (int i = l; i <= Math.Min(k + 2, hi); i++)
+                {
+                    var u = h[i, k];
+                    var z = h[i, k + 1];
+                    h[i, k] = u * System.Numerics.Complex.Conjugate(c) + z * System.Numerics.Complex.Conjugate(sn);
+                    h[i, k + 1] = -u * sn + z * c;
+                }
+            }
+            for (int k = l; k <= hi; k++) h[k, k] += mu;
+        }
+        if (v.IsEmpty) return;
+        for (int e = 0; e < n; e++)
+        {
+            var x = InverseIteration(a, n, w[e], scale);
+            for (int i = 0; i < n; i++) v[i * n + e] = x[i];
+        }
+    }
+
+    // Upper Hessenberg form Q^T A Q of A (n x n) by Householder reflections (the eigenvalues are A's).
+    private static double[] Hessenberg(ReadOnlySpan<double> a, int n)
+    {
+        var h = a.ToArray();
+        for (int k = 0; k < n - 2; k++)
+        {
+            double norm = 0;
+            for (int i = k + 1; i < n; i++) norm += h[i * n + k] * h[i * n + k];
+            norm = Math.Sqrt(norm);
+            if (norm == 0) continue;
+            var u = new double[n];
+            double alpha = h[(k + 1) * n + k] > 0 ? -norm : norm;
+            for (int i = k + 1; i < n; i++) u[i] = h[i * n + k];
+            u[k + 1] -= alpha;
+            double uu = 0;
+            for (int i = k + 1; i < n; i++) uu += u[i] * u[i];
+            if (uu == 0) continue;
+            for (int j = 0; j < n; j++)
+            {
+                double dot = 0;
+                for (int i = k + 1; i < n; i++) dot += u[i] * h[i * n + j];
+                double f = 2 * dot / uu;
+                for (int i = k + 1; i < n; i++) h[i * n + j] -= f * u[i];
+            }
+            for (int i = 0; i < n; i++)
+            {
+                double dot = 0;
+                for (int j = k + 1; j < n; j++) dot += h[i * n + j] * u[j];
+                double f = 2 * dot / uu;
+                for (int j = k + 1; j < n; j++) h[i * n + j] -= f * u[j];
+            }
+        }
+        return h;
+    }
+
+    // A unit eigenvector of A for the eigenvalue lambda: a few steps of inverse iteration on A - (lambda + delta) I
+    // (delta keeps the system regular), its largest component made real and positive.
+    private static System.Numerics.Complex[] InverseIteration(ReadOnlySpan<double> a, int n, System.Numerics.Complex lambda, double scale)
+    {
+        var shift = lambda + new System.Numerics.Complex(1e-10 * Math.Max(scale, 1e-300), 0);
+        var m = new System.Numerics.Complex[n, n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) m[i, j] = a[i * n + j] - (i == j ? shift : System.Numerics.Complex.Zero);
+        // LU with partial pivoting in complex arithmetic.
+        var perm = Enumerable.Range(0, n).ToArray();
+        for (int k = 0; k < n; k++)
+        {
+            int p = k;
+            for (int i = k + 1; i < n; i++) if (m[i, k].Magnitude > m[p, k].Magnitude) p = i;
+            if (p != k)
+            {
+                for (int j = 0; j < n; j++) (m[k, j], m[p, j]) = (m[p, j], m[k, j]);
+                (perm[k], perm[p]) = (perm[p], perm[k]);
+            }
+            if (m[k, k] == System.Numerics.Complex.Zero) m[k, k] = new System.Numerics.Complex(1e-300, 0);
+            for (int i = k + 1; i < n; i++)
+            {
+                var f = m[i, k] /= m[k, k];
+                for (int j = k + 1; j < n; j++) m[i, j] -= f * m[k, j];
+            }
+        }
+        var x = Enumerable.Range(0, n).Select(i => new System.Numerics.Complex(1 + 0.1 * i, 0)).ToArray();
+        for (int iteration = 0; iteration < 3; iteration++)
+        {
+            var y = new System.Numerics.Complex[n];
+            for (int i = 0; i < n; i++) y[i] = x[perm[i]];
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < i; j++) y[i] -= m[i, j] * y[j];
+            for (int i = n - 1; i >= 0; i--)
+            {
+                for (int j = i + 1; j < n; j++) y[i] -= m[i, j] * y[j];
+                y[i] /= m[i, i];
+            }
+            double norm = Math.Sqrt(y.Sum(c => c.Magnitude * c.Magnitude));
+            x = y.Select(c => c / norm).ToArray();
+        }
+        int largest = 0;
+        for (int i = 1; i < n; i++) if (x[i].Magnitude > x[largest].Magnitude) largest = i;
+        var phase = System.Numerics.Complex.Conjugate(x[largest]) / x[largest].Magnitude;
+        return x.Select(c => c * phase).ToArray();
+    }
+
     /// <summary>The Jacobi rotation (cos, sin) that zeroes the (p, q) entry, from theta = (a_qq - a_pp) / (2 a_pq): the smaller angle.</summary>
     private static (double C, double S) Rotation(double theta)
     {

@@ -363,4 +363,45 @@ public class LinalgModuleTests
         var got = Mx.Grad(f)(Mx.Array(a, new[] { N, N })).ToArray<double>();
         H.Close(FiniteDifferences(f, a, N), got, 1e-5, 1e-6, which);
     }
+
+    [Theory]
+    [InlineData(DType.Float64, 1e-5)] // complex64 results, whatever the input
+    [InlineData(DType.Float32, 1e-4)]
+    public void EigOfGeneralMatrices(DType t, double tol)
+    {
+        const int N = 6;
+        var v = H.Rand(2 * N * N, 40);
+        var a = Mx.AsType(Mx.Array(v, new[] { 2, N, N }), t);
+        var (w, vecs) = Mx.Linalg.Eig(a);
+        Assert.Equal(DType.Complex64, w.DType);
+        Assert.Equal(new[] { 2, N }, w.Shape);
+        Assert.Equal(new[] { 2, N, N }, vecs.Shape);
+        var wv = w.ToArray<Complex64>();
+        var vv = vecs.ToArray<Complex64>();
+        var stored = a.ToArray<double>();
+        for (int b = 0; b < 2; b++)
+        {
+            var m = M(stored, N, N, b * N * N);
+            static (double, double) Key(System.Numerics.Complex c) => (Math.Round(c.Real, 4), Math.Round(c.Imaginary, 4));
+            var want = m.Evd().EigenValues.OrderBy(Key).ToArray();
+            var got = wv[(b * N)..((b + 1) * N)].Select(c => new System.Numerics.Complex(c.Real, c.Imag)).OrderBy(Key).ToArray();
+            H.Close(want.SelectMany(c => new[] { c.Real, c.Imaginary }).ToArray(), got.SelectMany(c => new[] { c.Real, c.Imaginary }).ToArray(), tol, tol, $"eigenvalues {b}");
+            for (int e = 0; e < N; e++)
+            {
+                var lambda = new System.Numerics.Complex(wv[b * N + e].Real, wv[b * N + e].Imag);
+                var x = Enumerable.Range(0, N).Select(i => new System.Numerics.Complex(vv[b * N * N + i * N + e].Real, vv[b * N * N + i * N + e].Imag)).ToArray();
+                Assert.Equal(1.0, Math.Sqrt(x.Sum(c => c.Magnitude * c.Magnitude)), 4);
+                for (int i = 0; i < N; i++)
+                {
+                    var ax = System.Numerics.Complex.Zero;
+                    for (int j = 0; j < N; j++) ax += m[i, j] * x[j];
+                    Assert.True((ax - lambda * x[i]).Magnitude <= 10 * tol * (1 + lambda.Magnitude), $"A v = lambda v, matrix {b}, eigenvalue {e}, row {i}");
+                }
+            }
+        }
+        // A rotation by 90 degrees: eigenvalues +-i; eigvals alone.
+        var rot = Mx.Linalg.Eigvals(Mx.Array(new double[] { 0, -1, 1, 0 }, new[] { 2, 2 })).ToArray<Complex64>();
+        Assert.Equal(new[] { -1.0, 1.0 }, rot.Select(c => Math.Round((double)c.Imag, 6)).OrderBy(x => x).ToArray());
+        Assert.All(rot, c => Assert.Equal(0.0, c.Real, 6));
+    }
 }

@@ -213,6 +213,21 @@ public static partial class Mx
             return MxArray.Create(new[] { a.Shape, pivots, a.ShapeRef[..^1].ToArray() }, new[] { a.DType, DType.UInt32, DType.UInt32 }, new LinalgPrimitive(LinalgKind.Lu), new[] { a });
         }
 
+        /// <summary>
+        /// The eigenvalues and right eigenvectors (columns, unit norm) of each general square matrix, complex64 always
+        /// (as MLX). The order of the eigenvalues is not LAPACK's: compare them as a set.
+        /// </summary>
+        public static (MxArray Eigenvalues, MxArray Eigenvectors) Eig(MxArray a, StreamOrDevice? stream = null)
+        {
+            SquareMatrix(a, "eig");
+            var outs = MxArray.Create(new[] { a.ShapeRef[..^1].ToArray(), a.Shape }, new[] { DType.Complex64, DType.Complex64 }, new LinalgPrimitive(LinalgKind.Eig), new[] { a });
+            return (outs[0], outs[1]);
+        }
+
+        /// <summary>The eigenvalues (complex64) of each general square matrix.</summary>
+        public static MxArray Eigvals(MxArray a, StreamOrDevice? stream = null) =>
+            MxArray.Create(SquareMatrix(a, "eigvals").ShapeRef[..^1].ToArray(), DType.Complex64, new LinalgPrimitive(LinalgKind.Eigvals), a);
+
         /// <summary>sign(det) and log|det| of each square matrix (a singular one: 0 and -inf).</summary>
         public static (MxArray Sign, MxArray LogAbsDet) Slogdet(MxArray a, StreamOrDevice? stream = null)
         {

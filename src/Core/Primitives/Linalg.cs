@@ -5,7 +5,7 @@ namespace Mlx;
 /// <summary>What a <see cref="LinalgPrimitive"/> computes for each matrix of its batch.</summary>
 internal enum LinalgKind
 {
-    Inverse, TriangularInverse, Cholesky, Qr, Eigh, Eigvalsh, Svd, SingularValues, Slogdet, Lu,
+    Inverse, TriangularInverse, Cholesky, Qr, Eigh, Eigvalsh, Svd, SingularValues, Slogdet, Lu, Eig, Eigvals,
 }
 
 /// <summary>
@@ -29,7 +29,7 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
         var shape = inputs[0].ShapeRef;
         int m = shape[^2], n = shape[^1];
         long batch = m * n == 0 ? 0 : a.Length / ((long)m * n);
-        var results = outputs.Select(o => new double[o.Size]).ToArray();
+        var results = outputs.Select(o => new double[o.Size * (o.DType == DType.Complex64 ? 2 : 1)]).ToArray();
         if (m * n == 0)
         {
             // Empty matrices: det 1 (sign 1, log 0); U of an m x 0 matrix is the identity; the rest are empty.
@@ -100,6 +100,16 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
                     for (int j = k - 1; j >= 0; j--) (rows[j], rows[pivots[j]]) = (rows[pivots[j]], rows[j]);
                     for (int j = 0; j < k; j++) Out(1)[j] = pivots[j];
                     for (int j = 0; j < m; j++) Out(2)[j] = rows[j];
+                    break;
+                }
+                case LinalgKind.Eig or LinalgKind.Eigvals:
+                {
+                    // Complex results, stored as (real, imaginary) pairs of doubles here.
+                    var w = new System.Numerics.Complex[n];
+                    var v = Kind == LinalgKind.Eig ? new System.Numerics.Complex[n * n] : System.Array.Empty<System.Numerics.Complex>();
+                    DenseLinalg.Eig(matrix, n, w, v);
+                    for (int j = 0; j < n; j++) (Out(0)[2 * j], Out(0)[2 * j + 1]) = (w[j].Real, w[j].Imaginary);
+                    for (int j = 0; j < v.Length; j++) (Out(1)[2 * j], Out(1)[2 * j + 1]) = (v[j].Real, v[j].Imaginary);
                     break;
                 }
                 case LinalgKind.Qr:
@@ -217,6 +227,7 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
         o.AllocateData();
         if (o.DType == DType.Float64) values.CopyTo(new Span<double>(o.Ptr<double>(), values.Length));
         else if (o.DType == DType.UInt32) for (int i = 0; i < values.Length; i++) o.Ptr<uint>()[i] = (uint)values[i];
+        else if (o.DType == DType.Complex64) for (int i = 0; i < values.Length; i++) ((float*)o.Ptr<Complex64>())[i] = (float)values[i];
         else for (int i = 0; i < values.Length; i++) o.Ptr<float>()[i] = (float)values[i];
     }
 }
