@@ -332,7 +332,9 @@ public class LinalgModuleTests
         return g;
     }
 
-    public static IEnumerable<object[]> GradientCases() => new[] { "inv", "tri_inv", "tri_inv upper", "logdet", "cholesky", "cholesky upper", "eigvalsh", "eigh", "eigh U" }.Select(c => new object[] { c });
+    public static IEnumerable<object[]> GradientCases() =>
+        new[] { "inv", "tri_inv", "tri_inv upper", "logdet", "cholesky", "cholesky upper", "eigvalsh", "eigh", "eigh U", "qr", "singular values", "nuclear norm", "spectral norm" }
+            .Select(c => new object[] { c });
 
     [Theory]
     [MemberData(nameof(GradientCases))]
@@ -343,7 +345,8 @@ public class LinalgModuleTests
         // Symmetric positive definite with distinct eigenvalues, and not symmetric in its stored upper triangle
         // (the symmetric factorizations must ignore it), except for the plain inverse and determinant.
         var spd = r * r.Transpose() + Matrix<double>.Build.DenseDiagonal(N, N, i => 1 + i);
-        var a = Rows(spd).Select((x, i) => which.StartsWith("inv") || which == "logdet" ? x : i % N > i / N ? x + 0.3 : x).ToArray();
+        bool symmetricRead = which.StartsWith("tri") || which.StartsWith("cholesky") || which.StartsWith("eig");
+        var a = Rows(spd).Select((x, i) => !symmetricRead ? x + 0.1 * (i % 3) : i % N > i / N ? x + 0.3 : x).ToArray();
         var w = Mx.Array(H.Rand(N * N, 31), new[] { N, N });
         var wv = Mx.Array(H.Rand(N, 32));
         Func<MxArray, MxArray> f = which switch
@@ -355,6 +358,11 @@ public class LinalgModuleTests
             "cholesky" => x => Mx.Sum(Mx.Multiply(Mx.Linalg.Cholesky(x), w)),
             "cholesky upper" => x => Mx.Sum(Mx.Multiply(Mx.Linalg.Cholesky(x, upper: true), w)),
             "eigvalsh" => x => Mx.Sum(Mx.Multiply(Mx.Linalg.Eigvalsh(x), wv)),
+            // Q and R up to the signs of R's diagonal: Householder's convention is fixed, so finite steps keep it.
+            "qr" => x => { var (q, r) = Mx.Linalg.Qr(x); return Mx.Add(Mx.Sum(Mx.Multiply(q, w)), Mx.Sum(Mx.Multiply(r, Mx.SwapAxes(w, 0, 1)))); },
+            "singular values" => x => Mx.Sum(Mx.Multiply(Mx.Linalg.Svd(x, computeUV: false)[0], wv)),
+            "nuclear norm" => x => Mx.Linalg.Norm(x, "nuc"),
+            "spectral norm" => x => Mx.Linalg.Norm(x, 2.0),
             // Eigenvectors up to sign: a function of V V^T-like products that does not depend on the signs.
             "eigh" => x => { var (e, v) = Mx.Linalg.Eigh(x); return Mx.Add(Mx.Sum(Mx.Multiply(e, wv)), Mx.Sum(Mx.Multiply(Mx.Matmul(Mx.Multiply(v, wv), Mx.SwapAxes(v, 0, 1)), w))); },
             _ => x => { var (e, v) = Mx.Linalg.Eigh(x, "U"); return Mx.Add(Mx.Sum(Mx.Multiply(e, wv)), Mx.Sum(Mx.Multiply(Mx.Matmul(Mx.Multiply(v, wv), Mx.SwapAxes(v, 0, 1)), w))); },

@@ -137,7 +137,8 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
     /// formulas): inv: -Y^T G Y^T; tri_inv: that, on the triangle read; log|det|: G A^-T; Cholesky (Murray 2016):
     /// S = L^-T Phi(L^T Lbar) L^-1; eigh: V (diag(wbar) + F o (V^T Vbar)) V^T with F_ij = 1 / (w_j - w_i). The
     /// factorizations read one triangle of a symmetric input, so their gradient is taken with respect to it: G + G^T
-    /// below the diagonal, G on it. QR, SVD and LU have none.
+    /// below the diagonal, G on it. QR (tall or square): (Qbar + Q N) R^-T with N the upper triangle of Rbar R^T -
+    /// Q^T Qbar mirrored; singular values alone: U diag(Sbar) Vt. The full SVD, LU and eig have none.
     /// </summary>
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
     {
@@ -180,6 +181,32 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
                     inner = Mx.Add(inner, Mx.Multiply(f, Mx.Matmul(T(v), cotangents[1])));
                 }
                 grad = LowerOfSymmetric(Mx.Matmul(Mx.Matmul(v, inner), T(v)));
+                break;
+            }
+            case LinalgKind.Qr:
+            {
+                // A = QR, m >= n: Abar = (Qbar + Q N) R^-T, N = M's upper triangle mirrored below, M = Rbar R^T - Q^T Qbar.
+                if (a.ShapeRef[^2] < a.ShapeRef[^1]) throw new NotSupportedException("linalg qr has a gradient for tall or square matrices only.");
+                var (q, r) = (outputs[0], outputs[1]);
+                var m = Mx.Subtract(Mx.Matmul(cotangents[1], T(r)), Mx.Matmul(T(q), cotangents[0]));
+                var n = Mx.Add(Mx.Triu(m), T(Mx.Triu(m, 1)));
+                grad = Mx.Matmul(Mx.Add(cotangents[0], Mx.Matmul(q, n)), T(Mx.Linalg.TriInv(r, upper: true)));
+                break;
+            }
+            case LinalgKind.SingularValues:
+            {
+                // dS_i = u_i^T dA v_i (distinct singular values): Abar = U_k diag(Sbar) Vt_k.
+                int k = Math.Min(a.ShapeRef[^2], a.ShapeRef[^1]);
+                var usv = Mx.Linalg.Svd(a);
+                int[] Stop(MxArray x, int rows, int cols)
+                {
+                    var stop = x.Shape;
+                    (stop[^2], stop[^1]) = (rows, cols);
+                    return stop;
+                }
+                var u = Mx.Slice(usv[0], new int[a.NDim], Stop(usv[0], a.ShapeRef[^2], k));
+                var vt = Mx.Slice(usv[2], new int[a.NDim], Stop(usv[2], k, a.ShapeRef[^1]));
+                grad = Mx.Matmul(Mx.Multiply(u, Mx.ExpandDims(cotangents[0], new[] { -2 })), vt);
                 break;
             }
             default:
