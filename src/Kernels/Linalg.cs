@@ -69,17 +69,12 @@ public static class DenseLinalg
     {
         for (int j = 0; j < n; j++)
         {
-            double d = a[j * n + j];
-            for (int k = 0; k < j; k++) d -= a[j * n + k] * a[j * n + k];
+            var rowJ = a.Slice(j * n, j);
+            double d = a[j * n + j] - TensorPrimitives.Dot<double>(rowJ, rowJ);
             if (!(d > 0)) return false;
             double l = Math.Sqrt(d);
             a[j * n + j] = l;
-            for (int i = j + 1; i < n; i++)
-            {
-                double s = a[i * n + j];
-                for (int k = 0; k < j; k++) s -= a[i * n + k] * a[j * n + k];
-                a[i * n + j] = s / l;
-            }
+            for (int i = j + 1; i < n; i++) a[i * n + j] = (a[i * n + j] - TensorPrimitives.Dot<double>(a.Slice(i * n, j), rowJ)) / l;
         }
         for (int i = 0; i < n; i++)
         {
@@ -183,8 +178,9 @@ public static class DenseLinalg
         for (int i = 0; i < n; i++)
             for (int j = 0; j <= i; j++)
                 s[i * n + j] = s[j * n + i] = a[i * n + j];
-        var z = new double[n * n];
-        for (int i = 0; i < n; i++) z[i * n + i] = 1;
+        // Z^T, so that both its Householder updates and the QL rotations (of Z's columns) run along contiguous rows.
+        var zt = new double[n * n];
+        for (int i = 0; i < n; i++) zt[i * n + i] = 1;
         var u = new double[n];
         var p = new double[n];
         for (int k = 0; k < n - 2; k++)
@@ -202,47 +198,40 @@ public static class DenseLinalg
             if (uu == 0) continue;
             double beta = 2 / uu;
             // H S H = S - u q^T - q u^T on the trailing block, p = beta S u, q = p - (beta u.p / 2) u.
-            double up = 0;
+            int len = n - k - 1;
+            var ut = u.AsSpan(k + 1, len);
+            var pt = p.AsSpan(k + 1, len);
+            for (int i = k + 1; i < n; i++) p[i] = beta * TensorPrimitives.Dot<double>(s.AsSpan(i * n + k + 1, len), ut);
+            double kk = beta * TensorPrimitives.Dot<double>(ut, pt) / 2;
+            TensorPrimitives.MultiplyAdd<double>(ut, -kk, pt, pt);
             for (int i = k + 1; i < n; i++)
             {
-                double sum = 0;
-                for (int j = k + 1; j < n; j++) sum += s[i * n + j] * u[j];
-                p[i] = beta * sum;
-                up += u[i] * p[i];
+                var row = s.AsSpan(i * n + k + 1, len);
+                TensorPrimitives.MultiplyAdd<double>(pt, -u[i], row, row);
+                TensorPrimitives.MultiplyAdd<double>(ut, -p[i], row, row);
             }
-            double kk = beta * up / 2;
-            for (int i = k + 1; i < n; i++) p[i] -= kk * u[i];
-            for (int i = k + 1; i < n; i++)
-                for (int j = k + 1; j < n; j++)
-                    s[i * n + j] -= u[i] * p[j] + p[i] * u[j];
             s[(k + 1) * n + k] = s[k * n + k + 1] = alpha;
             for (int i = k + 2; i < n; i++) s[i * n + k] = s[k * n + i] = 0;
-            // Z <- Z H.
-            for (int r = 0; r < n; r++)
-            {
-                double t = 0;
-                for (int j = k + 1; j < n; j++) t += z[r * n + j] * u[j];
-                t *= beta;
-                for (int j = k + 1; j < n; j++) z[r * n + j] -= t * u[j];
-            }
+            // Z <- Z H, that is Z^T <- H Z^T.
+            Reflect(zt, n, k + 1, n, 0, n, u[(k + 1)..]);
         }
         var d = new double[n];
         var e = new double[n]; // e[i] couples i and i + 1
         for (int i = 0; i < n; i++) d[i] = s[i * n + i];
         for (int i = 0; i + 1 < n; i++) e[i] = s[(i + 1) * n + i];
-        TridiagonalQl(d, e, z, n);
+        TridiagonalQl(d, e, zt, n);
         var order = Enumerable.Range(0, n).OrderBy(i => d[i]).ToArray();
         for (int j = 0; j < n; j++)
         {
             w[j] = d[order[j]];
             if (!v.IsEmpty)
-                for (int i = 0; i < n; i++) v[i * n + j] = z[i * n + order[j]];
+                for (int i = 0; i < n; i++) v[i * n + j] = zt[order[j] * n + i];
         }
     }
 
     // Eigenvalues of the symmetric tridiagonal (d, e) into d by implicitly shifted QL sweeps, each sweep's rotations
-    // applied to the columns of z (n x n).
-    private static void TridiagonalQl(double[] d, double[] e, double[] z, int n)
+    // applied to the rows of zt (n x n: the columns of Z).
+    private static void TridiagonalQl(double[] d, double[] e, double[] zt, int n)
     {
         for (int l = 0; l < n; l++)
         {
@@ -280,12 +269,8 @@ public static class DenseLinalg
                     p = sn * r;
                     d[i + 1] = g + p;
                     g = c * r - b;
-                    for (int k = 0; k < n; k++)
-                    {
-                        double zk = z[k * n + i + 1];
-                        z[k * n + i + 1] = sn * z[k * n + i] + c * zk;
-                        z[k * n + i] = c * z[k * n + i] - sn * zk;
-                    }
+                    // (z_i, z_{i+1}) <- (c z_i - s z_{i+1}, s z_i + c z_{i+1})
+                    Rotate(zt.AsSpan(i * n, n), zt.AsSpan((i + 1) * n, n), c, sn);
                 }
                 if (r == 0 && i >= l) continue;
                 d[l] -= p;
@@ -384,7 +369,7 @@ public static class DenseLinalg
     public static void Eig(ReadOnlySpan<double> a, int n, Span<System.Numerics.Complex> w, Span<System.Numerics.Complex> v)
     {
         var h = new System.Numerics.Complex[n, n];
-        var hr = Hessenberg(a, n);
+        var (hr, qt) = Hessenberg(a, n);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++) h[i, j] = hr[i * n + j];
         double scale = 0;
@@ -446,87 +431,89 @@ public static class DenseLinalg
         if (v.IsEmpty) return;
         for (int e = 0; e < n; e++)
         {
-            var x = InverseIteration(a, n, w[e], scale);
+            var x = InverseIteration(hr, qt, n, w[e], scale);
             for (int i = 0; i < n; i++) v[i * n + e] = x[i];
         }
     }
 
-    // Upper Hessenberg form Q^T A Q of A (n x n) by Householder reflections (the eigenvalues are A's).
-    private static double[] Hessenberg(ReadOnlySpan<double> a, int n)
+    // Upper Hessenberg form H = Q^T A Q of A (n x n) by Householder reflections, and Q^T (row-major, n x n).
+    private static (double[] H, double[] Qt) Hessenberg(ReadOnlySpan<double> a, int n)
     {
         var h = a.ToArray();
+        var qt = new double[n * n];
+        for (int i = 0; i < n; i++) qt[i * n + i] = 1;
+        var rowsT = new double[n * n];
         for (int k = 0; k < n - 2; k++)
         {
             double norm = 0;
             for (int i = k + 1; i < n; i++) norm += h[i * n + k] * h[i * n + k];
             norm = Math.Sqrt(norm);
             if (norm == 0) continue;
-            var u = new double[n];
+            var u = new double[n - k - 1];
             double alpha = h[(k + 1) * n + k] > 0 ? -norm : norm;
-            for (int i = k + 1; i < n; i++) u[i] = h[i * n + k];
-            u[k + 1] -= alpha;
-            double uu = 0;
-            for (int i = k + 1; i < n; i++) uu += u[i] * u[i];
-            if (uu == 0) continue;
-            for (int j = 0; j < n; j++)
-            {
-                double dot = 0;
-                for (int i = k + 1; i < n; i++) dot += u[i] * h[i * n + j];
-                double f = 2 * dot / uu;
-                for (int i = k + 1; i < n; i++) h[i * n + j] -= f * u[i];
-            }
-            for (int i = 0; i < n; i++)
-            {
-                double dot = 0;
-                for (int j = k + 1; j < n; j++) dot += h[i * n + j] * u[j];
-                double f = 2 * dot / uu;
-                for (int j = k + 1; j < n; j++) h[i * n + j] -= f * u[j];
-            }
+            for (int i = k + 1; i < n; i++) u[i - k - 1] = h[i * n + k];
+            u[0] -= alpha;
+            // P H P: from the left on rows k+1.., from the right on columns k+1.. (as rows of the transpose).
+            Reflect(h, n, k + 1, n, 0, n, u);
+            Transpose(h, rowsT, n);
+            Reflect(rowsT, n, k + 1, n, 0, n, u);
+            Transpose(rowsT, h, n);
+            Reflect(qt, n, k + 1, n, 0, n, u);
+            for (int i = k + 2; i < n; i++) h[i * n + k] = 0; // zero up to rounding
         }
-        return h;
+        return (h, qt);
     }
 
-    // A unit eigenvector of A for the eigenvalue lambda: a few steps of inverse iteration on A - (lambda + delta) I
-    // (delta keeps the system regular), its largest component made real and positive.
-    private static System.Numerics.Complex[] InverseIteration(ReadOnlySpan<double> a, int n, System.Numerics.Complex lambda, double scale)
+    private static void Transpose(double[] from, double[] to, int n)
+    {
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) to[j * n + i] = from[i * n + j];
+    }
+
+    // A unit eigenvector of A = Q H Q^T for the eigenvalue lambda: a few steps of inverse iteration on the Hessenberg
+    // H - (lambda + delta) I (delta keeps it regular; an O(n^2) factorization, as only one subdiagonal is eliminated),
+    // mapped back by Q, its largest component made real and positive.
+    private static System.Numerics.Complex[] InverseIteration(double[] h, double[] qt, int n, System.Numerics.Complex lambda, double scale)
     {
         var shift = lambda + new System.Numerics.Complex(1e-10 * Math.Max(scale, 1e-300), 0);
-        var m = new System.Numerics.Complex[n, n];
+        var m = new System.Numerics.Complex[n * n];
         for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) m[i, j] = a[i * n + j] - (i == j ? shift : System.Numerics.Complex.Zero);
-        // LU with partial pivoting in complex arithmetic.
-        var perm = Enumerable.Range(0, n).ToArray();
-        for (int k = 0; k < n; k++)
+            for (int j = Math.Max(0, i - 1); j < n; j++) m[i * n + j] = h[i * n + j] - (i == j ? shift : System.Numerics.Complex.Zero);
+        // LU with partial pivoting between rows k and k + 1 (the only nonzero entries of column k at or below k).
+        var swapped = new bool[n];
+        var factor = new System.Numerics.Complex[n];
+        for (int k = 0; k < n - 1; k++)
         {
-            int p = k;
-            for (int i = k + 1; i < n; i++) if (m[i, k].Magnitude > m[p, k].Magnitude) p = i;
-            if (p != k)
+            if (m[(k + 1) * n + k].Magnitude > m[k * n + k].Magnitude)
             {
-                for (int j = 0; j < n; j++) (m[k, j], m[p, j]) = (m[p, j], m[k, j]);
-                (perm[k], perm[p]) = (perm[p], perm[k]);
+                for (int j = k; j < n; j++) (m[k * n + j], m[(k + 1) * n + j]) = (m[(k + 1) * n + j], m[k * n + j]);
+                swapped[k] = true;
             }
-            if (m[k, k] == System.Numerics.Complex.Zero) m[k, k] = new System.Numerics.Complex(1e-300, 0);
-            for (int i = k + 1; i < n; i++)
-            {
-                var f = m[i, k] /= m[k, k];
-                for (int j = k + 1; j < n; j++) m[i, j] -= f * m[k, j];
-            }
+            if (m[k * n + k] == System.Numerics.Complex.Zero) m[k * n + k] = new System.Numerics.Complex(1e-300, 0);
+            var f = factor[k] = m[(k + 1) * n + k] / m[k * n + k];
+            for (int j = k + 1; j < n; j++) m[(k + 1) * n + j] -= f * m[k * n + j];
         }
-        var x = Enumerable.Range(0, n).Select(i => new System.Numerics.Complex(1 + 0.1 * i, 0)).ToArray();
+        if (m[(n - 1) * n + n - 1] == System.Numerics.Complex.Zero) m[(n - 1) * n + n - 1] = new System.Numerics.Complex(1e-300, 0);
+        var y = Enumerable.Range(0, n).Select(i => new System.Numerics.Complex(1 + 0.1 * i, 0)).ToArray();
         for (int iteration = 0; iteration < 3; iteration++)
         {
-            var y = new System.Numerics.Complex[n];
-            for (int i = 0; i < n; i++) y[i] = x[perm[i]];
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < i; j++) y[i] -= m[i, j] * y[j];
+            for (int k = 0; k < n - 1; k++)
+            {
+                if (swapped[k]) (y[k], y[k + 1]) = (y[k + 1], y[k]);
+                y[k + 1] -= factor[k] * y[k];
+            }
             for (int i = n - 1; i >= 0; i--)
             {
-                for (int j = i + 1; j < n; j++) y[i] -= m[i, j] * y[j];
-                y[i] /= m[i, i];
+                for (int j = i + 1; j < n; j++) y[i] -= m[i * n + j] * y[j];
+                y[i] /= m[i * n + i];
             }
             double norm = Math.Sqrt(y.Sum(c => c.Magnitude * c.Magnitude));
-            x = y.Select(c => c / norm).ToArray();
+            for (int i = 0; i < n; i++) y[i] /= norm;
         }
+        // x = Q y = Qt^T y.
+        var x = new System.Numerics.Complex[n];
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < n; i++) x[i] += qt[j * n + i] * y[j];
         int largest = 0;
         for (int i = 1; i < n; i++) if (x[i].Magnitude > x[largest].Magnitude) largest = i;
         var phase = System.Numerics.Complex.Conjugate(x[largest]) / x[largest].Magnitude;
