@@ -333,7 +333,7 @@ public class LinalgModuleTests
     }
 
     public static IEnumerable<object[]> GradientCases() =>
-        new[] { "inv", "tri_inv", "tri_inv upper", "logdet", "cholesky", "cholesky upper", "eigvalsh", "eigh", "eigh U", "qr", "singular values", "nuclear norm", "spectral norm" }
+        new[] { "inv", "tri_inv", "tri_inv upper", "logdet", "cholesky", "cholesky upper", "eigvalsh", "eigh", "eigh U", "qr", "singular values", "nuclear norm", "spectral norm", "svd" }
             .Select(c => new object[] { c });
 
     [Theory]
@@ -362,6 +362,8 @@ public class LinalgModuleTests
             "qr" => x => { var (q, r) = Mx.Linalg.Qr(x); return Mx.Add(Mx.Sum(Mx.Multiply(q, w)), Mx.Sum(Mx.Multiply(r, Mx.SwapAxes(w, 0, 1)))); },
             "singular values" => x => Mx.Sum(Mx.Multiply(Mx.Linalg.Svd(x, computeUV: false)[0], wv)),
             "nuclear norm" => x => Mx.Linalg.Norm(x, "nuc"),
+            // U diag(c) Vt and S: invariant under the sign flips of a singular pair.
+            "svd" => x => { var usv = Mx.Linalg.Svd(x); return Mx.Add(Mx.Sum(Mx.Multiply(Mx.Matmul(Mx.Multiply(usv[0], wv), usv[2]), w)), Mx.Sum(Mx.Multiply(usv[1], wv))); },
             "spectral norm" => x => Mx.Linalg.Norm(x, 2.0),
             // Eigenvectors up to sign: a function of V V^T-like products that does not depend on the signs.
             "eigh" => x => { var (e, v) = Mx.Linalg.Eigh(x); return Mx.Add(Mx.Sum(Mx.Multiply(e, wv)), Mx.Sum(Mx.Multiply(Mx.Matmul(Mx.Multiply(v, wv), Mx.SwapAxes(v, 0, 1)), w))); },

@@ -138,7 +138,8 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
     /// S = L^-T Phi(L^T Lbar) L^-1; eigh: V (diag(wbar) + F o (V^T Vbar)) V^T with F_ij = 1 / (w_j - w_i). The
     /// factorizations read one triangle of a symmetric input, so their gradient is taken with respect to it: G + G^T
     /// below the diagonal, G on it. QR (tall or square): (Qbar + Q N) R^-T with N the upper triangle of Rbar R^T -
-    /// Q^T Qbar mirrored; singular values alone: U diag(Sbar) Vt. The full SVD, LU and eig have none.
+    /// Q^T Qbar mirrored; singular values alone: U diag(Sbar) Vt; the SVD of a square matrix (Townsend's formula).
+    /// LU, eig and the SVD of a rectangular matrix have none.
     /// </summary>
     public override MxArray[] Vjp(MxArray[] primals, MxArray[] cotangents, int[] argnums, MxArray[] outputs)
     {
@@ -207,6 +208,28 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
                 var u = Mx.Slice(usv[0], new int[a.NDim], Stop(usv[0], a.ShapeRef[^2], k));
                 var vt = Mx.Slice(usv[2], new int[a.NDim], Stop(usv[2], k, a.ShapeRef[^1]));
                 grad = Mx.Matmul(Mx.Multiply(u, Mx.ExpandDims(cotangents[0], new[] { -2 })), vt);
+                break;
+            }
+            case LinalgKind.Svd:
+            {
+                // Square A = U S V^T with distinct singular values (Townsend 2016): Abar = U [diag(Sbar) + (F o (U^T Ubar -
+                // Ubar^T U)) S + S (F o (V^T Vbar - Vbar^T V))] V^T, F_ij = 1 / (s_j^2 - s_i^2) off the diagonal.
+                if (a.ShapeRef[^2] != a.ShapeRef[^1]) throw new NotSupportedException("linalg svd has a gradient for square matrices only (U and Vt are full).");
+                var (u, sv, vt) = (outputs[0], outputs[1], outputs[2]);
+                var v = T(vt);
+                var vbar = T(cotangents[2]);
+                var eye = Mx.Eye(a.ShapeRef[^1], dtype: a.DType);
+                var s2 = Mx.Square(sv);
+                var diff = Mx.Subtract(Mx.ExpandDims(s2, new[] { -2 }), Mx.ExpandDims(s2, new[] { -1 }));
+                var f = Mx.Where(Mx.Greater(eye, 0.5), Mx.ZerosLike(diff), Mx.Reciprocal(Mx.Add(diff, eye)));
+                var utu = Mx.Matmul(T(u), cotangents[0]);
+                var vtv = Mx.Matmul(T(v), vbar);
+                var sRow = Mx.ExpandDims(sv, new[] { -2 }); // scales columns: X S
+                var sCol = Mx.ExpandDims(sv, new[] { -1 }); // scales rows: S X
+                var inner = Mx.Add(
+                    Mx.Add(Mx.Multiply(eye, Mx.ExpandDims(cotangents[1], new[] { -2 })), Mx.Multiply(Mx.Multiply(f, Mx.Subtract(utu, T(utu))), sRow)),
+                    Mx.Multiply(sCol, Mx.Multiply(f, Mx.Subtract(vtv, T(vtv)))));
+                grad = Mx.Matmul(Mx.Matmul(u, inner), vt);
                 break;
             }
             default:
