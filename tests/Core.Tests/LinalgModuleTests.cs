@@ -60,6 +60,11 @@ public class LinalgModuleTests
         Assert.Equal(double.NegativeInfinity, log.Item<double>());
         Assert.Throws<InvalidOperationException>(() => Mx.Eval(Mx.Linalg.Inv(singular)));
         Assert.Equal(1.0, Mx.Linalg.Det(Mx.Zeros(new[] { 0, 0 }, DType.Float64)).Item<double>());
+        // The SVD of a 3 x 0 and a 0 x 2 matrix: identity U and Vt, no singular values.
+        var tall = Mx.Linalg.Svd(Mx.Zeros(new[] { 3, 0 }, DType.Float64));
+        Assert.Equal(Mx.Eye(3, dtype: DType.Float64).ToArray<double>(), tall[0].ToArray<double>());
+        Assert.Equal(0, tall[1].Size);
+        Assert.Equal(Mx.Eye(2, dtype: DType.Float64).ToArray<double>(), Mx.Linalg.Svd(Mx.Zeros(new[] { 0, 2 }, DType.Float64))[2].ToArray<double>());
         Assert.Throws<ArgumentException>(() => Mx.Linalg.Inv(Mx.Zeros(new[] { 2, 3 }, DType.Float64)));
         Assert.Throws<ArgumentException>(() => Mx.Linalg.Inv(Mx.Zeros(new[] { 2, 2 }, DType.Int32)));
         Assert.Throws<ArgumentException>(() => Mx.Linalg.Qr(Mx.Zeros(new[] { 4 })));

@@ -32,11 +32,15 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
         var results = outputs.Select(o => new double[o.Size * (o.DType == DType.Complex64 ? 2 : 1)]).ToArray();
         if (m * n == 0)
         {
-            // Empty matrices: det 1 (sign 1, log 0); U of an m x 0 matrix is the identity; the rest are empty.
+            // Empty matrices: det 1 (sign 1, log 0); U of an m x 0 matrix and Vt of a 0 x n one are identities.
             if (Kind == LinalgKind.Slogdet) Array.Fill(results[0], 1.0);
-            if (Kind == LinalgKind.Svd && m > 0)
-                for (long k = 0; k < results[0].Length; k += (long)m * m)
-                    for (int r = 0; r < m; r++) results[0][k + r * m + r] = 1;
+            if (Kind == LinalgKind.Svd)
+            {
+                foreach (var (k, d) in new[] { (0, m), (2, n) })
+                    if (d > 0)
+                        for (long start = 0; start < results[k].Length; start += (long)d * d)
+                            for (int r = 0; r < d; r++) results[k][start + r * d + r] = 1;
+            }
         }
         for (long i = 0; i < batch; i++)
         {
