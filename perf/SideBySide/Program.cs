@@ -281,6 +281,7 @@ static class Program
         if (Want(a, "x2")) X2();
         if (Want(a, "x3")) X3();
         if (Want(a, "x4")) X4();
+        if (Want(a, "x6")) X6();
 
         Console.WriteLine();
         Console.WriteLine($"## Summary ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load1 {Load()})");
@@ -457,6 +458,45 @@ static class Program
                 Add("X4", $"{rows} x {N} times a {N}x{N} weight's transpose, {bits}-bit (groups of 64)", st[0], st[1], "(no goal: packed weight bytes / time)", null,
                     $"{F(st[1].Ms / st[0].Ms)}x torch bfloat16, {F(st[2].Ms / st[0].Ms)}x torch float32");
             }
+        }
+    }
+
+    // ---------------------------------------------------------------- X6 linear algebra (no goal in issue 6)
+    // mlx.core.linalg's factorizations of a 256 x 256 float64 symmetric positive definite matrix: ours are single-
+    // threaded managed kernels (src/Kernels/Linalg.cs), TorchSharp's are LAPACK (MKL).
+    static void X6()
+    {
+        const int N = 256;
+        var r = Rand((long)N * N, 93, true);
+        var spd = new double[N * N];
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++)
+            {
+                double sum = 0;
+                for (int k = 0; k < N; k++) sum += (double)r[i * N + k] * r[j * N + k];
+                spd[i * N + j] = sum + (i == j ? N : 0);
+            }
+        var a = Mx.Array(spd, new[] { N, N });
+        Mx.Eval(a);
+        using var ta = torch.tensor(spd, new long[] { N, N });
+        float[] F32(MxArray x) => Mx.AsType(x, DType.Float32).ToArray<float>();
+        float[] T32(Tensor x) { using var f = x.to_type(torch.float32).contiguous(); return f.data<float>().ToArray(); }
+        var cases = new (string Name, Func<MxArray> Ours, Func<Tensor> Theirs, string TheirName)[]
+        {
+            ("inv", () => Mx.Linalg.Inv(a), () => torch.linalg.inv(ta), "torch.linalg.inv"),
+            ("cholesky", () => Mx.Linalg.Cholesky(a), () => torch.linalg.cholesky(ta), "torch.linalg.cholesky"),
+            ("eigvalsh", () => Mx.Linalg.Eigvalsh(a), () => torch.linalg.eigvalsh(ta), "torch.linalg.eigvalsh"),
+            ("eigh (vectors)", () => Mx.Abs(Mx.Linalg.Eigh(a).Eigenvectors), () => torch.linalg.eigh(ta).Item2.abs(), "torch.linalg.eigh"),
+            ("svdvals", () => Mx.Linalg.Svd(a, computeUV: false)[0], () => torch.linalg.svdvals(ta), "torch.linalg.svdvals"),
+            ("qr (R, |diag|)", () => Mx.Abs(Mx.Linalg.Qr(a).R), () => torch.linalg.qr(ta).Item2.abs(), "torch.linalg.qr"),
+        };
+        foreach (var c in cases)
+        {
+            using (var t = c.Theirs()) Check($"X6 {c.Name}", F32(c.Ours()), T32(t), 1e-3);
+            var st = Bench($"X6 {c.Name}", 2,
+                I("Mx.Linalg + Eval", () => { using var scope = Mx.NewDisposeScope(); Mx.Eval(c.Ours()); }, _ => ""),
+                I(c.TheirName, () => { using var scope = torch.NewDisposeScope(); c.Theirs(); }, _ => ""));
+            Add("X6", $"{c.Name} of a {N}x{N} float64 matrix", st[0], st[1], "(no goal)", null, $"{F(st[1].Ms / st[0].Ms)}x torch");
         }
     }
 

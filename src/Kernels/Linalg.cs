@@ -38,11 +38,13 @@ public static class DenseLinalg
                 for (int c = 0; c < n; c++) (a[j * n + c], a[p * n + c]) = (a[p * n + c], a[j * n + c]);
             }
             double pivot = a[j * n + j];
+            var pivotRow = a.Slice(j * n + j + 1, n - j - 1);
             for (int i = j + 1; i < m; i++)
             {
                 double f = a[i * n + j] /= pivot;
                 if (f == 0) continue;
-                for (int c = j + 1; c < n; c++) a[i * n + c] -= f * a[j * n + c];
+                var row = a.Slice(i * n + j + 1, n - j - 1);
+                TensorPrimitives.MultiplyAdd<double>(pivotRow, -f, row, row);
             }
         }
         return regular;
@@ -106,14 +108,9 @@ public static class DenseLinalg
             {
                 double f = t[i * n + k];
                 if (f == 0) continue;
-                var other = b.Slice(k * nrhs, nrhs);
-                for (int c = 0; c < nrhs; c++) row[c] -= f * other[c];
+                TensorPrimitives.MultiplyAdd<double>(b.Slice(k * nrhs, nrhs), -f, row, row);
             }
-            if (!unitDiagonal)
-            {
-                double d = t[i * n + i];
-                for (int c = 0; c < nrhs; c++) row[c] /= d;
-            }
+            if (!unitDiagonal) TensorPrimitives.Divide<double>(row, t[i * n + i], row);
         }
     }
 
@@ -178,9 +175,11 @@ public static class DenseLinalg
         for (int i = 0; i < n; i++)
             for (int j = 0; j <= i; j++)
                 s[i * n + j] = s[j * n + i] = a[i * n + j];
-        // Z^T, so that both its Householder updates and the QL rotations (of Z's columns) run along contiguous rows.
-        var zt = new double[n * n];
-        for (int i = 0; i < n; i++) zt[i * n + i] = 1;
+        // Z^T, so that both its Householder updates and the QL rotations (of Z's columns) run along contiguous rows;
+        // not kept for the eigenvalues alone.
+        bool vectors = !v.IsEmpty;
+        var zt = vectors ? new double[n * n] : System.Array.Empty<double>();
+        for (int i = 0; vectors && i < n; i++) zt[i * n + i] = 1;
         var u = new double[n];
         var p = new double[n];
         for (int k = 0; k < n - 2; k++)
@@ -213,7 +212,7 @@ public static class DenseLinalg
             s[(k + 1) * n + k] = s[k * n + k + 1] = alpha;
             for (int i = k + 2; i < n; i++) s[i * n + k] = s[k * n + i] = 0;
             // Z <- Z H, that is Z^T <- H Z^T.
-            Reflect(zt, n, k + 1, n, 0, n, u[(k + 1)..]);
+            if (vectors) Reflect(zt, n, k + 1, n, 0, n, u[(k + 1)..]);
         }
         var d = new double[n];
         var e = new double[n]; // e[i] couples i and i + 1
@@ -224,7 +223,7 @@ public static class DenseLinalg
         for (int j = 0; j < n; j++)
         {
             w[j] = d[order[j]];
-            if (!v.IsEmpty)
+            if (vectors)
                 for (int i = 0; i < n; i++) v[i * n + j] = zt[order[j] * n + i];
         }
     }
@@ -270,7 +269,7 @@ public static class DenseLinalg
                     d[i + 1] = g + p;
                     g = c * r - b;
                     // (z_i, z_{i+1}) <- (c z_i - s z_{i+1}, s z_i + c z_{i+1})
-                    Rotate(zt.AsSpan(i * n, n), zt.AsSpan((i + 1) * n, n), c, sn);
+                    if (zt.Length > 0) Rotate(zt.AsSpan(i * n, n), zt.AsSpan((i + 1) * n, n), c, sn);
                 }
                 if (r == 0 && i >= l) continue;
                 d[l] -= p;
