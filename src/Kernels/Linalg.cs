@@ -428,9 +428,16 @@ public static class DenseLinalg
             for (int k = l; k <= hi; k++) h[k, k] += mu;
         }
         if (v.IsEmpty) return;
+        // Eigenvalues that coincide (to rounding) share an inverse iteration's fixed point: each starts from its own
+        // unit vector and is made orthogonal to those already found for the same value (for the identity, the unit
+        // vectors themselves).
+        var found = new List<(System.Numerics.Complex Lambda, System.Numerics.Complex[] Y)>();
         for (int e = 0; e < n; e++)
         {
-            var x = InverseIteration(hr, qt, n, w[e], scale);
+            var lambda = w[e];
+            var twins = found.Where(f => (f.Lambda - lambda).Magnitude <= 1e-8 * Math.Max(scale, 1e-300)).Select(f => f.Y).ToList();
+            var (x, y) = InverseIteration(hr, qt, n, lambda, scale, e, twins);
+            found.Add((lambda, y));
             for (int i = 0; i < n; i++) v[i * n + e] = x[i];
         }
     }
@@ -472,7 +479,8 @@ public static class DenseLinalg
     // A unit eigenvector of A = Q H Q^T for the eigenvalue lambda: a few steps of inverse iteration on the Hessenberg
     // H - (lambda + delta) I (delta keeps it regular; an O(n^2) factorization, as only one subdiagonal is eliminated),
     // mapped back by Q, its largest component made real and positive.
-    private static System.Numerics.Complex[] InverseIteration(double[] h, double[] qt, int n, System.Numerics.Complex lambda, double scale)
+    private static (System.Numerics.Complex[] X, System.Numerics.Complex[] Y) InverseIteration(double[] h, double[] qt, int n,
+        System.Numerics.Complex lambda, double scale, int start, List<System.Numerics.Complex[]> twins)
     {
         var shift = lambda + new System.Numerics.Complex(1e-10 * Math.Max(scale, 1e-300), 0);
         var m = new System.Numerics.Complex[n * n];
@@ -493,7 +501,7 @@ public static class DenseLinalg
             for (int j = k + 1; j < n; j++) m[(k + 1) * n + j] -= f * m[k * n + j];
         }
         if (m[(n - 1) * n + n - 1] == System.Numerics.Complex.Zero) m[(n - 1) * n + n - 1] = new System.Numerics.Complex(1e-300, 0);
-        var y = Enumerable.Range(0, n).Select(i => new System.Numerics.Complex(1 + 0.1 * i, 0)).ToArray();
+        var y = Enumerable.Range(0, n).Select(i => new System.Numerics.Complex((i == start ? 1 : 0) + 1e-3 * (1 + 0.1 * i), 0)).ToArray();
         for (int iteration = 0; iteration < 3; iteration++)
         {
             for (int k = 0; k < n - 1; k++)
@@ -506,6 +514,12 @@ public static class DenseLinalg
                 for (int j = i + 1; j < n; j++) y[i] -= m[i * n + j] * y[j];
                 y[i] /= m[i * n + i];
             }
+            foreach (var t in twins)
+            {
+                var dot = System.Numerics.Complex.Zero;
+                for (int i = 0; i < n; i++) dot += System.Numerics.Complex.Conjugate(t[i]) * y[i];
+                for (int i = 0; i < n; i++) y[i] -= dot * t[i];
+            }
             double norm = Math.Sqrt(y.Sum(c => c.Magnitude * c.Magnitude));
             for (int i = 0; i < n; i++) y[i] /= norm;
         }
@@ -516,7 +530,7 @@ public static class DenseLinalg
         int largest = 0;
         for (int i = 1; i < n; i++) if (x[i].Magnitude > x[largest].Magnitude) largest = i;
         var phase = System.Numerics.Complex.Conjugate(x[largest]) / x[largest].Magnitude;
-        return x.Select(c => c * phase).ToArray();
+        return (x.Select(c => c * phase).ToArray(), y);
     }
 
     /// <summary>The Jacobi rotation (cos, sin) that zeroes the (p, q) entry, from theta = (a_qq - a_pp) / (2 a_pq): the smaller angle.</summary>

@@ -419,4 +419,24 @@ public class LinalgModuleTests
         Assert.Equal(new[] { -1.0, 1.0 }, rot.Select(c => Math.Round((double)c.Imag, 6)).OrderBy(x => x).ToArray());
         Assert.All(rot, c => Assert.Equal(0.0, c.Real, 6));
     }
+
+    [Fact]
+    public void OneByOneRepeatedEigenvaluesAndNaN()
+    {
+        var one = Mx.Array(new double[] { 4 }, new[] { 1, 1 });
+        Assert.Equal(0.25, Mx.Linalg.Inv(one).Item<double>());
+        Assert.Equal(2.0, Mx.Linalg.Cholesky(one).Item<double>());
+        Assert.Equal(4.0, Mx.Linalg.Eigvalsh(one).Item<double>());
+        Assert.Equal(4.0, Mx.Linalg.Svd(one)[1].Item<double>());
+        Assert.Equal(4.0, Mx.Linalg.Eigvals(one).ToArray<Complex64>()[0].Real);
+        // A repeated eigenvalue: eig still gives independent eigenvectors (the identity's and a block's).
+        var (_, v) = Mx.Linalg.Eig(Mx.Array(new double[] { 2, 0, 0, 0, 2, 0, 0, 0, 5 }, new[] { 3, 3 }));
+        var vm = Matrix<double>.Build.Dense(3, 3, (i, j) => v.ToArray<Complex64>()[i * 3 + j].Real);
+        Assert.True(Math.Abs(vm.Determinant()) > 0.9, $"eigenvectors not independent: det {vm.Determinant()}");
+        // NaN: the iterative factorizations give NaN (as LAPACK) instead of a wrong or no answer.
+        var nan = Mx.Array(new[] { 1, double.NaN, 2, 3 }, new[] { 2, 2 });
+        Assert.All(Mx.Linalg.Svd(nan, computeUV: false)[0].ToArray<double>(), x => Assert.True(double.IsNaN(x)));
+        Assert.All(Mx.Linalg.Eigvals(nan).ToArray<Complex64>(), c => Assert.True(float.IsNaN(c.Real)));
+        Assert.All(Mx.Linalg.Inv(nan).ToArray<double>(), x => Assert.True(double.IsNaN(x)));
+    }
 }

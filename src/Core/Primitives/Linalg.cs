@@ -46,6 +46,12 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
         {
             var matrix = a.AsSpan((int)(i * m * n), m * n);
             Span<double> Out(int k) => results[k].AsSpan((int)(i * (results[k].Length / batch)), (int)(results[k].Length / batch));
+            if (Kind is LinalgKind.Svd or LinalgKind.SingularValues or LinalgKind.Eig or LinalgKind.Eigvals && HasNaN(matrix))
+            {
+                // The iterations would not converge (or would read past the NaN): NaN results, as LAPACK's.
+                for (int k = 0; k < outputs.Length; k++) Out(k).Fill(double.NaN);
+                continue;
+            }
             switch (Kind)
             {
                 case LinalgKind.Inverse:
@@ -258,6 +264,13 @@ internal sealed unsafe class LinalgPrimitive(LinalgKind kind, bool upper = false
         var a = inputs[0];
         var shapes = outputs.Select(o => new[] { a.ShapeRef[0] }.Concat(o.ShapeRef).ToArray()).ToArray();
         return MxArray.Create(shapes, outputs.Select(o => o.DType).ToArray(), this, new[] { a });
+    }
+
+    private static bool HasNaN(ReadOnlySpan<double> values)
+    {
+        foreach (double v in values)
+            if (double.IsNaN(v)) return true;
+        return false;
     }
 
     private static double[] Read(MxArray x)
