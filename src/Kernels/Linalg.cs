@@ -122,28 +122,30 @@ public static class DenseLinalg
     {
         int k = Math.Min(m, n);
         var w = a.ToArray();
-        var vs = new double[k][];
-        for (int j = 0; j < k; j++)
-        {
-            double norm = 0;
-            for (int i = j; i < m; i++) norm += w[i * n + j] * w[i * n + j];
-            norm = Math.Sqrt(norm);
-            var v = new double[m - j];
-            vs[j] = v;
-            if (norm == 0) continue;
-            double alpha = w[j * n + j] > 0 ? -norm : norm;
-            for (int i = j; i < m; i++) v[i - j] = w[i * n + j];
-            v[0] -= alpha;
-            Reflect(w, n, j, m, j, n, v);
-        }
+        var vs = new double[]?[k];
+        for (int j = 0; j < k; j++) HouseholderColumn(w, m, n, j, out vs[j]);
         for (int i = 0; i < k; i++)
             for (int c = 0; c < n; c++)
                 r[i * n + c] = c >= i ? w[i * n + c] : 0;
         // Q = H_0 H_1 ... H_{k-1} applied to the first k columns of the identity.
         var qa = new double[m * k];
         for (int i = 0; i < k; i++) qa[i * k + i] = 1;
-        for (int j = k - 1; j >= 0; j--) Reflect(qa, k, j, m, 0, k, vs[j]);
+        for (int j = k - 1; j >= 0; j--)
+            if (vs[j] is { } v) Reflect(qa, k, j, m, 0, k, v);
         qa.CopyTo(q);
+    }
+
+    // Rows [from, to) of x (row length ld), columns [c0, c0 + v.Length), times H = I - 2 v v^T / (v^T v) from the
+    // right: each row r -= (2 r.v / v^T v) v, along the rows.
+    private static void ReflectRight(double[] x, int ld, int from, int to, int c0, double[] v)
+    {
+        double vv = TensorPrimitives.Dot<double>(v, v);
+        if (vv == 0) return;
+        for (int i = from; i < to; i++)
+        {
+            var row = x.AsSpan(i * ld + c0, v.Length);
+            TensorPrimitives.MultiplyAdd<double>(v, -2 * TensorPrimitives.Dot<double>(row, v) / vv, row, row);
+        }
     }
 
     // Rows [from, to) and columns [c0, c1) of x (row length ld) times H = I - 2 v v^T / (v^T v), v over those rows:
@@ -180,39 +182,28 @@ public static class DenseLinalg
         bool vectors = !v.IsEmpty;
         var zt = vectors ? new double[n * n] : System.Array.Empty<double>();
         for (int i = 0; vectors && i < n; i++) zt[i * n + i] = 1;
-        var u = new double[n];
         var p = new double[n];
         for (int k = 0; k < n - 2; k++)
         {
-            double norm = 0;
-            for (int i = k + 1; i < n; i++) norm += s[i * n + k] * s[i * n + k];
-            norm = Math.Sqrt(norm);
-            if (norm == 0) continue;
-            double alpha = s[(k + 1) * n + k] > 0 ? -norm : norm;
-            Array.Clear(u);
-            for (int i = k + 1; i < n; i++) u[i] = s[i * n + k];
-            u[k + 1] -= alpha;
-            double uu = 0;
-            for (int i = k + 1; i < n; i++) uu += u[i] * u[i];
-            if (uu == 0) continue;
-            double beta = 2 / uu;
+            var u = Reflector(Column(s, n, k + 1, n, k), out double alpha);
+            if (u == null) continue;
+            double beta = 2 / TensorPrimitives.Dot<double>(u, u);
             // H S H = S - u q^T - q u^T on the trailing block, p = beta S u, q = p - (beta u.p / 2) u.
             int len = n - k - 1;
-            var ut = u.AsSpan(k + 1, len);
-            var pt = p.AsSpan(k + 1, len);
-            for (int i = k + 1; i < n; i++) p[i] = beta * TensorPrimitives.Dot<double>(s.AsSpan(i * n + k + 1, len), ut);
-            double kk = beta * TensorPrimitives.Dot<double>(ut, pt) / 2;
-            TensorPrimitives.MultiplyAdd<double>(ut, -kk, pt, pt);
-            for (int i = k + 1; i < n; i++)
+            var pt = p.AsSpan(0, len);
+            for (int i = 0; i < len; i++) pt[i] = beta * TensorPrimitives.Dot<double>(s.AsSpan((k + 1 + i) * n + k + 1, len), u);
+            double kk = beta * TensorPrimitives.Dot<double>(u, pt) / 2;
+            TensorPrimitives.MultiplyAdd<double>(u, -kk, pt, pt);
+            for (int i = 0; i < len; i++)
             {
-                var row = s.AsSpan(i * n + k + 1, len);
+                var row = s.AsSpan((k + 1 + i) * n + k + 1, len);
                 TensorPrimitives.MultiplyAdd<double>(pt, -u[i], row, row);
-                TensorPrimitives.MultiplyAdd<double>(ut, -p[i], row, row);
+                TensorPrimitives.MultiplyAdd<double>(u, -pt[i], row, row);
             }
             s[(k + 1) * n + k] = s[k * n + k + 1] = alpha;
             for (int i = k + 2; i < n; i++) s[i * n + k] = s[k * n + i] = 0;
             // Z <- Z H, that is Z^T <- H Z^T.
-            if (vectors) Reflect(zt, n, k + 1, n, 0, n, u[(k + 1)..]);
+            if (vectors) Reflect(zt, n, k + 1, n, 0, n, u);
         }
         var d = new double[n];
         var e = new double[n]; // e[i] couples i and i + 1
@@ -246,14 +237,14 @@ public static class DenseLinalg
                 if (iteration == 100) throw new InvalidOperationException("[linalg.eigh] The QL iteration did not converge.");
                 // The shift: the eigenvalue of the leading 2 x 2 block nearer d[l].
                 double g = (d[l + 1] - d[l]) / (2 * e[l]);
-                double r = Hypot(g, 1);
+                double r = double.Hypot(g, 1);
                 g = d[m] - d[l] + e[l] / (g + (g >= 0 ? r : -r));
                 double sn = 1, c = 1, p = 0;
                 int i = m - 1;
                 for (; i >= l; i--)
                 {
                     double f = sn * e[i], b = c * e[i];
-                    e[i + 1] = r = Hypot(f, g);
+                    e[i + 1] = r = double.Hypot(f, g);
                     if (r == 0)
                     {
                         // Underflow: deflate and start over.
@@ -279,14 +270,6 @@ public static class DenseLinalg
         }
     }
 
-    private static double Hypot(double x, double y)
-    {
-        double ax = Math.Abs(x), ay = Math.Abs(y);
-        if (ax < ay) (ax, ay) = (ay, ax);
-        if (ax == 0) return 0;
-        double t = ay / ax;
-        return ax * Math.Sqrt(1 + t * t);
-    }
 
     /// <summary>
     /// The SVD A = U diag(S) V^T of A (m x n): singular values descending into <paramref name="s"/> (min(m, n)) and,
@@ -379,7 +362,7 @@ public static class DenseLinalg
         var e = new double[cols];
         for (int k = 0; k < cols; k++)
         {
-            d[k] = HouseholderColumn(b, rows, cols, k);
+            d[k] = HouseholderColumn(b, rows, cols, k, out _);
             if (k < cols - 1) e[k] = HouseholderRow(b, rows, cols, k);
         }
         var td = new double[2 * cols];
@@ -394,39 +377,40 @@ public static class DenseLinalg
         for (int k = 0; k < cols; k++) s[k] = Math.Max(sorted[k], 0);
     }
 
-    // Zeroes column k of b (rows x cols) below the diagonal by a reflection from the left; returns the new b[k, k].
-    private static double HouseholderColumn(double[] b, int rows, int cols, int k)
+    // Zeroes column k of b (rows x cols) below the diagonal by a reflection from the left (its vector into v, null
+    // when the column is zero already); returns the new b[k, k].
+    private static double HouseholderColumn(double[] b, int rows, int cols, int k, out double[]? v)
     {
-        double norm = 0;
-        for (int i = k; i < rows; i++) norm += b[i * cols + k] * b[i * cols + k];
-        norm = Math.Sqrt(norm);
-        if (norm == 0) return 0;
-        double alpha = b[k * cols + k] > 0 ? -norm : norm;
-        var v = new double[rows - k];
-        for (int i = k; i < rows; i++) v[i - k] = b[i * cols + k];
-        v[0] -= alpha;
-        Reflect(b, cols, k, rows, k, cols, v);
+        v = Reflector(Column(b, cols, k, rows, k), out double alpha);
+        if (v != null) Reflect(b, cols, k, rows, k, cols, v);
         return alpha;
     }
 
     // Zeroes row k of b beyond the superdiagonal by a reflection from the right; returns the new b[k, k + 1].
     private static double HouseholderRow(double[] b, int rows, int cols, int k)
     {
-        int len = cols - k - 1;
-        var v = b.AsSpan(k * cols + k + 1, len).ToArray();
-        double norm = Math.Sqrt(TensorPrimitives.Dot<double>(v, v));
-        if (norm == 0) return 0;
-        double alpha = v[0] > 0 ? -norm : norm;
-        v[0] -= alpha;
-        double vv = TensorPrimitives.Dot<double>(v, v);
-        if (vv == 0) return alpha;
-        for (int i = k; i < rows; i++)
-        {
-            var row = b.AsSpan(i * cols + k + 1, len);
-            double f = -2 * TensorPrimitives.Dot<double>(row, v) / vv;
-            TensorPrimitives.MultiplyAdd<double>(v, f, row, row);
-        }
+        var v = Reflector(b.AsSpan(k * cols + k + 1, cols - k - 1).ToArray(), out double alpha);
+        if (v != null) ReflectRight(b, cols, k, rows, k + 1, v);
         return alpha;
+    }
+
+    // Rows [from, to) of column c of x (row length ld), as a new array.
+    private static double[] Column(double[] x, int ld, int from, int to, int c)
+    {
+        var column = new double[to - from];
+        for (int i = from; i < to; i++) column[i - from] = x[i * ld + c];
+        return column;
+    }
+
+    // The Householder vector v (x in place, x[0] shifted) of the reflection that maps x to alpha e_0 (alpha = -sign(x_0)
+    // |x|, so that nothing cancels); null when x is zero (alpha 0).
+    private static double[]? Reflector(double[] x, out double alpha)
+    {
+        double norm = Math.Sqrt(TensorPrimitives.Dot<double>(x, x));
+        alpha = x.Length == 0 || x[0] > 0 ? -norm : norm;
+        if (norm == 0) return null;
+        x[0] -= alpha;
+        return x;
     }
 
     /// <summary>
@@ -519,33 +503,19 @@ public static class DenseLinalg
         var h = a.ToArray();
         var qt = new double[n * n];
         for (int i = 0; i < n; i++) qt[i * n + i] = 1;
-        var rowsT = new double[n * n];
         for (int k = 0; k < n - 2; k++)
         {
-            double norm = 0;
-            for (int i = k + 1; i < n; i++) norm += h[i * n + k] * h[i * n + k];
-            norm = Math.Sqrt(norm);
-            if (norm == 0) continue;
-            var u = new double[n - k - 1];
-            double alpha = h[(k + 1) * n + k] > 0 ? -norm : norm;
-            for (int i = k + 1; i < n; i++) u[i - k - 1] = h[i * n + k];
-            u[0] -= alpha;
-            // P H P: from the left on rows k+1.., from the right on columns k+1.. (as rows of the transpose).
+            var u = Reflector(Column(h, n, k + 1, n, k), out _);
+            if (u == null) continue;
+            // P H P: from the left on rows k+1.., from the right on columns k+1...
             Reflect(h, n, k + 1, n, 0, n, u);
-            Transpose(h, rowsT, n);
-            Reflect(rowsT, n, k + 1, n, 0, n, u);
-            Transpose(rowsT, h, n);
+            ReflectRight(h, n, 0, n, k + 1, u);
             Reflect(qt, n, k + 1, n, 0, n, u);
             for (int i = k + 2; i < n; i++) h[i * n + k] = 0; // zero up to rounding
         }
         return (h, qt);
     }
 
-    private static void Transpose(double[] from, double[] to, int n)
-    {
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) to[j * n + i] = from[i * n + j];
-    }
 
     // A unit eigenvector of A = Q H Q^T for the eigenvalue lambda: a few steps of inverse iteration on the Hessenberg
     // H - (lambda + delta) I (delta keeps it regular; an O(n^2) factorization, as only one subdiagonal is eliminated),

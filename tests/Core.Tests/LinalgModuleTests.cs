@@ -37,6 +37,9 @@ public class LinalgModuleTests
         var rhs = H.Rand(N, 2);
         var solved = D(Mx.Linalg.Solve(a, Mx.AsType(Mx.Array(rhs), t)));
         Assert.Equal(new[] { B, N }, Mx.Linalg.Solve(a, Mx.AsType(Mx.Array(rhs), t)).Shape);
+        // b of another float type promotes, as MLX's; a complex one is refused.
+        Assert.Equal(DType.Float64, Mx.Linalg.Solve(a, Mx.Array(rhs)).DType);
+        Assert.Throws<ArgumentException>(() => Mx.Linalg.Solve(a, Mx.AsType(Mx.Array(rhs), DType.Complex64)));
         for (int b = 0; b < B; b++)
         {
             var m = M(v, N, N, b * N * N);

@@ -303,7 +303,8 @@ public static partial class Mx
             int n = b.NDim > 1 ? b.ShapeRef[^2] : b.ShapeRef[^1];
             if (a.ShapeRef[^1] != n)
                 throw new ArgumentException($"[linalg.{name}] Last dimension of first input with shape ({string.Join(", ", a.ShapeRef)}) must match second to last dimension of second input with shape ({string.Join(", ", b.ShapeRef)}).");
-            if (b.DType != a.DType) throw new ArgumentException($"[linalg.{name}] Both inputs must have the same float type ({a.DType.Name()} and {b.DType.Name()}).");
+            if (DTypes.Promote(a.DType, b.DType) is not (DType.Float32 or DType.Float64))
+                throw new ArgumentException($"[linalg.{name}] Input arrays must promote to float32 or float64, not {a.DType.Name()} and {b.DType.Name()}.");
             return a;
         }
 

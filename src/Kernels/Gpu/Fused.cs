@@ -5,13 +5,12 @@ using ILGPU.Runtime;
 namespace Mlx.Kernels.Gpu;
 
 /// <summary>
-/// Compile's fused float32 elementwise chains in one kernel: each thread runs the whole program on four elements at a
-/// time (one vector access per input and output, see <see cref="Quad{T}"/>), so the chain reads its inputs and writes
-/// its output once. The intermediates sit in thread-local memory (the program indexes them at run time), which the
-/// four lanes per step share the cost of. Keeping them in sixteen register fields read and written through switches
-/// instead measured slower on an H100 (a*b+c over 16M floats: 0.535 ms against 0.315 ms, run11 against run10 in
-/// perf/results): the interpreter's branches, not the local memory, are its cost, and a compiled chain still takes
-/// about twice as long as the two separate ops (0.158 ms); generating a kernel per chain would remove them.
+/// One interpreting kernel for every fused float32 chain (GpuDevice.UseChainKernels = false, MLX_GPU_FUSED=interpret;
+/// by default each chain gets a kernel of its own, <see cref="ChainKernels"/>): each thread runs the program on four
+/// elements at a time (one vector access per input and output, see <see cref="Quad{T}"/>). The intermediates sit in
+/// thread-local memory (the program indexes them at run time). Its cost is the interpreter's branches: a*b+c over 16M
+/// floats took 0.299-0.315 ms on an H100 against 0.129 ms for the chain's own kernel (runs 10-13 in perf/results);
+/// keeping the intermediates in sixteen switch-addressed register fields made it slower still (0.535 ms, run 11).
 /// </summary>
 internal static class FusedKernels
 {
